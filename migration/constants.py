@@ -1,0 +1,39 @@
+"""Names that users and scripts depend on (the public contract). Side-effect free."""
+
+from __future__ import annotations
+
+WORKFLOW_TYPE = "MeshMigration"
+DEFAULT_TASK_QUEUE = "mesh-migration"
+TASK_QUEUE_ENV = "MESHSHIFT_TASK_QUEUE"
+WORKFLOW_ID_PREFIX = "mesh-migration-"
+
+# Signal names from the contract. Each has an update twin (same payload) so that clients get
+# an immediate accept/refuse answer; the signals keep working alone for the Web UI and tctl.
+SIGNAL_APPROVE = "approve"
+SIGNAL_REJECT = "reject"
+SIGNAL_ALARM = "alarm"
+SIGNAL_ROLLBACK = "rollback"
+SIGNAL_PAUSE = "pause"
+SIGNAL_RESUME = "resume"
+
+UPDATE_APPROVE = "approve_update"
+UPDATE_REJECT = "reject_update"
+UPDATE_ROLLBACK = "rollback_update"
+UPDATE_PAUSE = "pause_update"
+UPDATE_RESUME = "resume_update"
+
+QUERY_STATUS = "status"
+
+# Search attributes upserted by the workflow so the Web UI and `temporal workflow list` can filter.
+SA_APP = "MeshshiftApp"
+SA_PHASE = "MeshshiftPhase"
+SA_GREEN_WEIGHT = "MeshshiftGreenWeight"
+
+
+def workflow_id(spec_name: str) -> str:
+    """One running migration per application: the id is derived from the spec's name."""
+    return f"{WORKFLOW_ID_PREFIX}{spec_name}"
+
+
+def app_name_from_workflow_id(wf_id: str) -> str:
+    return wf_id.removeprefix(WORKFLOW_ID_PREFIX)

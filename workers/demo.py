@@ -1,0 +1,11 @@
+"""Commands of this area (placeholders until the area lands)."""
+
+from __future__ import annotations
+
+import typer
+
+from workers.commands_placeholder import placeholder
+
+
+def register(app: typer.Typer) -> None:
+    placeholder(app, "demo", "Run the whole product against a simulated AWS.")

@@ -1,0 +1,1 @@
+"""Deterministic orchestration only. No I/O, no environment, no boto3."""
