@@ -1,0 +1,222 @@
+"""boto3 clients for activities: standard configuration, standard retries, a client-side rate
+limit per AWS service, and one place that decides which AWS errors are worth retrying.
+
+Credentials, profile and endpoint come only from boto3's standard chain (``AWS_PROFILE``,
+``AWS_REGION``, ``AWS_ENDPOINT_URL`` ...), so a simulated AWS needs no code path of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from temporalio.exceptions import ApplicationError
+
+from migration.contracts import AwsContext
+from migration.spec import RateLimits
+
+if TYPE_CHECKING:
+    from mypy_boto3_appmesh import AppMeshClient
+    from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_servicediscovery import ServiceDiscoveryClient
+
+
+class RateLimiter:
+    """A token bucket per (service, region), shared by every activity thread of the worker.
+
+    The rate can change per call (each migration's spec carries its own limits); the bucket
+    simply refills at whatever rate the current caller asks for.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._state: dict[tuple[str, str], tuple[float, float]] = {}  # key -> (tokens, last refill)
+
+    def acquire(self, service: str, region: str, rate: float) -> float:
+        """Block until a call is allowed; returns the seconds waited."""
+        burst = max(1.0, rate)
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                tokens, last = self._state.get((service, region), (burst, now))
+                tokens = min(burst, tokens + (now - last) * rate)
+                if tokens >= 1.0:
+                    self._state[(service, region)] = (tokens - 1.0, now)
+                    return waited
+                self._state[(service, region)] = (tokens, now)
+                delay = (1.0 - tokens) / rate
+            self._sleep(delay)
+            waited += delay
+
+
+# Per-service attribute name in RateLimits for each boto3 service name.
+_RATE_FIELD = {
+    "ecs": "ecs",
+    "elbv2": "elbv2",
+    "route53": "route53",
+    "cloudfront": "cloudfront",
+    "cloudwatch": "cloudwatch",
+    "appmesh": "appmesh",
+    "servicediscovery": "servicediscovery",
+}
+
+
+class AwsClients:
+    """Builds each boto3 client once per (service, region); thread-safe.
+
+    ``hooks`` are extra botocore event handlers (event name -> handler) installed on every
+    client: the fault-injection layer of the reliability tests and the IAM call recorder use it.
+    """
+
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        limiter: RateLimiter | None = None,
+        max_attempts: int = 10,
+        hooks: list[tuple[str, Callable[..., Any]]] | None = None,
+    ) -> None:
+        self._session = session or boto3.Session()
+        self._limiter = limiter or RateLimiter()
+        self._config = Config(retries={"mode": "standard", "max_attempts": max_attempts})
+        self._hooks = list(hooks or [])
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        # The spec's limits for the call in flight on this thread (set by client()).
+        self._local = threading.local()
+
+    def region_for(self, ctx: AwsContext) -> str:
+        region = ctx.region or self._session.region_name
+        if not region:
+            raise ApplicationError(
+                "No AWS region: set `region` in the spec or AWS_REGION in the worker's environment.",
+                type="MissingRegion",
+                non_retryable=True,
+            )
+        return region
+
+    def _client(self, service: str, ctx: AwsContext) -> Any:
+        region = self.region_for(ctx)
+        key = (service, region)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._session.client(service, region_name=region, config=self._config)  # type: ignore[call-overload]
+                client.meta.events.register("before-send", self._rate_limit_hook(service, region))
+                for event, handler in self._hooks:
+                    client.meta.events.register(event, handler)
+                self._clients[key] = client
+        self._local.limits = ctx.rate_limits
+        return client
+
+    def _rate_limit_hook(self, service: str, region: str) -> Callable[..., None]:
+        field = _RATE_FIELD.get(service)
+
+        def hook(**_: Any) -> None:
+            # Fires once per HTTP attempt, so botocore's own retries are rate limited too.
+            limits: RateLimits = getattr(self._local, "limits", None) or RateLimits()
+            rate = float(getattr(limits, field)) if field else 50.0
+            self._limiter.acquire(service, region, rate)
+
+        return hook
+
+    def ecs(self, ctx: AwsContext) -> ECSClient:
+        return self._client("ecs", ctx)  # type: ignore[no-any-return]
+
+    def elbv2(self, ctx: AwsContext) -> ElasticLoadBalancingv2Client:
+        return self._client("elbv2", ctx)  # type: ignore[no-any-return]
+
+    def route53(self, ctx: AwsContext) -> Route53Client:
+        return self._client("route53", ctx)  # type: ignore[no-any-return]
+
+    def cloudfront(self, ctx: AwsContext) -> CloudFrontClient:
+        return self._client("cloudfront", ctx)  # type: ignore[no-any-return]
+
+    def cloudwatch(self, ctx: AwsContext) -> CloudWatchClient:
+        return self._client("cloudwatch", ctx)  # type: ignore[no-any-return]
+
+    def appmesh(self, ctx: AwsContext) -> AppMeshClient:
+        return self._client("appmesh", ctx)  # type: ignore[no-any-return]
+
+    def servicediscovery(self, ctx: AwsContext) -> ServiceDiscoveryClient:
+        return self._client("servicediscovery", ctx)  # type: ignore[no-any-return]
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+# Throttling and transient server errors: retried by botocore first, then by Temporal.
+TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "PriorRequestNotComplete",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "ServerException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "SlowDown",
+        "ConcurrentModification",  # Route 53 / CloudFront optimistic locking: re-read and retry
+        "PreconditionFailed",  # CloudFront IfMatch lost a race: re-read the ETag and retry
+    }
+)
+
+_HINTS = {
+    "AccessDenied": "grant the worker's IAM role this action (see docs/iam-policy.json)",
+    "AccessDeniedException": "grant the worker's IAM role this action (see docs/iam-policy.json)",
+    "UnauthorizedOperation": "grant the worker's IAM role this action (see docs/iam-policy.json)",
+    "ExpiredToken": "refresh the worker's AWS credentials",
+    "ExpiredTokenException": "refresh the worker's AWS credentials",
+    "InvalidClientTokenId": "check the worker's AWS credentials",
+}
+
+
+def is_transient(err: ClientError) -> bool:
+    code = err.response.get("Error", {}).get("Code", "")
+    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code in TRANSIENT_CODES or status >= 500
+
+
+@contextmanager
+def aws_errors(action: str, hint: str | None = None) -> Iterator[None]:
+    """Turn boto errors into Temporal errors that say what failed and what to do.
+
+    Transient errors stay retryable (Temporal's retry policy takes over after botocore's own
+    retries); everything else is permanent, because retrying an AccessDenied or a validation
+    error for hours helps no one at 3 a.m.
+    """
+    try:
+        yield
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "Unknown")
+        message = err.response.get("Error", {}).get("Message", str(err))
+        if is_transient(err):
+            raise ApplicationError(f"{action}: transient AWS error {code}: {message}", type=code) from err
+        advice = hint or _HINTS.get(code) or "fix the resource or the spec, then retry the migration"
+        raise ApplicationError(
+            f"{action} failed: {code}: {message}. Next: {advice}.", type=code, non_retryable=True
+        ) from err
+    except BotoCoreError as err:
+        # Connection and endpoint errors: usually the network or a restarting endpoint.
+        raise ApplicationError(f"{action}: {type(err).__name__}: {err}", type=type(err).__name__) from err
+
+
+def error_code(err: ClientError) -> str:
+    return str(err.response.get("Error", {}).get("Code", ""))

@@ -1,0 +1,1 @@
+"""AWS simulation fixtures (filled in by the activities work)."""
