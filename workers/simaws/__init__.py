@@ -6,16 +6,67 @@ against real AWS; only the endpoint differs (``AWS_ENDPOINT_URL``).
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 from workers.simaws import appmesh, cloudfront, cloudwatch, ecs
 
 _installed = False
+_install_lock = threading.Lock()
 
 
 def install_extensions() -> None:
     """Register the extensions on moto's backends and response classes. Idempotent."""
     global _installed
-    if _installed:
-        return
-    for area in (ecs, appmesh, cloudfront, cloudwatch):
-        area.install()
-    _installed = True
+    with _install_lock:
+        if _installed:
+            return
+        for area in (ecs, appmesh, cloudfront, cloudwatch):
+            area.install()
+        _installed = True
+
+
+class SimulatedAwsServer:
+    """A running simulated AWS endpoint (moto's ThreadedMotoServer with the extensions)."""
+
+    def __init__(self, server: Any, host: str, port: int) -> None:
+        self._server = server
+        self.host = host
+        self.port = port
+
+    @property
+    def endpoint(self) -> str:
+        """The value for ``AWS_ENDPOINT_URL``."""
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def serve(port: int, host: str = "127.0.0.1") -> SimulatedAwsServer:
+    """Start the simulated AWS on ``host:port`` in a background thread and return it running.
+
+    ``port=0`` picks a free port. Raises ``OSError`` if the port cannot be bound (moto's own
+    ThreadedMotoServer would wait forever in that case, because its ready event is never set).
+    Raises ``ModuleNotFoundError`` if moto is not installed (``pip install meshshift[sim]``).
+    """
+    from moto.server import ThreadedMotoServer
+
+    install_extensions()
+
+    class _Server(ThreadedMotoServer):
+        bind_error: OSError | None = None
+
+        def _server_entry(self) -> None:
+            try:
+                super()._server_entry()
+            except OSError as err:
+                self.bind_error = err
+                self._server_ready_event.set()
+
+    server = _Server(ip_address=host, port=port, verbose=False)
+    server.start()
+    if server.bind_error is not None:
+        raise server.bind_error
+    bound_host, bound_port = server.get_host_and_port()
+    return SimulatedAwsServer(server, bound_host, bound_port)
