@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         data_dir: Annotated[
             Path | None,
             typer.Option(
-                help="Where the SQLite state lives [default: $XDG_DATA_HOME/meshshift or ~/.local/share/meshshift]."
+                help="Directory for the SQLite state (default: $XDG_DATA_HOME/meshshift or ~/.local/share/meshshift)."
             ),
         ] = None,
     ) -> None:
