@@ -478,6 +478,9 @@ class MetricsSnapshot(Payload):
     window_end: datetime
     green: TrafficFigures
     blue: TrafficFigures
+    notes: list[str] = Field(
+        default_factory=list, description="What could not be measured or split blue/green, and why"
+    )
 
 
 class Verdict(StrEnum):
