@@ -6,6 +6,7 @@ against real AWS; only the endpoint differs (``AWS_ENDPOINT_URL``).
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -43,7 +44,7 @@ class SimulatedAwsServer:
         self._server.stop()
 
 
-def serve(port: int, host: str = "127.0.0.1") -> SimulatedAwsServer:
+def serve(port: int, host: str = "127.0.0.1", log_requests: bool = False) -> SimulatedAwsServer:
     """Start the simulated AWS on ``host:port`` in a background thread and return it running.
 
     ``port=0`` picks a free port. Raises ``OSError`` if the port cannot be bound (moto's own
@@ -51,6 +52,9 @@ def serve(port: int, host: str = "127.0.0.1") -> SimulatedAwsServer:
     Raises ``ModuleNotFoundError`` if moto is not installed (``pip install meshshift[sim]``).
     """
     from moto.server import ThreadedMotoServer
+
+    # werkzeug logs one line per request at INFO; keep tests and the demo quiet unless asked.
+    logging.getLogger("werkzeug").setLevel(logging.INFO if log_requests else logging.WARNING)
 
     install_extensions()
 
@@ -60,8 +64,11 @@ def serve(port: int, host: str = "127.0.0.1") -> SimulatedAwsServer:
         def _server_entry(self) -> None:
             try:
                 super()._server_entry()
-            except OSError as err:
-                self.bind_error = err
+            except (OSError, SystemExit) as err:
+                # werkzeug reports a busy port by printing and calling sys.exit(1).
+                if self._server_ready_event.is_set():
+                    raise
+                self.bind_error = err if isinstance(err, OSError) else OSError(f"cannot bind {host}:{port}")
                 self._server_ready_event.set()
 
     server = _Server(ip_address=host, port=port, verbose=False)
