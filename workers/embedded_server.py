@@ -211,10 +211,16 @@ class EmbeddedServer:
         check_port_free(self.port, flag="--port")
         if self.ui_port is not None:
             check_port_free(self.ui_port, flag="--ui-port")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._acquire_data_dir_lock()
-        # One run per log file: the previous run's log is replaced, so it cannot grow without bound.
-        self._log = self.log_path.open("wb")
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._acquire_data_dir_lock()
+            # One run per log file: the previous run's log is replaced, so it cannot grow without bound.
+            self._log = self.log_path.open("wb")
+        except OSError as exc:
+            self.stop()
+            raise ServerError(
+                f"cannot use data directory {self.data_dir}: {exc.strerror or exc}; pass a writable --data-dir."
+            ) from None
         report(f"starting Temporal dev server on {self.address} (data: {self.db_path}, log: {self.log_path})")
         try:
             self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
@@ -226,6 +232,9 @@ class EmbeddedServer:
                 start_new_session=True,
             )
             self._wait_ready(report)
+        except OSError as exc:
+            self.stop()
+            raise ServerError(f"cannot run {binary}: {exc.strerror or exc}.") from None
         except BaseException:
             self.stop()
             raise
