@@ -1,12 +1,22 @@
-"""Durations in specs: ISO 8601 (``PT10M``, ``P1DT2H``) or a number of seconds (``600``, ``"600"``)."""
+"""Durations in specs: ISO 8601 (``PT10M``, ``P1DT2H``) or a number of seconds (``600``, ``"600"``).
+
+A spec's durations are timers, bakes and timeouts: zero or negative is always a mistake, and
+anything beyond ``MAX_DURATION`` is a typo (and would overflow a timer), so both are refused.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+from migration.errors import rule_error, show
+
+MAX_DURATION = timedelta(days=366)
+_EXPECTED = "an ISO 8601 duration like 'PT10M' or a number of seconds"
 
 _ISO = re.compile(
     r"^P(?!$)(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
@@ -15,31 +25,60 @@ _ISO = re.compile(
 )
 
 
-def parse_duration(value: Any) -> timedelta:
-    """Parse an ISO 8601 duration or seconds. Raises ValueError with what was expected."""
-    if isinstance(value, timedelta):
-        return value
+class DurationError(ValueError):
+    def __init__(self, expected: str, value: Any):
+        self.expected = expected
+        self.got = show(value)
+        super().__init__(f"expected {expected}, got {self.got}")
+
+
+def _seconds(value: Any) -> float | None:
     if isinstance(value, bool):
-        raise ValueError(f"expected an ISO 8601 duration like 'PT10M' or a number of seconds, got {value!r}")
+        return None
     if isinstance(value, int | float):
-        return timedelta(seconds=float(value))
+        return float(value)
     if isinstance(value, str):
         text = value.strip()
         try:
-            return timedelta(seconds=float(text))
+            return float(text)
         except ValueError:
             pass
         m = _ISO.match(text.upper())
         if m:
             parts = {k: float(v) for k, v in m.groupdict().items() if v is not None}
-            return timedelta(
-                weeks=parts.get("weeks", 0.0),
-                days=parts.get("days", 0.0),
-                hours=parts.get("hours", 0.0),
-                minutes=parts.get("minutes", 0.0),
-                seconds=parts.get("seconds", 0.0),
+            return (
+                parts.get("weeks", 0.0) * 604800
+                + parts.get("days", 0.0) * 86400
+                + parts.get("hours", 0.0) * 3600
+                + parts.get("minutes", 0.0) * 60
+                + parts.get("seconds", 0.0)
             )
-    raise ValueError(f"expected an ISO 8601 duration like 'PT10M' or a number of seconds, got {value!r}")
+    return None
+
+
+def parse_duration(value: Any) -> timedelta:
+    """Parse an ISO 8601 duration or seconds into a positive timedelta of at most MAX_DURATION.
+
+    Raises DurationError (a ValueError) saying what was expected and what arrived.
+    """
+    if isinstance(value, timedelta):
+        seconds: float | None = value.total_seconds()
+    else:
+        seconds = _seconds(value)
+    if seconds is None or not math.isfinite(seconds):
+        raise DurationError(_EXPECTED, value)
+    if seconds <= 0:
+        raise DurationError("a positive duration", value)
+    if seconds > MAX_DURATION.total_seconds():
+        raise DurationError(f"at most {format_duration(MAX_DURATION)} ({MAX_DURATION.days} days)", value)
+    return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
+
+
+def _validate_duration(value: Any) -> timedelta:
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise rule_error([("", exc.expected, exc.got)]) from None
 
 
 def format_duration(value: timedelta) -> str:
@@ -66,13 +105,13 @@ def format_duration(value: timedelta) -> str:
 
 Duration = Annotated[
     timedelta,
-    BeforeValidator(parse_duration),
+    BeforeValidator(_validate_duration),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
     WithJsonSchema(
         {
             "anyOf": [
                 {"type": "string", "description": "ISO 8601 duration, e.g. PT10M", "examples": ["PT10M"]},
-                {"type": "number", "minimum": 0, "description": "seconds"},
+                {"type": "number", "exclusiveMinimum": 0, "description": "seconds"},
             ]
         }
     ),

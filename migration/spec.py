@@ -2,18 +2,46 @@
 
 Field names follow the public contract in the brief (section 4). Unknown fields are errors, so a
 typo is never silently ignored. Cross-field rules live in the model validators below; every error
-names the field path, what was expected and what arrived.
+names the field path, what was expected and what arrived (see ``migration.errors``), so a wrong
+spec is refused before anything touches AWS.
+
+CloudFront promotion rules (a staging weight can never exceed 15%):
+
+- ``refuse`` (default): any ramp step above 15 is an error, including 100, so a spec with a
+  CloudFront shifter must choose one of the two rules below before it can finish a migration;
+- ``promote_at_100``: steps up to 15 set the staging weight; 100 promotes the staging config to
+  the primary; any step in 16..99 is an error (the shifter cannot express it);
+- ``hold_at_cap``: steps up to 15 set the staging weight; steps in 16..99 keep it at 15% while
+  the other shifters move on (the plan warns that this shifter lags); 100 promotes.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictInt,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
-from migration.durations import Duration
+from migration import weights
+from migration.durations import Duration, format_duration
+from migration.errors import rule_error, show
 
 
 class SpecModel(BaseModel):
@@ -46,30 +74,194 @@ class NoDataAction(StrEnum):
 
 
 class CloudFrontPromotion(StrEnum):
-    """How a CloudFront shifter handles ramp steps above its 15% staging limit."""
+    """How a CloudFront shifter handles ramp steps above its 15% staging limit (module docstring)."""
 
-    REFUSE = "refuse"  # any step above 15% is a validation error
-    PROMOTE_AT_100 = "promote_at_100"  # hold at the cap until 100%, then promote staging to primary
-    HOLD_AT_CAP = "hold_at_cap"  # explicitly accept min(step, cap); promote at 100
+    REFUSE = "refuse"
+    PROMOTE_AT_100 = "promote_at_100"
+    HOLD_AT_CAP = "hold_at_cap"
+
+
+# --- string formats -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Format:
+    """String metadata: checked against ``pattern`` with a message saying what was expected.
+
+    The pattern also goes into the JSON Schema, so editors flag the same mistakes.
+    """
+
+    pattern: str
+    expected: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        compiled = re.compile(self.pattern)
+        expected = self.expected
+
+        def check(value: str) -> str:
+            if not compiled.fullmatch(value):
+                raise rule_error([("", expected, show(value))])
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        out = handler(schema)
+        out["pattern"] = self.pattern
+        return out
+
+
+AppName = Annotated[
+    str,
+    _Format(
+        r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+        "1-63 lowercase letters, digits or hyphens, starting and ending with a letter or digit "
+        "(it becomes the workflow id mesh-migration-<name>)",
+    ),
+]
+RegionName = Annotated[str, _Format(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$", "an AWS region like 'us-east-1'")]
+EcsName = Annotated[
+    str, _Format(r"^[A-Za-z0-9_-]{1,255}$", "an ECS service name: 1-255 letters, digits, hyphens or underscores")
+]
+ClusterRef = Annotated[
+    str,
+    _Format(
+        r"^([A-Za-z0-9_-]{1,255}|arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255})$",
+        "an ECS cluster name (letters, digits, hyphens, underscores) or cluster ARN",
+    ),
+]
+ServiceSuffix = Annotated[str, _Format(r"^[A-Za-z0-9_-]{0,64}$", "up to 64 letters, digits, hyphens or underscores")]
+NamespaceName = Annotated[
+    str, _Format(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,1022}[A-Za-z0-9])?$", "a Cloud Map namespace name like 'shop.local'")
+]
+HostedZoneId = Annotated[
+    str, _Format(r"^(/hostedzone/)?[A-Z0-9]{1,32}$", "a Route 53 hosted zone id like 'Z0123456789ABC'")
+]
+DnsName = Annotated[
+    str,
+    _Format(
+        r"^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$",
+        "a DNS name like 'api.shop.example.com'",
+    ),
+]
+CloudFrontId = Annotated[
+    str, _Format(r"^[A-Z0-9]{1,32}$", "a CloudFront id like 'E2QWRUHAPOMQZL' (uppercase letters, digits)")
+]
+HttpUrl = Annotated[str, _Format(r"^https?://[^\s/]+(/\S*)?$", "an http:// or https:// URL")]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+# --- ARNs ---------------------------------------------------------------------------------------
+
+_ARN_HEAD = (
+    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov|aws-iso(-[a-z])?):elasticloadbalancing:"
+    r"(?P<region>[a-z]{2}(-[a-z]+)+-\d{1,2}):(?P<account>\d{12}):"
+)
+_ELB_RESOURCES = {
+    "listener": r"listener/app/(?P<lb_name>[A-Za-z0-9-]{1,32})/(?P<lb_id>[A-Za-z0-9]+)/(?P<listener_id>[A-Za-z0-9]+)$",
+    "listener-rule": (
+        r"listener-rule/app/(?P<lb_name>[A-Za-z0-9-]{1,32})/(?P<lb_id>[A-Za-z0-9]+)/"
+        r"(?P<listener_id>[A-Za-z0-9]+)/(?P<rule_id>[A-Za-z0-9]+)$"
+    ),
+    "targetgroup": r"targetgroup/(?P<tg_name>[A-Za-z0-9-]{1,32})/(?P<tg_id>[A-Za-z0-9]+)$",
+}
+_ELB_EXAMPLES = {
+    "listener": (
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2"
+    ),
+    "listener-rule": (
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+        "listener-rule/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
+    ),
+    "targetgroup": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-blue/73e2d6bc24d8a067",
+}
+
+
+@dataclass(frozen=True)
+class ElbArn:
+    """The parts of an Application Load Balancer ARN that meshshift uses."""
+
+    kind: str
+    partition: str
+    region: str
+    account: str
+    lb_name: str = ""
+    lb_id: str = ""
+    listener_id: str = ""
+    rule_id: str = ""
+    tg_name: str = ""
+    tg_id: str = ""
+
+    @property
+    def load_balancer_dimension(self) -> str:
+        """CloudWatch ``LoadBalancer`` dimension: ``app/<name>/<id>``."""
+        return f"app/{self.lb_name}/{self.lb_id}"
+
+    @property
+    def target_group_dimension(self) -> str:
+        """CloudWatch ``TargetGroup`` dimension: ``targetgroup/<name>/<id>``."""
+        return f"targetgroup/{self.tg_name}/{self.tg_id}"
+
+
+def parse_elb_arn(arn: str, kind: str) -> ElbArn | None:
+    """Parse an ALB ``listener``, ``listener-rule`` or ``targetgroup`` ARN; None if malformed."""
+    m = re.match(_ARN_HEAD + _ELB_RESOURCES[kind], arn)
+    if not m:
+        return None
+    parts = {k: v for k, v in m.groupdict().items() if v is not None}
+    return ElbArn(kind=kind, **parts)
+
+
+def cluster_name(cluster: str) -> str:
+    """``arn:aws:ecs:...:cluster/shop`` and ``shop`` both name the cluster ``shop``."""
+    return cluster.rsplit("cluster/", 1)[-1] if cluster.startswith("arn:") else cluster
 
 
 # --- blue / green -------------------------------------------------------------------------------
 
 
+def _duplicates(values: Iterable[str]) -> list[tuple[int, int]]:
+    """(index of a repeat, index of its first occurrence) for each repeated value."""
+    first: dict[str, int] = {}
+    out: list[tuple[int, int]] = []
+    for i, value in enumerate(values):
+        if value in first:
+            out.append((i, first[value]))
+        else:
+            first[value] = i
+    return out
+
+
 class BlueSpec(SpecModel):
-    cluster: str = Field(min_length=1, description="ECS cluster name or ARN of today's services")
-    services: list[str] = Field(min_length=1, description="Blue ECS service names")
-    mesh: str | None = Field(default=None, description="App Mesh mesh whose resources are removed at decommission")
-    mesh_owner: str | None = Field(default=None, description="Account id owning a shared mesh")
+    cluster: ClusterRef = Field(description="ECS cluster name or ARN of today's services")
+    services: list[EcsName] = Field(min_length=1, description="Blue ECS service names")
+    mesh: NonEmpty | None = Field(default=None, description="App Mesh mesh whose resources are removed at decommission")
+    mesh_owner: Annotated[str, Field(pattern=r"^\d{12}$")] | None = Field(
+        default=None, description="Account id owning a shared mesh"
+    )
+
+    @model_validator(mode="after")
+    def _unique_services(self) -> BlueSpec:
+        dups = _duplicates(self.services)
+        if dups:
+            raise rule_error(
+                (f"services[{i}]", f"each service listed once (already at services[{j}])", show(self.services[i]))
+                for i, j in dups
+            )
+        return self
 
 
 class GreenSpec(SpecModel):
-    cluster: str = Field(min_length=1, description="ECS cluster for green (may be blue's)")
-    namespace: str = Field(min_length=1, description="Cloud Map namespace for Service Connect (created if missing)")
+    cluster: ClusterRef = Field(description="ECS cluster for green (may be blue's)")
+    namespace: NamespaceName = Field(description="Cloud Map namespace for Service Connect (created if missing)")
     provision: ProvisionMode = ProvisionMode.CREATE
-    service_suffix: str = Field(default="-sc", description="green service name = blue service name + suffix")
-    subnets: list[str] | None = Field(default=None, description="Override blue's subnets")
-    security_groups: list[str] | None = Field(default=None, description="Override blue's security groups")
+    service_suffix: ServiceSuffix = Field(default="-sc", description="green service name = blue service name + suffix")
+    subnets: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{1,32}$")]] | None = Field(
+        default=None, min_length=1, description="Override blue's subnets"
+    )
+    security_groups: list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{1,32}$")]] | None = Field(
+        default=None, min_length=1, description="Override blue's security groups"
+    )
     assign_public_ip: bool | None = Field(default=None, description="Override blue's assignPublicIp")
     steady_state_timeout: Duration = Field(default=timedelta(minutes=30))
 
@@ -79,42 +271,163 @@ class GreenSpec(SpecModel):
 
 class AlbEdge(SpecModel):
     type: Literal["alb"]
-    listener_arn: str
+    listener_arn: str = Field(examples=[_ELB_EXAMPLES["listener"]])
     rule_arn: str | None = Field(default=None, description="null = the listener's default action")
     blue_target_group_arn: str
     green_target_group_arn: str
+    weight_scale: int = Field(
+        default=weights.DEFAULT_WEIGHT_SCALE,
+        ge=1,
+        le=weights.ALB_MAX_WEIGHT,
+        description="Blue weight + green weight (ALB allows 0-999 each); 100 makes weights read as percents",
+    )
     owned_by_meshshift: bool = Field(
         default=False, description="Delete blue's target group at decommission (only if meshshift owns it)"
     )
 
+    def parsed(self) -> dict[str, ElbArn]:
+        """The parsed ARNs by field name (only those that are well-formed)."""
+        fields = {
+            "listener_arn": (self.listener_arn, "listener"),
+            "rule_arn": (self.rule_arn, "listener-rule"),
+            "blue_target_group_arn": (self.blue_target_group_arn, "targetgroup"),
+            "green_target_group_arn": (self.green_target_group_arn, "targetgroup"),
+        }
+        out: dict[str, ElbArn] = {}
+        for name, (arn, kind) in fields.items():
+            parsed = parse_elb_arn(arn, kind) if arn is not None else None
+            if parsed is not None:
+                out[name] = parsed
+        return out
+
+    @model_validator(mode="after")
+    def _arns(self) -> AlbEdge:
+        problems: list[tuple[str, str, str]] = []
+        parsed = self.parsed()
+        for name, kind in (
+            ("listener_arn", "listener"),
+            ("rule_arn", "listener-rule"),
+            ("blue_target_group_arn", "targetgroup"),
+            ("green_target_group_arn", "targetgroup"),
+        ):
+            value = getattr(self, name)
+            if value is not None and name not in parsed:
+                problems.append(
+                    (name, f"an Application Load Balancer {kind} ARN like {_ELB_EXAMPLES[kind]}", show(value))
+                )
+        listener, rule = parsed.get("listener_arn"), parsed.get("rule_arn")
+        if (
+            listener
+            and rule
+            and (rule.lb_name, rule.lb_id, rule.listener_id)
+            != (
+                listener.lb_name,
+                listener.lb_id,
+                listener.listener_id,
+            )
+        ):
+            problems.append(("rule_arn", "a rule of the listener in listener_arn", show(self.rule_arn)))
+        if self.blue_target_group_arn == self.green_target_group_arn:
+            problems.append(
+                (
+                    "green_target_group_arn",
+                    "a target group different from blue_target_group_arn",
+                    show(self.green_target_group_arn),
+                )
+            )
+        if listener:
+            for name, arn in parsed.items():
+                if (arn.region, arn.account) != (listener.region, listener.account):
+                    problems.append(
+                        (
+                            name,
+                            f"the listener's region and account ({listener.region}, {listener.account})",
+                            f"{arn.region}, {arn.account}",
+                        )
+                    )
+        if problems:
+            raise rule_error(problems)
+        return self
+
 
 class WeightedRecord(SpecModel):
     set_identifier: str = Field(min_length=1, max_length=128)
-    value: str = Field(min_length=1)
+    value: str = Field(min_length=1, description="Record value (CNAME target or IP), or the alias target DNS name")
 
 
 class Route53Edge(SpecModel):
     type: Literal["route53"]
-    hosted_zone_id: str
-    record_name: str
+    hosted_zone_id: HostedZoneId
+    record_name: DnsName
     record_type: Literal["A", "AAAA", "CNAME"] = "CNAME"
-    ttl: int = Field(default=60, ge=0, le=2147483647, description="Record TTL; bakes wait at least this long")
-    alias_hosted_zone_id: str | None = Field(
+    ttl: int = Field(default=60, ge=0, le=2147483647, description="Record TTL; bakes should last at least this long")
+    alias_hosted_zone_id: HostedZoneId | None = Field(
         default=None, description="Set for alias records: the hosted zone of the alias targets"
     )
     blue: WeightedRecord
     green: WeightedRecord
+    weight_scale: int = Field(
+        default=weights.DEFAULT_WEIGHT_SCALE,
+        ge=1,
+        le=weights.ROUTE53_MAX_WEIGHT,
+        description="Blue weight + green weight (Route 53 allows 0-255 each); 100 makes weights read as percents",
+    )
     owned_by_meshshift: bool = Field(default=False, description="Delete blue's record at decommission")
+
+    @model_validator(mode="after")
+    def _records(self) -> Route53Edge:
+        problems: list[tuple[str, str, str]] = []
+        if self.blue.set_identifier == self.green.set_identifier:
+            problems.append(
+                (
+                    "green.set_identifier",
+                    "a set identifier different from blue.set_identifier (each weighted record needs its own)",
+                    show(self.green.set_identifier),
+                )
+            )
+        if self.blue.value == self.green.value:
+            problems.append(("green.value", "a target different from blue.value", show(self.green.value)))
+        if self.alias_hosted_zone_id is not None and self.record_type == "CNAME":
+            problems.append(("record_type", "'A' or 'AAAA' for an alias record", show(self.record_type)))
+        if problems:
+            raise rule_error(problems)
+        return self
 
 
 class CloudFrontEdge(SpecModel):
     type: Literal["cloudfront"]
-    distribution_id: str = Field(description="Primary distribution (serves blue)")
-    staging_distribution_id: str = Field(description="Staging distribution (serves green)")
-    continuous_deployment_policy_id: str
+    distribution_id: CloudFrontId = Field(description="Primary distribution (serves blue)")
+    staging_distribution_id: CloudFrontId = Field(description="Staging distribution (serves green)")
+    continuous_deployment_policy_id: NonEmpty
     promotion: CloudFrontPromotion = CloudFrontPromotion.REFUSE
     session_stickiness_idle_ttl: Duration | None = None
     session_stickiness_max_ttl: Duration | None = None
+
+    @model_validator(mode="after")
+    def _distributions(self) -> CloudFrontEdge:
+        problems: list[tuple[str, str, str]] = []
+        if self.distribution_id == self.staging_distribution_id:
+            problems.append(
+                (
+                    "staging_distribution_id",
+                    "a distribution different from distribution_id",
+                    show(self.staging_distribution_id),
+                )
+            )
+        idle, most = self.session_stickiness_idle_ttl, self.session_stickiness_max_ttl
+        if (idle is None) != (most is None):
+            missing = "session_stickiness_max_ttl" if most is None else "session_stickiness_idle_ttl"
+            problems.append((missing, "both stickiness TTLs or neither", "only one"))
+        for name, ttl in (("session_stickiness_idle_ttl", idle), ("session_stickiness_max_ttl", most)):
+            if ttl is not None and not 300 <= ttl.total_seconds() <= 3600:
+                problems.append((name, "300 to 3600 seconds (CloudFront's range)", format_duration(ttl)))
+        if idle is not None and most is not None and idle > most:
+            problems.append(
+                ("session_stickiness_idle_ttl", "at most session_stickiness_max_ttl", format_duration(idle))
+            )
+        if problems:
+            raise rule_error(problems)
+        return self
 
 
 EdgeSpec = Annotated[AlbEdge | Route53Edge | CloudFrontEdge, Field(discriminator="type")]
@@ -124,7 +437,7 @@ EdgeSpec = Annotated[AlbEdge | Route53Edge | CloudFrontEdge, Field(discriminator
 
 
 class HealthSpec(SpecModel):
-    urls: list[str] = Field(default_factory=list, description="Deep health URLs of green")
+    urls: list[HttpUrl] = Field(default_factory=list, description="Deep health URLs of green")
     consecutive_successes: int = Field(default=3, ge=1)
     interval: Duration = Field(default=timedelta(seconds=5))
     timeout: Duration = Field(default=timedelta(minutes=10))
@@ -137,17 +450,76 @@ class HealthSpec(SpecModel):
 
 
 class RampStep(SpecModel):
-    weight: int = Field(description="Green percent after this step")
-    bake: Duration | None = None
-    approval: ApprovalMode | None = None
+    weight: StrictInt = Field(
+        description="Green percent after this step, in 1..100", json_schema_extra={"minimum": 1, "maximum": 100}
+    )
+    bake: Duration | None = Field(default=None, description="Overrides ramp.bake for this step")
+    approval: ApprovalMode | None = Field(default=None, description="Overrides ramp.approval for this step")
+
+
+def _step_kind(value: Any) -> str:
+    return "step" if isinstance(value, dict | RampStep) else "percent"
+
+
+StepInput = Annotated[
+    Annotated[StrictInt, Tag("percent"), WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 100})]
+    | Annotated[RampStep, Tag("step")],
+    Discriminator(_step_kind),
+]
+
+
+def step_weight(step: int | RampStep) -> int:
+    return step.weight if isinstance(step, RampStep) else step
 
 
 class RampSpec(SpecModel):
-    steps: list[int | RampStep] = Field(default_factory=lambda: list[int | RampStep]([1, 5, 25, 50, 100]))
+    steps: list[StepInput] = Field(
+        default_factory=lambda: list[int | RampStep]([1, 5, 25, 50, 100]),
+        description="Green percents, strictly increasing, ending at 100; an int or {weight, bake, approval}",
+    )
     bake: Duration = Field(default=timedelta(minutes=10))
     approval: ApprovalMode = ApprovalMode.REQUIRED
     approval_timeout: Duration = Field(default=timedelta(hours=24))
     on_approval_timeout: ApprovalTimeoutAction = ApprovalTimeoutAction.ROLLBACK
+
+    @model_validator(mode="after")
+    def _ramp(self) -> RampSpec:
+        problems: list[tuple[str, str, str]] = []
+        if not self.steps:
+            raise rule_error([("steps", "at least one step, ending at 100", "[]")])
+        previous: tuple[int, int] | None = None
+        for i, step in enumerate(self.steps):
+            weight = step_weight(step)
+            path = f"steps[{i}].weight" if isinstance(step, RampStep) else f"steps[{i}]"
+            if not 0 < weight <= 100:
+                problems.append((path, "a green percent greater than 0 and at most 100", show(weight)))
+            if previous is not None and weight <= previous[1]:
+                problems.append(
+                    (
+                        path,
+                        f"more than the previous step (steps[{previous[0]}] is {previous[1]}): steps strictly increase",
+                        show(weight),
+                    )
+                )
+            previous = (i, weight)
+        last = step_weight(self.steps[-1])
+        if last != 100:
+            path = f"steps[{len(self.steps) - 1}]"
+            problems.append((path, "the last step to be 100 (all traffic on green before drain)", show(last)))
+        if problems:
+            raise rule_error(problems)
+        return self
+
+    def weights(self) -> list[int]:
+        return [step_weight(s) for s in self.steps]
+
+    def step_bake(self, index: int) -> timedelta:
+        step = self.steps[index]
+        return step.bake if isinstance(step, RampStep) and step.bake is not None else self.bake
+
+    def step_approval(self, index: int) -> ApprovalMode:
+        step = self.steps[index]
+        return step.approval if isinstance(step, RampStep) and step.approval is not None else self.approval
 
 
 class AnalysisSpec(SpecModel):
@@ -172,10 +544,10 @@ class DrainSpec(SpecModel):
 
 
 class AsyncWorkerSpec(SpecModel):
-    blue_service: str
-    green_service: str
+    blue_service: EcsName
+    green_service: EcsName
     desired_count: int = Field(ge=0)
-    cluster: str | None = Field(default=None, description="Defaults to blue.cluster / green.cluster")
+    cluster: ClusterRef | None = Field(default=None, description="Defaults to blue.cluster / green.cluster")
     stable_timeout: Duration = Field(default=timedelta(minutes=15))
 
 
@@ -206,22 +578,186 @@ class RateLimits(SpecModel):
     servicediscovery: float = Field(default=10.0, gt=0)
 
 
+def edge_weights_problem(edge: AlbEdge | Route53Edge | CloudFrontEdge, percent: int) -> weights.WeightError | None:
+    """Why ``edge`` cannot express ``percent`` green, or None when it can."""
+    try:
+        if isinstance(edge, AlbEdge):
+            weights.alb_pair(percent, edge.weight_scale)
+        elif isinstance(edge, Route53Edge):
+            weights.route53_pair(percent, edge.weight_scale)
+        else:
+            weights.cloudfront_weight(percent, edge.promotion.value)
+    except weights.WeightError as exc:
+        return exc
+    return None
+
+
 class MigrationSpec(SpecModel):
-    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", description="Application name")
-    region: str | None = Field(default=None, description="AWS region; default from AWS_REGION")
+    name: AppName = Field(description="Application name")
+    region: RegionName | None = Field(default=None, description="AWS region; default from AWS_REGION")
     blue: BlueSpec
     green: GreenSpec
     edge: list[EdgeSpec] = Field(min_length=1)
     health: HealthSpec = Field(default_factory=HealthSpec)
     ramp: RampSpec = Field(default_factory=RampSpec)
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
-    alarms: list[str] = Field(default_factory=list)
+    alarms: list[NonEmpty] = Field(default_factory=list)
     alarm_poll_interval: Duration = Field(default=timedelta(seconds=30))
     drain: DrainSpec = Field(default_factory=DrainSpec)
     async_workers: list[AsyncWorkerSpec] = Field(default_factory=list)
     decommission: DecommissionSpec = Field(default_factory=DecommissionSpec)
     rate_limits: RateLimits = Field(default_factory=RateLimits)
-    approvers: list[str] = Field(default_factory=list)
+    approvers: list[NonEmpty] = Field(default_factory=list)
     two_person_rule: bool = True
-    requested_by: str = Field(min_length=1)
+    requested_by: NonEmpty
     dry_run: bool = False
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> MigrationSpec:
+        problems = [
+            *self._edge_problems(),
+            *self._step_problems(),
+            *self._approval_problems(),
+            *self._name_problems(),
+        ]
+        for i, j in _duplicates(self.alarms):
+            problems.append((f"alarms[{i}]", f"each alarm listed once (already at alarms[{j}])", show(self.alarms[i])))
+        if problems:
+            raise rule_error(problems)
+        return self
+
+    # -- rules (each yields (path, expected, got)) --
+
+    def _edge_problems(self) -> Iterable[tuple[str, str, str]]:
+        from migration.plan import shifter_id  # the plan owns shifter identity; imported late (cycle)
+
+        seen: dict[str, int] = {}
+        regions: dict[str, tuple[str, str]] = {}  # region -> (first path, its ARN)
+        for i, edge in enumerate(self.edge):
+            sid = shifter_id(edge)
+            if sid in seen:
+                yield (
+                    f"edge[{i}]",
+                    f"each shifter listed once (edge[{seen[sid]}] is the same {edge.type} shifter)",
+                    sid,
+                )
+            seen.setdefault(sid, i)
+            if isinstance(edge, AlbEdge):
+                for name, parsed in edge.parsed().items():
+                    regions.setdefault(parsed.region, (f"edge[{i}].{name}", getattr(edge, name)))
+                    if self.region is not None and parsed.region != self.region:
+                        yield (
+                            f"edge[{i}].{name}",
+                            f"an ARN in the spec's region {self.region}",
+                            show(getattr(edge, name)),
+                        )
+        if self.region is None and len(regions) > 1:
+            (first_region, (first_path, _)), *others = regions.items()
+            for _region, (path, arn) in others:
+                yield (path, f"an ARN in the same region as {first_path} ({first_region}); set 'region'", show(arn))
+
+    def _step_problems(self) -> Iterable[tuple[str, str, str]]:
+        for i, percent in enumerate(self.ramp.weights()):
+            for j, edge in enumerate(self.edge):
+                err = edge_weights_problem(edge, percent)
+                if err is None:
+                    continue
+                hint = err.hint.replace("the shifter's promotion", f"edge[{j}].promotion")
+                hint = hint.replace("weight_scale", f"edge[{j}].weight_scale")
+                yield (
+                    f"ramp.steps[{i}]",
+                    f"{err.expected} on edge[{j}] ({edge.type})",
+                    err.got + (f"; {hint}" if hint else ""),
+                )
+
+    def approval_required_at(self) -> list[str]:
+        """Where the spec asks for a human approval (field paths)."""
+        where = [
+            f"ramp.steps[{i}]"
+            for i in range(len(self.ramp.steps))
+            if self.ramp.step_approval(i) is ApprovalMode.REQUIRED
+        ]
+        if self.decommission.approval is ApprovalMode.REQUIRED:
+            where.append("decommission.approval")
+        return where
+
+    def eligible_approvers(self) -> list[str]:
+        """Approvers whose approval counts: under the two-person rule, never the requester."""
+        return [a for a in dict.fromkeys(self.approvers) if not (self.two_person_rule and a == self.requested_by)]
+
+    def _approval_problems(self) -> Iterable[tuple[str, str, str]]:
+        for i, j in _duplicates(self.approvers):
+            yield (f"approvers[{i}]", f"each approver listed once (already at approvers[{j}])", show(self.approvers[i]))
+        where = self.approval_required_at()
+        if not where:
+            return
+        needed_by = ", ".join(where[:3]) + (f" and {len(where) - 3} more" if len(where) > 3 else "")
+        if not self.approvers:
+            yield ("approvers", f"at least one approver, because approval is required at {needed_by}", "[]")
+        elif not self.eligible_approvers():
+            yield (
+                "approvers",
+                f"at least one approver other than requested_by {self.requested_by!r} (two_person_rule is on: "
+                "the requester cannot approve their own migration); add a second person, or set "
+                "two_person_rule: false",
+                show(self.approvers),
+            )
+
+    def _name_problems(self) -> Iterable[tuple[str, str, str]]:
+        blue_cluster, green_cluster = cluster_name(self.blue.cluster), cluster_name(self.green.cluster)
+        suffix = self.green.service_suffix
+        if suffix == "" and blue_cluster == green_cluster:
+            yield (
+                "green.service_suffix",
+                f"a non-empty suffix, because green runs in blue's cluster {green_cluster!r} "
+                "(green names would equal blue names)",
+                "''",
+            )
+            return
+        # Every ECS service name either side will use, by cluster: a name used twice in one
+        # cluster is a collision (duplicates, two-to-one mappings, green taking a blue name).
+        used: dict[tuple[str, str], str] = {}
+        names: list[tuple[str, str, str, str]] = []  # (cluster, name, path, how it arises)
+        for i, service in enumerate(self.blue.services):
+            names.append((blue_cluster, service, f"blue.services[{i}]", f"blue service {service!r}"))
+        for k, worker in enumerate(self.async_workers):
+            cluster = cluster_name(worker.cluster) if worker.cluster else blue_cluster
+            names.append(
+                (
+                    cluster,
+                    worker.blue_service,
+                    f"async_workers[{k}].blue_service",
+                    f"blue worker {worker.blue_service!r}",
+                )
+            )
+        for i, service in enumerate(self.blue.services):
+            green = service + suffix
+            if len(green) > 255:
+                yield (
+                    f"blue.services[{i}]",
+                    "a green name (name + green.service_suffix) of at most 255 characters",
+                    f"{len(green)} characters",
+                )
+            names.append(
+                (green_cluster, green, f"blue.services[{i}]", f"green name {green!r} ({service!r} + {suffix!r})")
+            )
+        for k, worker in enumerate(self.async_workers):
+            cluster = cluster_name(worker.cluster) if worker.cluster else green_cluster
+            names.append(
+                (
+                    cluster,
+                    worker.green_service,
+                    f"async_workers[{k}].green_service",
+                    f"green worker {worker.green_service!r}",
+                )
+            )
+        for cluster, name, path, how in names:
+            key = (cluster, name)
+            if key in used:
+                yield (
+                    path,
+                    f"a service name not already used in cluster {cluster!r}",
+                    f"{how}, which is also {used[key]}",
+                )
+            else:
+                used[key] = f"{how} ({path})"
