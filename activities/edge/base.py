@@ -1,0 +1,152 @@
+"""The one interface every edge traffic shifter implements (ALB, Route 53, CloudFront ...).
+
+A shifter moves traffic between blue and green at one edge resource. It writes weights in its
+mechanism's own units (``ShifterWeights``), reads them back (``ShifterReading``), and verifies a
+reading against what was written. Mechanisms with propagation (Route 53 INSYNC, CloudFront
+deployment) also wait until the change has landed.
+
+Adding a mechanism (e.g. VPC Lattice) is one new module with a ``Shifter`` subclass plus one line
+in ``activities/edge/registry.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, ClassVar, Literal
+
+from temporalio.exceptions import ApplicationError
+
+from activities.aws import AwsClients
+from migration import plan
+from migration.contracts import AwsContext, ShifterReading, ShifterWeights
+from migration.spec import EdgeSpec
+
+Mechanism = Literal["alb", "route53", "cloudfront"]
+
+# Error types (ApplicationError.type) callers can match in retry policies and tests.
+WEIGHTS_REFUSED = "EdgeWeightsRefused"  # the requested weights are invalid for the mechanism
+READBACK_MISMATCH = "EdgeWeightMismatch"  # what AWS holds after the write is not what was written
+EDGE_MISCONFIGURED = "EdgeMisconfigured"  # the edge resource is not in a shape meshshift can shift
+NOT_IN_SYNC = "EdgeNotInSync"  # propagation did not finish in time (retryable: the write is idempotent)
+
+
+@dataclass
+class ShifterOptions:
+    """How shifters wait for propagation; tests shorten these."""
+
+    poll_interval: timedelta = timedelta(seconds=5)
+    sync_timeout: timedelta = timedelta(minutes=10)
+    # IfMatch races (CloudFront) are retried this many times within one activity attempt.
+    max_etag_attempts: int = 5
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+
+def refuse(message: str, type: str = WEIGHTS_REFUSED) -> ApplicationError:
+    """A permanent error: retrying the same input can never succeed."""
+    return ApplicationError(message, type=type, non_retryable=True)
+
+
+def percent_of(blue: float, green: float) -> float:
+    """Green's share in percent for mechanisms where share = weight / sum of weights."""
+    total = blue + green
+    return 0.0 if total <= 0 else green / total * 100.0
+
+
+class Shifter(ABC):
+    """Moves traffic between blue and green at one edge resource."""
+
+    mechanism: ClassVar[Mechanism]
+
+    def __init__(
+        self,
+        edge: EdgeSpec,
+        clients: AwsClients,
+        aws: AwsContext,
+        heartbeat: Callable[[str], None] = lambda _detail: None,
+        options: ShifterOptions | None = None,
+    ) -> None:
+        if edge.type != self.mechanism:
+            raise ValueError(f"{type(self).__name__} handles {self.mechanism} edges, got {edge.type}")
+        self.edge = edge
+        self.clients = clients
+        self.aws = aws
+        self.heartbeat = heartbeat
+        self.options = options or ShifterOptions()
+
+    @property
+    def shifter_id(self) -> str:
+        return plan.shifter_id(self.edge)
+
+    def check_weights(self, weights: ShifterWeights) -> None:
+        """Refuse weights that are not for this shifter or out of the mechanism's range (before
+        anything is written: moto and botocore's Stubber do not check ranges, AWS does)."""
+        if weights.shifter_id != self.shifter_id or weights.mechanism != self.mechanism:
+            raise refuse(
+                f"Weights for {weights.mechanism} shifter {weights.shifter_id!r} were sent to "
+                f"{self.mechanism} shifter {self.shifter_id!r}. Next: recompute the plan from the spec."
+            )
+        self._check_range(weights)
+
+    @abstractmethod
+    def _check_range(self, weights: ShifterWeights) -> None: ...
+
+    @abstractmethod
+    def set_weights(self, weights: ShifterWeights) -> None:
+        """Write the weights. Idempotent: writing the same weights twice leaves the same state."""
+
+    @abstractmethod
+    def read_weights(self) -> ShifterReading:
+        """What AWS holds now, with green's effective share."""
+
+    def wait_in_sync(self) -> None:
+        """Block until the last write has propagated (no-op where changes land at once)."""
+        return None
+
+    def verify(self, expected: ShifterWeights, reading: ShifterReading) -> None:
+        """Raise ``EdgeWeightMismatch`` (naming what was found) unless ``reading`` matches."""
+        if not self.matches(expected, reading):
+            raise refuse(
+                f"{self.mechanism} shifter {self.shifter_id}: wrote blue={expected.blue:g} green={expected.green:g}"
+                f"{' promoted' if expected.promoted else ''}, read back blue={reading.blue:g} "
+                f"green={reading.green:g}{' promoted' if reading.promoted else ''} "
+                f"({reading.green_percent:g}% green){'; ' + reading.detail if reading.detail else ''}. "
+                "Next: check whether something else (IaC, another deploy, a person) is changing this resource, "
+                "then retry the step.",
+                type=READBACK_MISMATCH,
+            )
+
+    def matches(self, expected: ShifterWeights, reading: ShifterReading) -> bool:
+        return (
+            round(expected.blue) == round(reading.blue)
+            and round(expected.green) == round(reading.green)
+            and expected.promoted == reading.promoted
+        )
+
+    def reading(self, blue: float, green: float, green_percent: float, **extra: Any) -> ShifterReading:
+        return ShifterReading(
+            shifter_id=self.shifter_id,
+            mechanism=self.mechanism,
+            blue=blue,
+            green=green,
+            green_percent=green_percent,
+            **extra,
+        )
+
+    def poll_until(self, what: str, done: Callable[[], bool]) -> None:
+        """Poll ``done`` every ``poll_interval`` (heartbeating) until true or ``sync_timeout``."""
+        deadline = time.monotonic() + self.options.sync_timeout.total_seconds()
+        polls = 0
+        while not done():
+            polls += 1
+            self.heartbeat(f"{self.shifter_id}: waiting for {what} (poll {polls})")
+            if time.monotonic() >= deadline:
+                raise ApplicationError(
+                    f"{self.mechanism} shifter {self.shifter_id}: {what} did not happen within "
+                    f"{self.options.sync_timeout}. The write is idempotent; the step will be retried.",
+                    type=NOT_IN_SYNC,
+                )
+            self.options.sleep(self.options.poll_interval.total_seconds())

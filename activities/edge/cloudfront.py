@@ -1,0 +1,215 @@
+"""CloudFront continuous deployment: the staging distribution (green) gets a weight through the
+continuous deployment policy attached to the primary distribution (blue), at most 15%; moving to
+100% means promoting the staging config onto the primary with
+``update_distribution_with_staging_config``.
+
+ETags: every write sends ``IfMatch`` with the ETag just read, and re-reads and retries when another
+writer got in between (``PreconditionFailed``). Promotion's ``IfMatch`` is
+``"<primary ETag>, <staging ETag>"`` as the API documents.
+
+How promotion is detected on read-back: CloudFront records no "promoted" flag, so the primary is
+considered promoted when its routing configuration -- ``Origins``, ``OriginGroups``,
+``DefaultCacheBehavior``, ``CacheBehaviors``, ``CustomErrorResponses``, ``DefaultRootObject`` --
+equals the staging distribution's (promotion copies everything but ``Aliases``,
+``ContinuousDeploymentPolicyId`` and the caller reference). Consequence: a staging distribution
+that does not differ from its primary reads as promoted; that is reported, because such a
+staging distribution cannot be serving green.
+
+Promotion overwrites the primary's config and CloudFront keeps no copy of the old one, so going
+back below 100% after promotion is refused with an error that says how to restore blue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from activities.aws import aws_errors, error_code
+from activities.edge.base import EDGE_MISCONFIGURED, Shifter, refuse
+from migration.contracts import ShifterReading, ShifterWeights
+from migration.spec import CloudFrontEdge
+
+MAX_STAGING_WEIGHT = 0.15
+ROUTING_FIELDS = (
+    "Origins",
+    "OriginGroups",
+    "DefaultCacheBehavior",
+    "CacheBehaviors",
+    "CustomErrorResponses",
+    "DefaultRootObject",
+)
+ALREADY_PROMOTED = "CloudFrontAlreadyPromoted"
+
+
+class CloudFrontShifter(Shifter):
+    mechanism = "cloudfront"
+    edge: CloudFrontEdge
+
+    def _check_range(self, weights: ShifterWeights) -> None:
+        if weights.promoted:
+            return
+        if not 0.0 <= weights.green <= MAX_STAGING_WEIGHT:
+            raise refuse(
+                f"CloudFront shifter {self.shifter_id}: staging weight {weights.green:g} is above CloudFront's "
+                f"limit of {MAX_STAGING_WEIGHT:g} (15%) for continuous deployment. "
+                "Next: keep CloudFront steps at or below 15%, or set the edge's `promotion` to promote_at_100."
+            )
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def _distribution(self, distribution_id: str) -> tuple[dict[str, Any], str]:
+        cf = self.clients.cloudfront(self.aws)
+        with aws_errors(f"Reading CloudFront distribution {distribution_id}"):
+            answer = cf.get_distribution(Id=distribution_id)
+        return dict(answer["Distribution"]), answer["ETag"]
+
+    def _policy(self) -> tuple[dict[str, Any], str]:
+        cf = self.clients.cloudfront(self.aws)
+        policy_id = self.edge.continuous_deployment_policy_id
+        with aws_errors(f"Reading CloudFront continuous deployment policy {policy_id}"):
+            answer = cf.get_continuous_deployment_policy_config(Id=policy_id)
+        return dict(answer["ContinuousDeploymentPolicyConfig"]), answer["ETag"]
+
+    @staticmethod
+    def _routing(distribution: dict[str, Any]) -> dict[str, Any]:
+        config = distribution.get("DistributionConfig") or {}
+        return {name: config.get(name) for name in ROUTING_FIELDS}
+
+    def _promoted(self) -> bool:
+        primary, _ = self._distribution(self.edge.distribution_id)
+        staging, _ = self._distribution(self.edge.staging_distribution_id)
+        return self._routing(primary) == self._routing(staging)
+
+    @staticmethod
+    def _weight(policy: dict[str, Any]) -> float:
+        traffic = policy.get("TrafficConfig") or {}
+        if not policy.get("Enabled") or traffic.get("Type") != "SingleWeight":
+            return 0.0  # disabled, or header-only routing: no share of real traffic
+        return float((traffic.get("SingleWeightConfig") or {}).get("Weight", 0.0))
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def _stickiness(self, current: dict[str, Any]) -> dict[str, int] | None:
+        idle, most = self.edge.session_stickiness_idle_ttl, self.edge.session_stickiness_max_ttl
+        if idle is not None or most is not None:
+            idle_s = int((idle or most).total_seconds())  # type: ignore[union-attr]
+            max_s = int((most or idle).total_seconds())  # type: ignore[union-attr]
+            return {"IdleTTL": idle_s, "MaximumTTL": max_s}
+        existing = ((current.get("TrafficConfig") or {}).get("SingleWeightConfig") or {}).get("SessionStickinessConfig")
+        return dict(existing) if existing else None
+
+    def _check_attached(self, primary: dict[str, Any]) -> None:
+        attached = (primary.get("DistributionConfig") or {}).get("ContinuousDeploymentPolicyId") or ""
+        if attached != self.edge.continuous_deployment_policy_id:
+            raise refuse(
+                f"CloudFront distribution {self.edge.distribution_id} has continuous deployment policy "
+                f"{attached or 'none'} attached, expected {self.edge.continuous_deployment_policy_id}: "
+                "the staging weight would not apply. Next: attach the policy to the primary distribution "
+                "(update_distribution with ContinuousDeploymentPolicyId) or fix the spec.",
+                type=EDGE_MISCONFIGURED,
+            )
+
+    def _with_etag_retries(self, action: str, attempt: Any) -> None:
+        """Run ``attempt`` (read ETag, write with IfMatch) again when another writer got in between."""
+        for tries in range(1, self.options.max_etag_attempts + 1):
+            try:
+                with aws_errors(action):
+                    attempt()
+                return
+            except Exception as err:
+                cause = err.__cause__
+                lost_race = isinstance(cause, ClientError) and error_code(cause) == "PreconditionFailed"
+                if not lost_race or tries == self.options.max_etag_attempts:
+                    raise
+                self.heartbeat(f"{self.shifter_id}: ETag changed during {action}; re-reading (try {tries})")
+
+    def set_weights(self, weights: ShifterWeights) -> None:
+        self.check_weights(weights)
+        primary, _ = self._distribution(self.edge.distribution_id)
+        self._check_attached(primary)
+        if weights.promoted:
+            self._promote()
+            return
+        if self._promoted():
+            raise refuse(
+                f"CloudFront distribution {self.edge.distribution_id} already serves the staging "
+                f"distribution {self.edge.staging_distribution_id}'s config (promoted). CloudFront keeps no copy "
+                "of the primary's previous config, so meshshift cannot shift back to blue. Next: restore blue's "
+                "config on the primary from your IaC or a saved `get_distribution_config`, then retry; or, if the "
+                "staging distribution was never changed to serve green, make it serve green first.",
+                type=ALREADY_PROMOTED,
+            )
+        cf = self.clients.cloudfront(self.aws)
+        policy_id = self.edge.continuous_deployment_policy_id
+
+        def attempt() -> None:
+            current, etag = self._policy()
+            single: dict[str, Any] = {"Weight": float(weights.green)}
+            sticky = self._stickiness(current)
+            if sticky:
+                single["SessionStickinessConfig"] = sticky
+            wanted = dict(current)
+            wanted["Enabled"] = True
+            wanted["TrafficConfig"] = {"Type": "SingleWeight", "SingleWeightConfig": single}
+            if wanted == current:
+                return  # already there: no write, no ETag churn
+            cf.update_continuous_deployment_policy(Id=policy_id, IfMatch=etag, ContinuousDeploymentPolicyConfig=wanted)  # type: ignore[arg-type]
+
+        self._with_etag_retries(f"Setting CloudFront continuous deployment policy {policy_id} weight", attempt)
+
+    def _promote(self) -> None:
+        cf = self.clients.cloudfront(self.aws)
+
+        def attempt() -> None:
+            if self._promoted():
+                return  # a repeat after success
+            _, primary_etag = self._distribution(self.edge.distribution_id)
+            _, staging_etag = self._distribution(self.edge.staging_distribution_id)
+            cf.update_distribution_with_staging_config(
+                Id=self.edge.distribution_id,
+                StagingDistributionId=self.edge.staging_distribution_id,
+                IfMatch=f"{primary_etag}, {staging_etag}",
+            )
+
+        self._with_etag_retries(
+            f"Promoting CloudFront staging distribution {self.edge.staging_distribution_id} "
+            f"onto {self.edge.distribution_id}",
+            attempt,
+        )
+
+    def wait_in_sync(self) -> None:
+        def deployed() -> bool:
+            primary, _ = self._distribution(self.edge.distribution_id)
+            return primary.get("Status") == "Deployed"
+
+        self.poll_until(f"distribution {self.edge.distribution_id} to be Deployed", deployed)
+
+    def read_weights(self) -> ShifterReading:
+        primary, _ = self._distribution(self.edge.distribution_id)
+        staging, _ = self._distribution(self.edge.staging_distribution_id)
+        policy, _ = self._policy()
+        weight = self._weight(policy)
+        promoted = self._routing(primary) == self._routing(staging)
+        attached = (primary.get("DistributionConfig") or {}).get("ContinuousDeploymentPolicyId") or ""
+        detail = []
+        if attached != self.edge.continuous_deployment_policy_id:
+            detail.append(f"policy not attached to the primary (attached: {attached or 'none'})")
+            weight = 0.0 if not promoted else weight
+        if promoted:
+            detail.append("primary carries the staging config (promoted)")
+        if not policy.get("Enabled"):
+            detail.append("policy disabled")
+        return self.reading(
+            1.0 - weight,
+            weight,
+            100.0 if promoted else weight * 100.0,
+            promoted=promoted,
+            in_sync=primary.get("Status") == "Deployed",
+            detail="; ".join(detail),
+        )
+
+    def matches(self, expected: ShifterWeights, reading: ShifterReading) -> bool:
+        if expected.promoted or reading.promoted:
+            return expected.promoted == reading.promoted
+        return abs(expected.green - reading.green) < 1e-6

@@ -1,0 +1,145 @@
+"""Route 53 weighted records: both records in one ChangeBatch, then wait for INSYNC.
+
+One ChangeBatch makes the pair change atomically, so resolvers never see a moment where both
+records are missing or both are heavy. UPSERT is idempotent. The record's value, TTL or alias
+target come from the spec; a health check id or ``EvaluateTargetHealth`` already on a record is
+kept. Writing 0 to both records is refused: Route 53 treats all-zero weights as an equal split,
+which is the opposite of "no traffic". ``PriorRequestNotComplete`` (one change in flight per zone)
+and ``Throttling`` are retried by botocore's standard mode and then by Temporal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from activities.aws import aws_errors
+from activities.edge.base import Shifter, percent_of, refuse
+from migration.contracts import ShifterReading, ShifterWeights
+from migration.spec import Route53Edge, WeightedRecord
+
+MAX_WEIGHT = 255
+
+
+def _dns_name(name: str) -> str:
+    return name.lower().rstrip(".") + "."
+
+
+class Route53Shifter(Shifter):
+    mechanism = "route53"
+    edge: Route53Edge
+    _change_id: str | None = None
+
+    def _check_range(self, weights: ShifterWeights) -> None:
+        for side, value in (("blue", weights.blue), ("green", weights.green)):
+            if value != int(value) or not 0 <= value <= MAX_WEIGHT:
+                raise refuse(
+                    f"Route 53 shifter {self.shifter_id}: {side} weight must be an integer 0-{MAX_WEIGHT}, "
+                    f"got {value:g}."
+                )
+        if weights.blue == 0 and weights.green == 0:
+            raise refuse(
+                f"Route 53 shifter {self.shifter_id}: refusing to write weight 0 to both {self.edge.record_name} "
+                "records: Route 53 splits traffic equally when every weighted record is 0. "
+                "Next: give blue or green a non-zero weight."
+            )
+
+    def _where(self) -> str:
+        return f"{self.edge.record_type} {self.edge.record_name} in hosted zone {self.edge.hosted_zone_id}"
+
+    def _current_records(self) -> dict[str, dict[str, Any]]:
+        """The weighted records of the spec's name and type, by set identifier."""
+        r53 = self.clients.route53(self.aws)
+        name = _dns_name(self.edge.record_name)
+        found: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {
+            "HostedZoneId": self.edge.hosted_zone_id,
+            "StartRecordName": name,
+            "StartRecordType": self.edge.record_type,
+        }
+        with aws_errors(f"Reading Route 53 records {self._where()}"):
+            while True:
+                page = r53.list_resource_record_sets(**kwargs)
+                for record in page["ResourceRecordSets"]:
+                    if _dns_name(record["Name"]) != name or record["Type"] != self.edge.record_type:
+                        return found  # sorted by name then type: past ours, nothing more to see
+                    if "SetIdentifier" in record:
+                        found[record["SetIdentifier"]] = dict(record)
+                if not page.get("IsTruncated"):
+                    return found
+                kwargs.update(
+                    StartRecordName=page["NextRecordName"],
+                    StartRecordType=page["NextRecordType"],
+                )
+                if "NextRecordIdentifier" in page:
+                    kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+
+    def _record(self, side: WeightedRecord, weight: int, existing: dict[str, Any] | None) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "Name": _dns_name(self.edge.record_name),
+            "Type": self.edge.record_type,
+            "SetIdentifier": side.set_identifier,
+            "Weight": weight,
+        }
+        if self.edge.alias_hosted_zone_id:
+            evaluate = bool(((existing or {}).get("AliasTarget") or {}).get("EvaluateTargetHealth", False))
+            record["AliasTarget"] = {
+                "HostedZoneId": self.edge.alias_hosted_zone_id,
+                "DNSName": side.value,
+                "EvaluateTargetHealth": evaluate,
+            }
+        else:
+            record["TTL"] = self.edge.ttl
+            record["ResourceRecords"] = [{"Value": side.value}]
+        if existing and existing.get("HealthCheckId"):
+            record["HealthCheckId"] = existing["HealthCheckId"]
+        return record
+
+    def set_weights(self, weights: ShifterWeights) -> None:
+        self.check_weights(weights)
+        existing = self._current_records()
+        changes = [
+            {"Action": "UPSERT", "ResourceRecordSet": self._record(side, int(w), existing.get(side.set_identifier))}
+            for side, w in ((self.edge.blue, weights.blue), (self.edge.green, weights.green))
+        ]
+        r53 = self.clients.route53(self.aws)
+        with aws_errors(f"Setting weighted records {self._where()}"):
+            answer = r53.change_resource_record_sets(
+                HostedZoneId=self.edge.hosted_zone_id,
+                ChangeBatch={
+                    "Comment": f"meshshift: blue {int(weights.blue)} / green {int(weights.green)}",
+                    "Changes": changes,  # type: ignore[typeddict-item]
+                },
+            )
+        self._change_id = answer["ChangeInfo"]["Id"]
+
+    def _change_in_sync(self) -> bool:
+        r53 = self.clients.route53(self.aws)
+        with aws_errors(f"Reading Route 53 change {self._change_id} for {self._where()}"):
+            status = r53.get_change(Id=self._change_id or "")["ChangeInfo"]["Status"]
+        return status == "INSYNC"
+
+    def wait_in_sync(self) -> None:
+        if self._change_id is not None:
+            self.poll_until(f"Route 53 change {self._change_id} to reach INSYNC", self._change_in_sync)
+
+    def read_weights(self) -> ShifterReading:
+        records = self._current_records()
+        blue_rec = records.get(self.edge.blue.set_identifier)
+        green_rec = records.get(self.edge.green.set_identifier)
+        blue = int(blue_rec.get("Weight", 0)) if blue_rec else 0
+        green = int(green_rec.get("Weight", 0)) if green_rec else 0
+        detail = []
+        for side, rec in (("blue", blue_rec), ("green", green_rec)):
+            if rec is None:
+                detail.append(f"{side} record {getattr(self.edge, side).set_identifier!r} does not exist")
+        if blue_rec and green_rec and blue == 0 and green == 0:
+            percent = 50.0  # Route 53's rule: all records at 0 share traffic equally
+            detail.append("both records at weight 0: Route 53 splits traffic equally")
+        elif blue_rec is None and green_rec is not None:
+            percent = 100.0 if green > 0 else 0.0
+        else:
+            percent = percent_of(blue, green)
+        in_sync = True
+        if self._change_id is not None:
+            in_sync = self._change_in_sync()
+        return self.reading(blue, green, percent, in_sync=in_sync, detail="; ".join(detail))
