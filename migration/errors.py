@@ -97,6 +97,12 @@ def rule_error(problems: Iterable[tuple[str, str, str]]) -> PydanticCustomError:
     return PydanticCustomError(RULE_ERROR_TYPE, "{detail}", {"detail": detail, "problems": items})
 
 
+def rule_error_from_problems(problems: list[dict[str, str]]) -> PydanticCustomError:
+    """Like ``rule_error`` for problems already formatted (``SpecProblem.model_dump()``)."""
+    detail = "; ".join(p["message"] for p in problems)
+    return PydanticCustomError(RULE_ERROR_TYPE, "{detail}", {"detail": detail, "problems": problems})
+
+
 def join_path(*parts: str | int) -> str:
     """``("ramp", "steps", 2, "weight")`` -> ``ramp.steps[2].weight``."""
     out = ""
@@ -202,7 +208,16 @@ def format_problems(error: ValidationError, model: type[BaseModel] | None = None
         if kind == RULE_ERROR_TYPE and isinstance(ctx.get("problems"), list):
             for item in ctx["problems"]:
                 path = join_path(base, item["path"]) if item["path"] else base
-                out.append(problem(path, item["expected"], item["got"]))
+                if "message" in item and not base:
+                    out.append(SpecProblem.model_validate(item))
+                elif "message" in item:
+                    # Already formatted below ``base``: re-root the path and the message.
+                    message = item["message"].removeprefix(f"{item['path'] or 'spec'}: ")
+                    out.append(
+                        SpecProblem(path=path, expected=item["expected"], got=item["got"], message=f"{path}: {message}")
+                    )
+                else:
+                    out.append(problem(path, item["expected"], item["got"]))
             continue
         got = show(err.get("input"))
         if kind == "missing":

@@ -18,7 +18,7 @@ CloudFront promotion rules (a staging weight can never exceed 15%):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -33,6 +33,9 @@ from pydantic import (
     GetJsonSchemaHandler,
     StrictInt,
     Tag,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
     model_validator,
 )
@@ -41,7 +44,7 @@ from pydantic_core import CoreSchema, core_schema
 
 from migration import weights
 from migration.durations import Duration, format_duration
-from migration.errors import rule_error, show
+from migration.errors import format_problems, problem, rule_error, rule_error_from_problems, show
 
 
 class SpecModel(BaseModel):
@@ -612,19 +615,47 @@ class MigrationSpec(SpecModel):
     requested_by: NonEmpty
     dry_run: bool = False
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> MigrationSpec:
-        problems = [
-            *self._edge_problems(),
-            *self._step_problems(),
-            *self._approval_problems(),
-            *self._name_problems(),
-        ]
-        for i, j in _duplicates(self.alarms):
-            problems.append((f"alarms[{i}]", f"each alarm listed once (already at alarms[{j}])", show(self.alarms[i])))
+    @model_validator(mode="wrap")
+    @classmethod
+    def _cross_checks(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> MigrationSpec:
+        """Cross-field rules, also when some sections are invalid on their own.
+
+        Pydantic skips "after" validators once a field fails, so a user would fix one batch of
+        problems only to meet the next. Here every rule whose inputs are valid still runs, and
+        all problems are reported together.
+        """
+        try:
+            spec = handler(data)
+        except ValidationError as exc:
+            partial = _partial_spec(cls, data, exc)
+            extra = [] if partial is None else list(partial._rule_problems(_failed_fields(exc)))
+            if not extra:
+                raise
+            found = [p.model_dump() for p in format_problems(exc, cls)]
+            found += [problem(path, expected, got).model_dump() for path, expected, got in extra]
+            raise rule_error_from_problems(found) from None
+        assert isinstance(spec, MigrationSpec)
+        problems = list(spec._rule_problems(frozenset()))
         if problems:
             raise rule_error(problems)
-        return self
+        return spec
+
+    def _rule_problems(self, failed: frozenset[str]) -> Iterable[tuple[str, str, str]]:
+        """Every cross-field rule whose input fields are not among ``failed``."""
+        rules: list[tuple[set[str], Callable[[], Iterable[tuple[str, str, str]]]]] = [
+            ({"edge", "region"}, self._edge_problems),
+            ({"ramp", "edge"}, self._step_problems),
+            ({"approvers", "ramp", "decommission", "requested_by", "two_person_rule"}, self._approval_problems),
+            ({"blue", "green", "async_workers"}, self._name_problems),
+            ({"alarms"}, self._alarm_problems),
+        ]
+        for needs, rule in rules:
+            if not needs & failed:
+                yield from rule()
+
+    def _alarm_problems(self) -> Iterable[tuple[str, str, str]]:
+        for i, j in _duplicates(self.alarms):
+            yield (f"alarms[{i}]", f"each alarm listed once (already at alarms[{j}])", show(self.alarms[i]))
 
     # -- rules (each yields (path, expected, got)) --
 
@@ -761,3 +792,37 @@ class MigrationSpec(SpecModel):
                 )
             else:
                 used[key] = f"{how} ({path})"
+
+
+def _failed_fields(exc: ValidationError) -> frozenset[str]:
+    """Top-level fields with a problem (an error at the top itself taints every field)."""
+    failed: set[str] = set()
+    for err in exc.errors():
+        loc = err.get("loc", ())
+        if not loc:
+            return frozenset(MigrationSpec.model_fields)
+        failed.add(str(loc[0]))
+    return frozenset(failed)
+
+
+_FIELD_ADAPTERS: dict[str, TypeAdapter[Any]] = {}
+
+
+def _partial_spec(cls: type[MigrationSpec], data: Any, exc: ValidationError) -> MigrationSpec | None:
+    """The spec built from its valid fields only (failed ones left at defaults), or None."""
+    if not isinstance(data, dict):
+        return None
+    failed = _failed_fields(exc)
+    values: dict[str, Any] = {}
+    for name, field in cls.model_fields.items():
+        if name in failed or name not in data:
+            continue
+        adapter = _FIELD_ADAPTERS.get(name)
+        if adapter is None:
+            assert field.annotation is not None
+            adapter = _FIELD_ADAPTERS[name] = TypeAdapter(field.annotation)
+        try:
+            values[name] = adapter.validate_python(data[name])
+        except ValidationError:
+            return None
+    return cls.model_construct(**values)
