@@ -53,7 +53,9 @@ class RateLimiter:
                 now = self._clock()
                 tokens, last = self._state.get((service, region), (burst, now))
                 tokens = min(burst, tokens + (now - last) * rate)
-                if tokens >= 1.0:
+                # Tolerance: refilling by exactly the missing fraction can land a rounding error
+                # short of 1.0, and with a virtual clock that never advances enough, loop forever.
+                if tokens >= 1.0 - 1e-9:
                     self._state[(service, region)] = (tokens - 1.0, now)
                     return waited
                 self._state[(service, region)] = (tokens, now)
