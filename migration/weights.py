@@ -59,7 +59,7 @@ class CloudFrontWeight:
 
     @property
     def green_percent(self) -> float:
-        return 100.0 if self.promoted else 100.0 * self.staging
+        return 100.0 if self.promoted else round(100.0 * self.staging, 6)
 
 
 def _check_percent(percent: int) -> None:

@@ -14,7 +14,10 @@ ALB_ONLY = EXAMPLES / "alb-only.yaml"
 
 ACCOUNT = "123456789012"
 LISTENER = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2"
-RULE = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:listener-rule/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
+RULE = (
+    f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:"
+    "listener-rule/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
+)
 BLUE_TG = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:targetgroup/shop-blue/73e2d6bc24d8a067"
 GREEN_TG = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:targetgroup/shop-green/9f1c3a7be0d24e55"
 

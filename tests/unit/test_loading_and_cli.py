@@ -101,7 +101,8 @@ def test_validate_unreadable_file_exits_2_with_one_line(tmp_path: Path, text: st
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: ")
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
 def test_validate_json_output(tmp_path: Path) -> None:
