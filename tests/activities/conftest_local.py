@@ -34,6 +34,7 @@ MESH = "shop-mesh"
 SERVICES = ["frontend", "user-api", "stock-api"]
 WORKER = "order-worker"
 AWS = AwsContext(region=REGION)
+LISTENER_ARN = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/shop/{'0' * 16}/{'1' * 16}"
 
 
 @dataclass
@@ -221,7 +222,7 @@ def spec(
         "edge": [
             {
                 "type": "alb",
-                "listener_arn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/shop/0123456789abcdef/0123456789abcdef",
+                "listener_arn": LISTENER_ARN,
                 "blue_target_group_arn": blue_tg,
                 "green_target_group_arn": green_tg,
             }
