@@ -28,6 +28,7 @@ from migration.spec import (
 )
 from migration.translate import (
     TranslatedService,
+    drop_duplicate_aliases,
     make_discovery_names_unique,
     mesh_untranslatable,
     service_connect_configuration,
@@ -248,7 +249,9 @@ def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
             )
         )
 
-    warnings.extend(make_discovery_names_unique([p.service_connect for p in [*services, *workers]]))
+    configs = [p.service_connect for p in [*services, *workers]]
+    warnings.extend(make_discovery_names_unique(configs))
+    warnings.extend(drop_duplicate_aliases(configs))
     return MigrationPlan(
         services=services,
         async_workers=workers,

@@ -489,6 +489,28 @@ def make_discovery_names_unique(configs: list[ServiceConnectConfiguration]) -> l
     return notes
 
 
+def drop_duplicate_aliases(configs: list[ServiceConnectConfiguration]) -> list[str]:
+    """A client alias (hostname:port) can point at one Service Connect service only: keep the first."""
+    owner: dict[tuple[str | None, int], str] = {}
+    notes: list[str] = []
+    for config in configs:
+        for service in config.services:
+            kept = []
+            for alias in service.clientAliases:
+                key = (alias.dnsName, alias.port)
+                name = service.discoveryName or service.portName
+                if key in owner:
+                    notes.append(
+                        f"client alias {alias.dnsName}:{alias.port} is claimed by {owner[key]!r} and {name!r}: "
+                        f"only {owner[key]!r} keeps it"
+                    )
+                    continue
+                owner[key] = name
+                kept.append(alias)
+            service.clientAliases = kept
+    return notes
+
+
 def mesh_untranslatable(appmesh: AppMeshInventory | None) -> list[str]:
     """Mesh-wide features with no Service Connect equivalent."""
     if appmesh is None:
