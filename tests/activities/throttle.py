@@ -3,6 +3,10 @@ error, so botocore's standard retry mode retries it and the activity must still 
 
 The error body is encoded in the client's own wire protocol (json, rest-json, query, rest-xml or
 smithy-rpc-v2-cbor), so botocore parses it exactly as it would parse AWS's answer.
+
+In server mode the throttled request never reaches the simulation. Under ``mock_aws`` it still
+does (moto's own ``before-send`` handler runs too), which models a request whose answer was lost
+after AWS applied it: the activity's retry must then find the change already made.
 """
 
 from __future__ import annotations
