@@ -43,6 +43,8 @@ DELETE_TARGET_GROUPS = "delete_target_groups"
 DELETE_WEIGHTED_RECORD = "delete_weighted_record"
 DELETE_APP_MESH = "delete_app_mesh"
 DEREGISTER_TASK_DEFINITIONS = "deregister_task_definitions"
+# Temporal metadata (not AWS): which custom search attributes the namespace has registered.
+REGISTERED_SEARCH_ATTRIBUTES = "registered_search_attributes"
 
 
 class Payload(BaseModel):
@@ -575,3 +577,14 @@ class DeletionResult(Payload):
     already_absent: list[str] = Field(default_factory=list)
     skipped: bool = False
     warnings: list[str] = Field(default_factory=list)
+
+
+# --- Temporal metadata --------------------------------------------------------------------------
+
+
+class RegisteredSearchAttributesInput(Payload):
+    """Empty on purpose: the activity asks about the namespace of the workflow that called it."""
+
+
+class RegisteredSearchAttributes(Payload):
+    names: list[str] = Field(default_factory=list, description="Custom search attribute names on the namespace")

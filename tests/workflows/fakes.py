@@ -1,0 +1,321 @@
+"""A small fake AWS world, with fake activities registered under the real activity names.
+
+The world keeps what the workflow can observe and change: the weights per shifter, the alarms,
+the traffic figures, the services' desired counts, and a counter of every call. Tests steer it
+with ``block(...)`` (hold an activity call until released, to act "during" a phase) and
+``on_call`` hooks (e.g. fire an alarm when the soak starts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from migration import contracts as c
+from migration import plan as planning
+from migration.spec import AlbEdge, MigrationSpec
+
+BLUE_COUNT = 2
+BLUE_WORKER_COUNT = 3
+
+
+@dataclass
+class Block:
+    """Holds the first call of ``name`` for which ``when(world)`` is true, until released."""
+
+    name: str
+    when: Callable[[FakeWorld], bool]
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    used: bool = False
+
+
+class FakeWorld:
+    def __init__(self, spec: MigrationSpec) -> None:
+        self.spec = spec
+        self.calls: Counter[str] = Counter()
+        self.weights: dict[str, c.ShifterWeights] = {
+            planning.shifter_id(e): planning.weights_for(e, 0) for e in spec.edge
+        }
+        self.alarms: dict[str, str] = dict.fromkeys(spec.alarms, "OK")
+        self.green = c.TrafficFigures(requests=1000, errors_5xx=0, p99_ms=50)
+        self.blue_when_green_full = c.TrafficFigures(requests=0, errors_5xx=0, active_connections=0)
+        self.services: dict[tuple[str, str], int] = {}
+        for name in spec.blue.services:
+            self.services[(spec.blue.cluster, name)] = BLUE_COUNT
+        for worker in spec.async_workers:
+            self.services[(worker.cluster or spec.blue.cluster, worker.blue_service)] = BLUE_WORKER_COUNT
+        self.deleted: list[str] = []
+        self.registered_search_attributes: list[str] = []
+        self.stable = True
+        self.fail: dict[str, ApplicationError] = {}
+        self.blocks: list[Block] = []
+        self.hooks: dict[str, Callable[[FakeWorld], None]] = {}
+
+    # --- steering --------------------------------------------------------------------------
+
+    def block(self, name: str, when: Callable[[FakeWorld], bool] = lambda _w: True) -> Block:
+        block = Block(name, when)
+        self.blocks.append(block)
+        return block
+
+    def release_all(self) -> None:
+        for block in self.blocks:
+            block.released.set()
+
+    def green_percent(self) -> float:
+        shares = [r.green_percent for r in self.readings()]
+        return min(shares) if shares else 0.0
+
+    def all_blue(self) -> bool:
+        return all(r.green_percent == 0 for r in self.readings())
+
+    def readings(self) -> list[c.ShifterReading]:
+        out = []
+        for sid, w in self.weights.items():
+            share = (
+                100.0
+                if w.promoted
+                else (100.0 * w.green if w.mechanism == "cloudfront" else 100.0 * w.green / (w.blue + w.green))
+            )
+            out.append(
+                c.ShifterReading(
+                    shifter_id=sid,
+                    mechanism=w.mechanism,
+                    blue=w.blue,
+                    green=w.green,
+                    promoted=w.promoted,
+                    green_percent=share,
+                )
+            )
+        return out
+
+    async def enter(self, name: str) -> None:
+        self.calls[name] += 1
+        hook = self.hooks.get(name)
+        if hook is not None:
+            hook(self)
+        for block in self.blocks:
+            if block.name == name and not block.used and block.when(self):
+                block.used = True
+                block.entered.set()
+                await block.released.wait()
+        if name in self.fail:
+            raise self.fail[name]
+
+
+class FakeActivities:
+    """Every activity the workflow calls, by its real name, acting on a FakeWorld."""
+
+    def __init__(self, world: FakeWorld) -> None:
+        self.world = world
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.discover_blue,
+            self.ensure_namespace,
+            self.provision_green_service,
+            self.wait_services_stable,
+            self.check_target_health,
+            self.deep_health_check,
+            self.set_edge_weights,
+            self.read_edge_weights,
+            self.collect_metrics,
+            self.poll_alarms,
+            self.scale_service,
+            self.delete_ecs_services,
+            self.delete_target_groups,
+            self.delete_weighted_record,
+            self.delete_app_mesh,
+            self.deregister_task_definitions,
+            self.registered_search_attributes,
+        ]
+
+    @activity.defn(name=c.DISCOVER_BLUE)
+    async def discover_blue(self, inp: c.DiscoverInput) -> c.BlueDiscovery:
+        await self.world.enter(c.DISCOVER_BLUE)
+        spec = inp.spec
+        services = [_blue_service(spec.blue.cluster, name, BLUE_COUNT, spec) for name in spec.blue.services]
+        workers = [
+            _blue_service(w.cluster or spec.blue.cluster, w.blue_service, BLUE_WORKER_COUNT, spec)
+            for w in spec.async_workers
+        ]
+        return c.BlueDiscovery(services=services, async_workers=workers, appmesh_status=c.AppMeshStatus.NOT_CONFIGURED)
+
+    @activity.defn(name=c.ENSURE_NAMESPACE)
+    async def ensure_namespace(self, inp: c.EnsureNamespaceInput) -> c.NamespaceResult:
+        await self.world.enter(c.ENSURE_NAMESPACE)
+        return c.NamespaceResult(
+            name=inp.name,
+            id="ns-1",
+            arn="arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-1",
+            created=True,
+        )
+
+    @activity.defn(name=c.PROVISION_GREEN_SERVICE)
+    async def provision_green_service(self, inp: c.ProvisionServiceInput) -> c.ProvisionedService:
+        await self.world.enter(c.PROVISION_GREEN_SERVICE)
+        count = inp.initial_desired_count if inp.initial_desired_count is not None else inp.plan.desired_count
+        self.world.services[(inp.plan.cluster, inp.plan.green_service)] = count
+        return c.ProvisionedService(
+            service_name=inp.plan.green_service,
+            service_arn=f"arn:aws:ecs:us-east-1:123456789012:service/{inp.plan.cluster}/{inp.plan.green_service}",
+            task_definition_arn=f"arn:aws:ecs:us-east-1:123456789012:task-definition/{inp.plan.green_service}:1",
+            created=True,
+            adopted=False,
+        )
+
+    @activity.defn(name=c.WAIT_SERVICES_STABLE)
+    async def wait_services_stable(self, inp: c.ServicesStableInput) -> c.ServicesStableResult:
+        await self.world.enter(c.WAIT_SERVICES_STABLE)
+        states = [
+            c.ServiceState(
+                name=name,
+                desired_count=2,
+                running_count=2 if self.world.stable else 0,
+                pending_count=0,
+                deployments=1,
+                rollout_state="COMPLETED" if self.world.stable else "IN_PROGRESS",
+                stable=self.world.stable,
+            )
+            for name in inp.services
+        ]
+        return c.ServicesStableResult(ok=self.world.stable, services=states)
+
+    @activity.defn(name=c.CHECK_TARGET_HEALTH)
+    async def check_target_health(self, inp: c.TargetHealthInput) -> c.TargetHealthResult:
+        await self.world.enter(c.CHECK_TARGET_HEALTH)
+        groups = [
+            c.TargetGroupHealth(target_group_arn=arn, healthy=2, unhealthy=0, other=0, ok=True)
+            for arn in inp.target_group_arns
+        ]
+        return c.TargetHealthResult(ok=True, groups=groups)
+
+    @activity.defn(name=c.DEEP_HEALTH_CHECK)
+    async def deep_health_check(self, inp: c.DeepHealthInput) -> c.DeepHealthResult:
+        await self.world.enter(c.DEEP_HEALTH_CHECK)
+        checks = [
+            c.UrlCheck(url=u, ok=True, consecutive_successes=inp.health.consecutive_successes, attempts=3)
+            for u in inp.health.urls
+        ]
+        return c.DeepHealthResult(ok=True, checks=checks)
+
+    @activity.defn(name=c.SET_EDGE_WEIGHTS)
+    async def set_edge_weights(self, inp: c.SetEdgeWeightsInput) -> c.EdgeWeightsResult:
+        await self.world.enter(c.SET_EDGE_WEIGHTS)
+        for target in inp.targets:
+            self.world.weights[target.weights.shifter_id] = target.weights
+        return c.EdgeWeightsResult(readings=self.world.readings())
+
+    @activity.defn(name=c.READ_EDGE_WEIGHTS)
+    async def read_edge_weights(self, inp: c.ReadEdgeWeightsInput) -> c.EdgeWeightsResult:
+        await self.world.enter(c.READ_EDGE_WEIGHTS)
+        return c.EdgeWeightsResult(readings=self.world.readings())
+
+    @activity.defn(name=c.COLLECT_METRICS)
+    async def collect_metrics(self, inp: c.CollectMetricsInput) -> c.MetricsSnapshot:
+        await self.world.enter(c.COLLECT_METRICS)
+        end = inp.end or datetime.now(UTC)
+        share = self.world.green_percent()
+        blue = (
+            self.world.blue_when_green_full
+            if share >= 100
+            else c.TrafficFigures(requests=1000 * (100 - share) / 100, errors_5xx=0, p99_ms=40)
+        )
+        return c.MetricsSnapshot(window_start=end - inp.window, window_end=end, green=self.world.green, blue=blue)
+
+    @activity.defn(name=c.POLL_ALARMS)
+    async def poll_alarms(self, inp: c.PollAlarmsInput) -> c.PollAlarmsResult:
+        await self.world.enter(c.POLL_ALARMS)
+        return c.PollAlarmsResult(
+            alarms=[c.AlarmState(name=n, state=self.world.alarms.get(n, "OK")) for n in inp.alarm_names]
+        )
+
+    @activity.defn(name=c.SCALE_SERVICE)
+    async def scale_service(self, inp: c.ScaleServiceInput) -> c.ScaleServiceResult:
+        await self.world.enter(c.SCALE_SERVICE)
+        key = (inp.cluster, inp.service)
+        previous = self.world.services.get(key, 0)
+        self.world.services[key] = inp.desired_count
+        return c.ScaleServiceResult(
+            service=inp.service,
+            desired_count=inp.desired_count,
+            running_count=inp.desired_count,
+            pending_count=0,
+            stable=True,
+            previous_desired_count=previous,
+        )
+
+    @activity.defn(name=c.DELETE_ECS_SERVICES)
+    async def delete_ecs_services(self, inp: c.DeleteServicesInput) -> c.DeletionResult:
+        await self.world.enter(c.DELETE_ECS_SERVICES)
+        for name in inp.services:
+            self.world.services.pop((inp.cluster, name), None)
+        self.world.deleted.extend(inp.services)
+        return c.DeletionResult(deleted=list(inp.services))
+
+    @activity.defn(name=c.DELETE_TARGET_GROUPS)
+    async def delete_target_groups(self, inp: c.DeleteTargetGroupsInput) -> c.DeletionResult:
+        await self.world.enter(c.DELETE_TARGET_GROUPS)
+        self.world.deleted.extend(inp.target_group_arns)
+        return c.DeletionResult(deleted=list(inp.target_group_arns))
+
+    @activity.defn(name=c.DELETE_WEIGHTED_RECORD)
+    async def delete_weighted_record(self, inp: c.DeleteWeightedRecordInput) -> c.DeletionResult:
+        await self.world.enter(c.DELETE_WEIGHTED_RECORD)
+        self.world.deleted.append(f"{inp.edge.record_name}/{inp.set_identifier}")
+        return c.DeletionResult(deleted=[inp.set_identifier])
+
+    @activity.defn(name=c.DELETE_APP_MESH)
+    async def delete_app_mesh(self, inp: c.DeleteAppMeshInput) -> c.DeletionResult:
+        await self.world.enter(c.DELETE_APP_MESH)
+        return c.DeletionResult(skipped=True, warnings=["App Mesh API unavailable (fake)"])
+
+    @activity.defn(name=c.DEREGISTER_TASK_DEFINITIONS)
+    async def deregister_task_definitions(self, inp: c.DeregisterTaskDefinitionsInput) -> c.DeletionResult:
+        await self.world.enter(c.DEREGISTER_TASK_DEFINITIONS)
+        return c.DeletionResult(deleted=list(inp.task_definition_arns))
+
+    @activity.defn(name=c.REGISTERED_SEARCH_ATTRIBUTES)
+    async def registered_search_attributes(self, _: c.RegisteredSearchAttributesInput) -> c.RegisteredSearchAttributes:
+        await self.world.enter(c.REGISTERED_SEARCH_ATTRIBUTES)
+        return c.RegisteredSearchAttributes(names=self.world.registered_search_attributes)
+
+
+def _blue_service(cluster: str, name: str, count: int, spec: MigrationSpec) -> c.BlueService:
+    groups = [e.blue_target_group_arn for e in spec.edge if isinstance(e, AlbEdge)]
+    attachments = (
+        [c.LoadBalancerAttachment(target_group_arn=groups[0], container_name="app", container_port=8080)]
+        if groups and name == spec.blue.services[0]
+        else []
+    )
+    return c.BlueService(
+        name=name,
+        arn=f"arn:aws:ecs:us-east-1:123456789012:service/{cluster}/{name}",
+        cluster=cluster,
+        desired_count=count,
+        running_count=count,
+        launch_type="FARGATE",
+        task_definition_arn=f"arn:aws:ecs:us-east-1:123456789012:task-definition/{name}:7",
+        task_definition=c.TaskDefinition(
+            family=name,
+            networkMode="awsvpc",
+            containerDefinitions=[
+                c.ContainerDefinition(
+                    name="app",
+                    image=f"registry.example.com/{name}:1",
+                    essential=True,
+                    portMappings=[c.PortMapping(containerPort=8080, name="http", appProtocol="http")],
+                )
+            ],
+        ),
+        load_balancers=attachments,
+        network=c.NetworkConfig(subnets=["subnet-1"], security_groups=["sg-1"]),
+    )

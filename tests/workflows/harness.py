@@ -1,0 +1,136 @@
+"""Helpers for driving MeshMigration in the time-skipping environment with the fake world."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import uuid4
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from migration.constants import QUERY_STATUS, WORKFLOW_TYPE
+from migration.errors import validate_spec
+from migration.state import MigrationReport, MigrationStatus
+from tests.workflows.fakes import FakeActivities, FakeWorld
+from workflows.migration import MeshMigration
+from workflows.sandbox import workflow_runner
+
+LISTENER = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2"
+BLUE_TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-blue/73e2d6bc24d8a067"
+GREEN_TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-green/9f1c3a7be0d24e55"
+
+BASE_SPEC: dict[str, Any] = {
+    "name": "shop",
+    "region": "us-east-1",
+    "blue": {"cluster": "shop", "services": ["frontend", "user-api", "stock-api"]},
+    "green": {"cluster": "shop", "namespace": "shop.local", "provision": "create", "service_suffix": "-sc"},
+    "edge": [
+        {
+            "type": "alb",
+            "listener_arn": LISTENER,
+            "rule_arn": None,
+            "blue_target_group_arn": BLUE_TG,
+            "green_target_group_arn": GREEN_TG,
+        },
+        {
+            "type": "route53",
+            "hosted_zone_id": "Z0123456789",
+            "record_name": "api.shop.example.com",
+            "record_type": "CNAME",
+            "blue": {"set_identifier": "blue", "value": "blue.shop.example.com"},
+            "green": {"set_identifier": "green", "value": "green.shop.example.com"},
+        },
+    ],
+    "health": {"urls": ["http://green.internal/health"], "timeout": "PT10M"},
+    "ramp": {"steps": [1, 5, 25, 50, 100], "bake": "PT10M", "approval": "auto", "approval_timeout": "PT24H"},
+    "analysis": {"interval": "PT2M", "window": "PT5M", "min_request_count": 50},
+    "alarms": ["shop-green-5xx", "shop-green-p99"],
+    "alarm_poll_interval": "PT1M",
+    "drain": {"max_wait": "PT2H", "window": "PT5M", "poll_interval": "PT1M"},
+    "async_workers": [{"blue_service": "order-worker", "green_service": "order-worker-sc", "desired_count": 2}],
+    "decommission": {"after": "PT1H", "approval": "auto"},
+    "approvers": ["alice", "bob"],
+    "requested_by": "carol",
+}
+
+
+def make_spec(**overrides: Any) -> dict[str, Any]:
+    """The test spec with top-level sections merged (one level deep) from ``overrides``."""
+    spec = copy.deepcopy(BASE_SPEC)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(spec.get(key), dict):
+            spec[key] = {**spec[key], **value}
+        else:
+            spec[key] = value
+    return spec
+
+
+def world_for(spec: dict[str, Any]) -> FakeWorld:
+    return FakeWorld(validate_spec(spec))
+
+
+@asynccontextmanager
+async def running_worker(env: WorkflowEnvironment, world: FakeWorld, task_queue: str) -> AsyncIterator[Worker]:
+    worker = Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[MeshMigration],
+        activities=FakeActivities(world).all(),
+        workflow_runner=workflow_runner(),
+    )
+    async with worker:
+        try:
+            yield worker
+        finally:
+            # Blocked fake calls must end before the worker shuts down.
+            world.release_all()
+
+
+async def start(
+    env: WorkflowEnvironment, task_queue: str, body: dict[str, Any], workflow_id: str | None = None
+) -> WorkflowHandle[Any, MigrationReport]:
+    """Start by type name with the raw JSON, exactly as `temporal workflow start --input-file` does."""
+    return await env.client.start_workflow(
+        WORKFLOW_TYPE,
+        body,
+        id=workflow_id or f"mesh-migration-test-{uuid4()}",
+        task_queue=task_queue,
+        result_type=MigrationReport,
+    )
+
+
+async def status(handle: WorkflowHandle[Any, Any]) -> MigrationStatus:
+    return await handle.query(QUERY_STATUS, result_type=MigrationStatus)
+
+
+async def wait_for(
+    handle: WorkflowHandle[Any, Any], predicate: Callable[[MigrationStatus], bool], what: str, limit: float = 20.0
+) -> MigrationStatus:
+    """Poll the status query until ``predicate`` holds. Only the query can observe the workflow's
+    state from outside, so this polls (briefly) rather than sleeping a fixed time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    last: MigrationStatus | None = None
+    while loop.time() < deadline:
+        last = await status(handle)
+        if predicate(last):
+            return last
+        await asyncio.sleep(0.02)
+    raise AssertionError(
+        f"timed out waiting for {what}; last status: phase={last and last.phase} "
+        f"awaiting={last and last.awaiting_approval} stage={last and last.step_stage} "
+        f"events={[e.detail for e in (last.events if last else [])][-8:]}"
+    )
+
+
+def gate_open(step: int) -> Callable[[MigrationStatus], bool]:
+    return lambda s: s.awaiting_approval is not None and s.awaiting_approval.step == step
+
+
+def baking(step_index: int) -> Callable[[MigrationStatus], bool]:
+    return lambda s: s.step_index == step_index and s.countdown is not None and s.countdown.purpose == "bake"
