@@ -114,7 +114,14 @@ def _advance_rollout(service: Service) -> None:
     if left > 0:
         service._meshshift_polls_left = left - 1  # type: ignore[attr-defined]
         return
-    if service.status == "ACTIVE":
+    settled = (
+        service.running_count == service.desired_count
+        and service.pending_count == 0
+        and bool(service.deployments)
+        and service.deployments[0].get("rolloutState") == "COMPLETED"
+    )
+    # Reads must not look like changes: touch the deployment only when it actually completes.
+    if service.status == "ACTIVE" and not settled:
         _set_counts(service, running=service.desired_count, pending=0, state="COMPLETED")
 
 
@@ -206,7 +213,36 @@ def _wrap_describe_services(original: Callable[..., Any]) -> Callable[..., Any]:
     return describe_services
 
 
+def _wrap_create_http_namespace(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Cloud Map honours CreatorRequestId (a repeated create returns the first operation); moto does
+    not, and would make a second namespace of the same name. Service Connect namespaces come from here."""
+
+    def create_http_namespace(self: Any) -> Any:
+        params = json.loads(self.body)
+        request_id = params.get("CreatorRequestId")
+        backend = self.servicediscovery_backend
+        seen: dict[str, tuple[str, str]] | None = getattr(backend, "_meshshift_creator_requests", None)
+        if seen is None:
+            seen = {}
+            backend._meshshift_creator_requests = seen
+        if request_id and request_id in seen and seen[request_id][0] == params.get("Name"):
+            return json.dumps({"OperationId": seen[request_id][1]})
+        answer = original(self)
+        if request_id:
+            seen[request_id] = (params.get("Name"), json.loads(answer)["OperationId"])
+        return answer
+
+    return create_http_namespace
+
+
 def install() -> None:
+    from moto.servicediscovery.responses import ServiceDiscoveryResponse
+
+    setattr(  # noqa: B010
+        ServiceDiscoveryResponse,
+        "create_http_namespace",
+        _wrap_create_http_namespace(ServiceDiscoveryResponse.create_http_namespace),
+    )
     cls = EC2ContainerServiceResponse
     if getattr(cls, "_meshshift_patched", False):
         return
