@@ -56,9 +56,10 @@ def _seconds(value: Any) -> float | None:
     return None
 
 
-def parse_duration(value: Any) -> timedelta:
+def parse_duration(value: Any, allow_zero: bool = False) -> timedelta:
     """Parse an ISO 8601 duration or seconds into a positive timedelta of at most MAX_DURATION.
 
+    ``allow_zero`` is for waits that may legitimately be skipped (a zero bake or soak).
     Raises DurationError (a ValueError) saying what was expected and what arrived.
     """
     if isinstance(value, timedelta):
@@ -67,8 +68,8 @@ def parse_duration(value: Any) -> timedelta:
         seconds = _seconds(value)
     if seconds is None or not math.isfinite(seconds):
         raise DurationError(_EXPECTED, value)
-    if seconds <= 0:
-        raise DurationError("a positive duration", value)
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        raise DurationError("a zero or positive duration" if allow_zero else "a positive duration", value)
     if seconds > MAX_DURATION.total_seconds():
         raise DurationError(f"at most {format_duration(MAX_DURATION)} ({MAX_DURATION.days} days)", value)
     return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
@@ -77,6 +78,13 @@ def parse_duration(value: Any) -> timedelta:
 def _validate_duration(value: Any) -> timedelta:
     try:
         return parse_duration(value)
+    except DurationError as exc:
+        raise rule_error([("", exc.expected, exc.got)]) from None
+
+
+def _validate_wait(value: Any) -> timedelta:
+    try:
+        return parse_duration(value, allow_zero=True)
     except DurationError as exc:
         raise rule_error([("", exc.expected, exc.got)]) from None
 
@@ -112,6 +120,21 @@ Duration = Annotated[
             "anyOf": [
                 {"type": "string", "description": "ISO 8601 duration, e.g. PT10M", "examples": ["PT10M"]},
                 {"type": "number", "exclusiveMinimum": 0, "description": "seconds"},
+            ]
+        }
+    ),
+]
+
+# A wait that may be zero: bakes and the soak (e.g. a zero-bake benchmark or a skipped soak).
+WaitDuration = Annotated[
+    timedelta,
+    BeforeValidator(_validate_wait),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "description": "ISO 8601 duration, e.g. PT10M (PT0S skips the wait)"},
+                {"type": "number", "minimum": 0, "description": "seconds"},
             ]
         }
     ),

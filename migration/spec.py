@@ -43,7 +43,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from migration import weights
-from migration.durations import Duration, format_duration
+from migration.durations import Duration, WaitDuration, format_duration
 from migration.errors import format_problems, problem, rule_error, rule_error_from_problems, show
 
 
@@ -456,7 +456,7 @@ class RampStep(SpecModel):
     weight: StrictInt = Field(
         description="Green percent after this step, in 1..100", json_schema_extra={"minimum": 1, "maximum": 100}
     )
-    bake: Duration | None = Field(default=None, description="Overrides ramp.bake for this step")
+    bake: WaitDuration | None = Field(default=None, description="Overrides ramp.bake for this step")
     approval: ApprovalMode | None = Field(default=None, description="Overrides ramp.approval for this step")
 
 
@@ -480,7 +480,7 @@ class RampSpec(SpecModel):
         default_factory=lambda: list[int | RampStep]([1, 5, 25, 50, 100]),
         description="Green percents, strictly increasing, ending at 100; an int or {weight, bake, approval}",
     )
-    bake: Duration = Field(default=timedelta(minutes=10))
+    bake: WaitDuration = Field(default=timedelta(minutes=10))
     approval: ApprovalMode = ApprovalMode.REQUIRED
     approval_timeout: Duration = Field(default=timedelta(hours=24))
     on_approval_timeout: ApprovalTimeoutAction = ApprovalTimeoutAction.ROLLBACK
@@ -563,7 +563,7 @@ class DecommissionDelete(SpecModel):
 
 
 class DecommissionSpec(SpecModel):
-    after: Duration = Field(default=timedelta(hours=24), description="Soak time before decommission")
+    after: WaitDuration = Field(default=timedelta(hours=24), description="Soak time before decommission")
     approval: ApprovalMode = ApprovalMode.REQUIRED
     delete: DecommissionDelete = Field(default_factory=DecommissionDelete)
     keep_green_on_rollback: bool = True

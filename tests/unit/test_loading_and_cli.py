@@ -109,7 +109,7 @@ def test_validate_json_output(tmp_path: Path) -> None:
     ok = runner.invoke(app, ["validate", "--json", str(ALB_ONLY)])
     assert ok.exit_code == 0 and json.loads(ok.stdout)["valid"] is True
     data = shop()
-    data["ramp"]["bake"] = 0
+    data["ramp"]["bake"] = -1
     bad = runner.invoke(app, ["validate", "--json", str(write(tmp_path, "s.json", json.dumps(data)))])
     out = json.loads(bad.stdout)
     assert bad.exit_code == 1 and out["problems"][0]["path"] == "ramp.bake"

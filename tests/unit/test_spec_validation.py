@@ -207,8 +207,9 @@ def test_duplicate_approver() -> None:
 @pytest.mark.parametrize(
     ("edit", "path", "needle"),
     [
-        (lambda d: d["ramp"].update(bake="PT0S"), "ramp.bake", "positive"),
-        (lambda d: d["ramp"].update(bake=0), "ramp.bake", "positive"),
+        (lambda d: d["ramp"].update(bake="-1"), "ramp.bake", "zero or positive"),
+        (lambda d: d["ramp"].update(bake=-5), "ramp.bake", "zero or positive"),
+        (lambda d: d["ramp"].update(approval_timeout="PT0S"), "ramp.approval_timeout", "positive"),
         (lambda d: d["ramp"].update(bake=-5), "ramp.bake", "positive"),
         (lambda d: d["ramp"].update(bake="10 minutes"), "ramp.bake", "ISO 8601"),
         (lambda d: d["ramp"].update(bake="P1000D"), "ramp.bake", "at most"),
@@ -218,11 +219,16 @@ def test_duplicate_approver() -> None:
         (lambda d: d["health"].update(interval="PT0S"), "health.interval", "positive"),
         (lambda d: d["drain"].update(max_wait=""), "drain.max_wait", "ISO 8601"),
         (lambda d: d["decommission"].update(after="-PT1H"), "decommission.after", "ISO 8601"),
-        (steps(1, {"weight": 5, "bake": 0}, 100), "ramp.steps[1].bake", "positive"),
+        (steps(1, {"weight": 5, "bake": -1}, 100), "ramp.steps[1].bake", "zero or positive"),
     ],
 )
 def test_durations_must_be_positive(edit: Edit, path: str, needle: str) -> None:
     assert_problem(edited(edit), path, needle)
+
+
+def test_bakes_and_soak_may_be_zero() -> None:
+    spec = validate_spec(edited(lambda d: (d["ramp"].update(bake=0), d["decommission"].update(after="PT0S"))))
+    assert spec.ramp.bake.total_seconds() == 0 and spec.decommission.after.total_seconds() == 0
 
 
 def test_durations_accept_iso_and_seconds() -> None:
@@ -423,7 +429,7 @@ def test_duplicate_alarm() -> None:
 def test_every_problem_is_listed_at_once() -> None:
     data = edited(
         lambda d: d.update(bogus=1),
-        lambda d: d["ramp"].update(bake="PT0S"),
+        lambda d: d["ramp"].update(bake="-1"),
         lambda d: d["edge"][1]["green"].update(set_identifier="blue"),
         lambda d: d["blue"]["services"].append("frontend"),
     )
