@@ -1,0 +1,91 @@
+"""set_edge_weights over several mechanisms at once (a rollback moves every edge together)."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.aws import AwsClients
+from activities.edge.activities import EdgeActivities
+from activities.edge.base import WEIGHTS_REFUSED
+from activities.edge.registry import SHIFTERS, shifter_class
+from migration.contracts import AwsContext, ReadEdgeWeightsInput, SetEdgeWeightsInput, ShifterTarget
+from tests.activities import test_edge_alb as alb
+from tests.activities import test_edge_cloudfront as cloudfront
+from tests.activities import test_edge_route53 as route53
+
+CTX = AwsContext(region="us-east-1")
+
+
+def test_registry_covers_every_edge_type() -> None:
+    assert set(SHIFTERS) == {"alb", "route53", "cloudfront"}
+    with pytest.raises(ValueError, match="known: alb, cloudfront, route53"):
+        shifter_class("lattice")
+
+
+def test_all_mechanisms_in_one_call(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    a, _ = alb.make_alb()
+    r = route53.make_zone()
+    c = cloudfront.make_distributions()
+    targets = [
+        ShifterTarget(edge=a, weights=alb.weights(a, 500, 500)),
+        ShifterTarget(edge=r, weights=route53.weights(r, 128, 128)),
+        ShifterTarget(edge=c, weights=cloudfront.weights(c, 0.15)),
+    ]
+    acts = EdgeActivities(aws_clients, options=route53.FAST)
+
+    result = ActivityEnvironment().run(acts.set_edge_weights, SetEdgeWeightsInput(aws=CTX, targets=targets))
+    read = ActivityEnvironment().run(acts.read_edge_weights, ReadEdgeWeightsInput(aws=CTX, edges=[a, r, c]))
+
+    assert [x.green_percent for x in result.readings] == [50, 50, pytest.approx(15)]
+    assert read == result
+
+
+def test_one_failing_shifter_does_not_stop_the_others(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    a, _ = alb.make_alb()
+    r = route53.make_zone().model_copy(update={"hosted_zone_id": "ZGONE"})
+    targets = [
+        ShifterTarget(edge=r, weights=route53.weights(r, 255, 0)),
+        ShifterTarget(edge=a, weights=alb.weights(a, 999, 0)),
+    ]
+    acts = EdgeActivities(aws_clients, options=route53.FAST)
+
+    with pytest.raises(ApplicationError, match="ZGONE"):
+        ActivityEnvironment().run(acts.set_edge_weights, SetEdgeWeightsInput(aws=CTX, targets=targets))
+
+    groups = alb.forward_action(a)["ForwardConfig"]["TargetGroups"]
+    assert {g["TargetGroupArn"]: g["Weight"] for g in groups} == {
+        a.blue_target_group_arn: 999,
+        a.green_target_group_arn: 0,
+    }
+
+
+def test_bad_weights_anywhere_touch_nothing(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    a, _ = alb.make_alb()
+    r = route53.make_zone()
+    targets = [
+        ShifterTarget(edge=a, weights=alb.weights(a, 500, 500)),
+        ShifterTarget(edge=r, weights=route53.weights(r, 0, 0)),
+    ]
+
+    with pytest.raises(ApplicationError) as info:
+        ActivityEnvironment().run(
+            EdgeActivities(aws_clients).set_edge_weights, SetEdgeWeightsInput(aws=CTX, targets=targets)
+        )
+
+    assert info.value.type == WEIGHTS_REFUSED
+    untouched = alb.forward_action(a)
+    assert untouched["TargetGroupArn"] == a.blue_target_group_arn
+    assert len(untouched.get("ForwardConfig", {}).get("TargetGroups", [])) <= 1
+
+
+def test_weights_for_another_shifter_refused(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    a, _ = alb.make_alb()
+    r = route53.make_zone()
+    wrong = ShifterTarget(edge=a, weights=route53.weights(r, 1, 1))
+
+    with pytest.raises(ApplicationError, match="were sent to alb shifter"):
+        ActivityEnvironment().run(
+            EdgeActivities(aws_clients).set_edge_weights, SetEdgeWeightsInput(aws=CTX, targets=[wrong])
+        )

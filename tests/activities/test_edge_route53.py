@@ -1,0 +1,202 @@
+"""Route 53 shifter: both weighted records in one ChangeBatch, INSYNC wait, all-zero refusal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.aws import AwsClients
+from activities.edge.activities import EdgeActivities
+from activities.edge.base import NOT_IN_SYNC, READBACK_MISMATCH, WEIGHTS_REFUSED, ShifterOptions
+from migration import plan
+from migration.contracts import AwsContext, ReadEdgeWeightsInput, SetEdgeWeightsInput, ShifterTarget, ShifterWeights
+from migration.spec import Route53Edge, WeightedRecord
+from tests.activities.throttle import no_retry_backoff, throttle_once
+
+__all__ = ["no_retry_backoff"]
+
+CTX = AwsContext(region="us-east-1")
+FAST = ShifterOptions(poll_interval=timedelta(0), sync_timeout=timedelta(seconds=30), sleep=lambda _s: None)
+
+
+def make_zone(alias: bool = False) -> Route53Edge:
+    zone = boto3.client("route53").create_hosted_zone(Name="shop.example.com", CallerReference="shop")
+    zone_id = zone["HostedZone"]["Id"].removeprefix("/hostedzone/")
+    return Route53Edge(
+        type="route53",
+        hosted_zone_id=zone_id,
+        record_name="api.shop.example.com",
+        record_type="A" if alias else "CNAME",
+        ttl=30,
+        alias_hosted_zone_id="Z35SXDOTRQ7X7K" if alias else None,
+        blue=WeightedRecord(set_identifier="blue", value="blue-123.us-east-1.elb.amazonaws.com"),
+        green=WeightedRecord(set_identifier="green", value="green-456.us-east-1.elb.amazonaws.com"),
+    )
+
+
+def weights(edge: Route53Edge, blue: int, green: int) -> ShifterWeights:
+    return ShifterWeights(shifter_id=plan.shifter_id(edge), mechanism="route53", blue=blue, green=green)
+
+
+def set_weights(
+    clients: AwsClients, edge: Route53Edge, blue: int, green: int, env: ActivityEnvironment | None = None
+) -> Any:
+    acts = EdgeActivities(clients, options=FAST)
+    target = ShifterTarget(edge=edge, weights=weights(edge, blue, green))
+    return (env or ActivityEnvironment()).run(acts.set_edge_weights, SetEdgeWeightsInput(aws=CTX, targets=[target]))
+
+
+def records(edge: Route53Edge) -> list[dict[str, Any]]:
+    sets = boto3.client("route53").list_resource_record_sets(HostedZoneId=edge.hosted_zone_id)["ResourceRecordSets"]
+    return [r for r in sets if "SetIdentifier" in r]
+
+
+def test_both_records_in_one_change_batch(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    edge = make_zone()
+    batches: list[int] = []
+    aws_clients.route53(CTX).meta.events.register(
+        "provide-client-params.route-53.ChangeResourceRecordSets",
+        lambda params, **_: batches.append(len(params["ChangeBatch"]["Changes"])),
+    )
+
+    set_weights(aws_clients, edge, 255, 0)
+    result = set_weights(aws_clients, edge, 192, 64)
+
+    assert batches == [2, 2]
+    reading = result.readings[0]
+    assert (reading.blue, reading.green, reading.green_percent, reading.in_sync) == (192, 64, 25.0, True)
+    by_id = {r["SetIdentifier"]: r for r in records(edge)}
+    assert by_id["green"]["TTL"] == 30
+    assert by_id["green"]["ResourceRecords"] == [{"Value": edge.green.value}]
+    assert by_id["blue"]["Weight"] == 192
+
+
+def test_alias_records_keep_their_target(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    edge = make_zone(alias=True)
+
+    result = set_weights(aws_clients, edge, 254, 1)
+
+    by_id = {r["SetIdentifier"]: r for r in records(edge)}
+    assert by_id["green"]["AliasTarget"]["DNSName"].rstrip(".") == edge.green.value
+    assert "TTL" not in by_id["green"]
+    assert result.readings[0].green == 1
+
+
+def test_repeat_after_success_same_state(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    edge = make_zone()
+    first = set_weights(aws_clients, edge, 128, 127)
+    second = set_weights(aws_clients, edge, 128, 127)
+
+    assert second == first
+    assert len(records(edge)) == 2
+
+
+def test_all_zero_refused_and_nothing_written(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    edge = make_zone()
+
+    with pytest.raises(ApplicationError) as info:
+        set_weights(aws_clients, edge, 0, 0)
+
+    assert info.value.non_retryable and info.value.type == WEIGHTS_REFUSED
+    assert "splits traffic equally" in str(info.value)
+    assert records(edge) == []
+
+
+def test_weight_above_255_refused(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    edge = make_zone()
+    with pytest.raises(ApplicationError, match="integer 0-255, got 256"):
+        set_weights(aws_clients, edge, 256, 0)
+
+
+@pytest.mark.parametrize("code", ["PriorRequestNotComplete", "Throttling"])
+def test_transient_errors_succeed_on_retry(
+    aws_inprocess: None, aws_clients: AwsClients, no_retry_backoff: None, code: str
+) -> None:
+    edge = make_zone()
+    throttled = throttle_once(aws_clients.route53(CTX), "ChangeResourceRecordSets", code)
+
+    result = set_weights(aws_clients, edge, 250, 5)
+
+    assert throttled.fired == 1
+    assert result.readings[0].green == 5
+
+
+def test_missing_zone_is_permanent_and_named(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    edge = make_zone().model_copy(update={"hosted_zone_id": "ZNOTTHERE"})
+
+    with pytest.raises(ApplicationError) as info:
+        set_weights(aws_clients, edge, 255, 0)
+
+    assert info.value.non_retryable
+    assert "NoSuchHostedZone" in str(info.value) and "ZNOTTHERE" in str(info.value)
+
+
+def test_waits_for_insync_with_heartbeats(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    edge = make_zone()
+    pending = [2]  # the first two polls see PENDING, as on AWS for the first seconds
+
+    def still_pending(parsed: dict[str, Any], **_: Any) -> None:
+        if pending[0] > 0:
+            pending[0] -= 1
+            parsed["ChangeInfo"]["Status"] = "PENDING"
+
+    aws_clients.route53(CTX).meta.events.register("after-call.route-53.GetChange", still_pending)
+    env = ActivityEnvironment()
+    beats: list[Any] = []
+    env.on_heartbeat = lambda *details: beats.append(details)
+
+    result = set_weights(aws_clients, edge, 255, 0, env)
+
+    assert pending == [0]
+    assert any("INSYNC" in str(b) for b in beats)
+    assert result.readings[0].in_sync
+
+
+def test_insync_timeout_is_retryable(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    edge = make_zone()
+    aws_clients.route53(CTX).meta.events.register(
+        "after-call.route-53.GetChange", lambda parsed, **_: parsed["ChangeInfo"].update(Status="PENDING")
+    )
+    options = ShifterOptions(poll_interval=timedelta(0), sync_timeout=timedelta(0), sleep=lambda _s: None)
+    acts = EdgeActivities(aws_clients, options=options)
+    target = ShifterTarget(edge=edge, weights=weights(edge, 255, 0))
+
+    with pytest.raises(ApplicationError) as info:
+        ActivityEnvironment().run(acts.set_edge_weights, SetEdgeWeightsInput(aws=CTX, targets=[target]))
+
+    assert info.value.type == NOT_IN_SYNC and not info.value.non_retryable
+
+
+def test_readback_mismatch_detected(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    edge = make_zone()
+
+    def drifted(parsed: dict[str, Any], **_: Any) -> None:
+        for record in parsed["ResourceRecordSets"]:
+            if record.get("SetIdentifier") == "green":
+                record["Weight"] = 1
+
+    set_weights(aws_clients, edge, 255, 0)
+    aws_clients.route53(CTX).meta.events.register("after-call.route-53.ListResourceRecordSets", drifted)
+
+    with pytest.raises(ApplicationError) as info:
+        set_weights(aws_clients, edge, 200, 55)
+
+    assert info.value.type == READBACK_MISMATCH
+    assert "read back blue=200 green=1" in str(info.value)
+
+
+def test_round_trip_in_server_mode(aws_server_env: str, aws_clients: AwsClients) -> None:
+    edge = make_zone()
+    set_weights(aws_clients, edge, 0, 255)
+
+    result = ActivityEnvironment().run(
+        EdgeActivities(aws_clients).read_edge_weights, ReadEdgeWeightsInput(aws=CTX, edges=[edge])
+    )
+
+    assert aws_clients.route53(CTX).meta.endpoint_url == aws_server_env
+    assert result.readings[0].green_percent == 100
