@@ -4,4 +4,4 @@
 - ``tests.fixtures_aws``: moto in-process and a ThreadedMotoServer with meshshift's extensions.
 """
 
-pytest_plugins = ["tests.fixtures_temporal", "tests.fixtures_aws"]
+pytest_plugins = ["tests.fixtures_temporal", "tests.fixtures_aws", "tests.iam_check"]
