@@ -401,3 +401,27 @@ def test_deregister_throttled_then_ok(aws_inprocess: None, aws_clients: AwsClien
         aws_clients, "deregister_task_definitions", DeregisterTaskDefinitionsInput(aws=CTX, task_definition_arns=[arn])
     )
     assert fault.fired == 1 and result.deleted == [arn]
+
+
+def test_activities_are_registered_under_their_contract_names(aws_clients: AwsClients) -> None:
+    from temporalio import activity
+
+    from activities.async_workers import AsyncWorkerActivities
+    from activities.metrics import MetricsActivities
+    from migration import contracts
+
+    decommission = DecommissionActivities(aws_clients)
+    metrics = MetricsActivities(aws_clients)
+    expected = {
+        contracts.COLLECT_METRICS: metrics.collect_metrics,
+        contracts.POLL_ALARMS: metrics.poll_alarms,
+        contracts.SCALE_SERVICE: AsyncWorkerActivities(aws_clients).scale_service,
+        contracts.DELETE_ECS_SERVICES: decommission.delete_ecs_services,
+        contracts.DELETE_TARGET_GROUPS: decommission.delete_target_groups,
+        contracts.DELETE_WEIGHTED_RECORD: decommission.delete_weighted_record,
+        contracts.DELETE_APP_MESH: decommission.delete_app_mesh,
+        contracts.DEREGISTER_TASK_DEFINITIONS: decommission.deregister_task_definitions,
+    }
+    for name, method in expected.items():
+        definition = activity._Definition.must_from_callable(method)
+        assert definition.name == name
