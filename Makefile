@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip
 
-.PHONY: demo test lint typecheck unit chaos bench clean
+.PHONY: demo test lint typecheck unit chaos bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ chaos: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Regenerates the docs that are derived from code (a test fails when they are stale).
+docs: $(VENV)/.dev-installed
+	$(BIN)/python -m migration.spec_reference > docs/spec-reference.md
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info
