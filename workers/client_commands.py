@@ -1,21 +1,655 @@
-"""Commands of this area (placeholders until the area lands)."""
+"""The operator's CLI: ``start``, ``plan``, ``status``, ``watch``, ``approve``, ``reject``, ``rollback``,
+``pause``, ``resume``, ``list`` and ``history``.
+
+Every command speaks the public contract only (workflow type, id, signals, updates, the ``status``
+query), so what it does can also be done with the ``temporal`` CLI or the Web UI (docs/driving.md).
+Messages go through the update twins of the signals, so a refusal comes back at once with its
+reason and a non-zero exit; where updates are unavailable the signal is sent instead, with a
+warning. Errors are one line each, never a traceback.
+
+Exit codes: 0 done; 1 refused, not found or Temporal unreachable; 2 an unreadable spec or bad
+settings; for ``start`` and ``plan`` an invalid spec is 1 like ``meshshift validate``.
+"""
 
 from __future__ import annotations
 
-import typer
+import asyncio
+import json
+from collections.abc import Callable, Coroutine
+from datetime import UTC
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
 
-from workers.commands_placeholder import placeholder
+import typer
+from pydantic import BaseModel, JsonValue
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import SearchAttributeKey, WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from migration import constants as k
+from migration.contracts import MigrationPlan, ShifterWeights
+from migration.durations import format_duration as format_iso
+from migration.errors import SpecError, SpecLoadError, read_spec_file, validate_spec
+from migration.spec import MigrationSpec
+from migration.state import (
+    ApprovePayload,
+    AuditEvent,
+    CommandResult,
+    PausePayload,
+    RejectPayload,
+    ResumePayload,
+    RollbackPayload,
+)
+from workers.connection import TemporalSettings, TemporalUnreachable, connect
+from workers.progress import StatusUnavailable, event_line, fetch_status, follow, render_status
+
+EXIT_FAILED = 1
+EXIT_UNREADABLE = 2
+DEFAULT_UI_URL = "http://127.0.0.1:8233"
+UI_URL_ENV = "MESHSHIFT_UI_URL"
+# A message with no answer in this time means no worker is serving the task queue.
+DEFAULT_ANSWER_TIMEOUT = 30.0
+
+T = TypeVar("T")
+
+
+class CommandFailed(Exception):
+    """A failure the operator can act on: printed as one line, exit code ``code``."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    raise CommandFailed(message, code)
+
+
+# --- common options -----------------------------------------------------------------------------
+
+AddressOpt = Annotated[
+    str | None, typer.Option("--address", help="Temporal frontend host:port (env TEMPORAL_ADDRESS; 127.0.0.1:7233)")
+]
+NamespaceOpt = Annotated[str | None, typer.Option("--namespace", help="Temporal namespace (env TEMPORAL_NAMESPACE)")]
+TaskQueueOpt = Annotated[
+    str | None, typer.Option("--task-queue", help="Task queue of the workers (env MESHSHIFT_TASK_QUEUE)")
+]
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The app's name (the spec's `name`)")]
+AsOpt = Annotated[str, typer.Option("--as", help="Who you are (must be allowed by the spec)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout")]
+SpecArg = Annotated[Path, typer.Argument(metavar="SPEC", help="Migration spec, YAML or JSON")]
+
+
+def settings_from(address: str | None, namespace: str | None, task_queue: str | None) -> TemporalSettings:
+    """Flags win over the environment; TLS and the API key come from the environment only."""
+    given = {"address": address, "namespace": namespace, "task_queue": task_queue}
+    try:
+        return TemporalSettings.model_validate({key: value for key, value in given.items() if value is not None})
+    except ValueError as exc:
+        fail(f"bad Temporal settings: {exc}", EXIT_UNREADABLE)
+
+
+def run(command: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a command's coroutine; every anticipated failure becomes one line on stderr and an exit code."""
+    try:
+        return asyncio.run(command())
+    except CommandFailed as exc:
+        _err().print(Text.assemble(("error: ", "bold red"), str(exc)))
+        raise typer.Exit(exc.code) from None
+    except TemporalUnreachable as exc:
+        _err().print(Text.assemble(("error: ", "bold red"), str(exc)))
+        raise typer.Exit(EXIT_FAILED) from None
+    except StatusUnavailable as exc:
+        _err().print(Text.assemble(("error: ", "bold red"), str(exc)))
+        raise typer.Exit(EXIT_FAILED) from None
+    except ValueError as exc:  # unusable TLS files and the like; named by their variable
+        _err().print(Text.assemble(("error: ", "bold red"), str(exc)))
+        raise typer.Exit(EXIT_UNREADABLE) from None
+    except RPCError as exc:
+        _err().print(Text.assemble(("error: ", "bold red"), f"Temporal refused the request: {exc.message}"))
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+async def _client(settings: TemporalSettings) -> Client:
+    return await connect(settings)
+
+
+def _not_found(name: str, settings: TemporalSettings) -> str:
+    return (
+        f"no migration named {name!r} (workflow id {k.workflow_id(name)}) in namespace {settings.namespace} "
+        f"at {settings.address}; `meshshift list --all` shows the known ones"
+    )
+
+
+async def _handle(client: Client, name: str, settings: TemporalSettings) -> WorkflowHandle[Any, Any]:
+    handle = client.get_workflow_handle(k.workflow_id(name))
+    try:
+        await handle.describe()
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            fail(_not_found(name, settings))
+        raise
+    return handle
+
+
+def ui_link(ui_url: str, namespace: str, workflow_id: str) -> str:
+    return f"{ui_url.rstrip('/')}/namespaces/{namespace}/workflows/{workflow_id}"
+
+
+# --- start --------------------------------------------------------------------------------------
+
+
+def load_spec_document(path: Path) -> tuple[dict[str, JsonValue], str]:
+    """The spec as the JSON object that will be sent, validated exactly as the workflow will see it.
+
+    The user's document is sent as written (not re-dumped with defaults), so a run started here is
+    identical to one started with ``temporal workflow start --input-file spec.json``; YAML-only
+    types (dates) are turned into their JSON text first and then validated, so what is validated
+    is byte for byte what is sent.
+    """
+    source = str(path)
+    try:
+        document = read_spec_file(path)
+    except SpecLoadError as exc:
+        fail(str(exc), EXIT_UNREADABLE)
+    as_json: dict[str, JsonValue] = json.loads(json.dumps(document, default=str))
+    try:
+        spec = validate_spec(as_json, source)
+    except SpecError as exc:
+        fail(f"{exc}\nNothing was started. Fix the fields above (`meshshift validate {source}`).", EXIT_FAILED)
+    return as_json, spec.name
+
+
+async def start_migration(
+    settings: TemporalSettings, spec_path: Path, ui_url: str, watch: bool, console: Console
+) -> None:
+    document, name = load_spec_document(spec_path)
+    client = await _client(settings)
+    wf_id = k.workflow_id(name)
+    try:
+        handle = await client.start_workflow(
+            k.WORKFLOW_TYPE,
+            document,
+            id=wf_id,
+            task_queue=settings.task_queue,
+            # One running migration per app: a second start fails while one runs; a finished
+            # (completed or rolled back) migration may be started again.
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError as exc:
+        run_id = f" (run {exc.run_id})" if exc.run_id else ""
+        fail(
+            f"a migration of {name!r} is already running: workflow {exc.workflow_id}{run_id}. "
+            f"Follow it with `meshshift watch {name}`, or end it (`meshshift rollback {name}`) before starting again."
+        )
+    console.print(Text.assemble(("started ", "bold green"), f"migration {name!r}"))
+    console.print(f"  workflow id  {handle.id}")
+    console.print(f"  run id       {handle.result_run_id}")
+    console.print(f"  task queue   {settings.task_queue}")
+    console.print(f"  web UI       {ui_link(ui_url, settings.namespace, handle.id)}")
+    console.print(f"  follow it    meshshift watch {name}")
+    if watch:
+        await follow(handle, console)
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+
+def plan_migration(spec_path: Path, as_json: bool, console: Console) -> None:
+    """Discovery (read-only AWS calls), translation and the ramp plan, without Temporal."""
+    # Imported here: boto3 is heavy and only `plan` (and the worker) need it in this process.
+    from botocore.exceptions import BotoCoreError, ClientError
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.aws import AwsClients
+    from activities.discovery import DiscoveryActivities
+    from migration.contracts import AwsContext, DiscoverInput
+    from migration.plan import build_plan
+
+    document, _ = load_spec_document(spec_path)
+    spec = validate_spec(document, str(spec_path))
+    discovery_input = DiscoverInput(aws=AwsContext(region=spec.region, rate_limits=spec.rate_limits), spec=spec)
+    activities = DiscoveryActivities(AwsClients())
+    # The activity heartbeats (it needs an activity context); ActivityEnvironment runs activity
+    # code outside a worker and simply drops the heartbeats. Nothing here writes to AWS.
+    try:
+        discovery = ActivityEnvironment().run(activities.discover_blue, discovery_input)
+    except ApplicationError as exc:
+        fail(f"discovery failed: {exc.message}")
+    except (BotoCoreError, ClientError) as exc:
+        fail(f"discovery failed talking to AWS: {exc}")
+    plan = build_plan(spec, discovery)
+    if as_json:
+        console.print_json(plan.model_dump_json())
+        return
+    console.print(render_plan(spec, plan))
+
+
+def render_plan(spec: MigrationSpec, plan: MigrationPlan) -> Group:
+    """The plan as tables: green services to create, weights per shifter per step, warnings."""
+    parts: list[RenderableType] = [
+        Text.assemble(
+            ("plan ", "bold"),
+            f"{spec.name}: blue cluster {spec.blue.cluster} -> green cluster {spec.green.cluster}, "
+            f"namespace {spec.green.namespace}, provision {spec.green.provision.value} (nothing was changed)",
+        )
+    ]
+    verb = "create" if spec.green.provision.value == "create" else "adopt"
+    services = Table(
+        "blue",
+        "green",
+        "cluster",
+        "tasks",
+        "task def family",
+        "discoveryName",
+        "client alias",
+        "target groups",
+        title=f"green services to {verb}",
+    )
+    for item in [*plan.services, *plan.async_workers]:
+        sc = item.service_connect.services
+        discovery = ", ".join(s.discoveryName or s.portName for s in sc) or "-"
+        aliases = ", ".join(f"{a.dnsName or '(discoveryName)'}:{a.port}" for s in sc for a in s.clientAliases) or "-"
+        groups = ", ".join(lb.target_group_arn.rsplit(":", 1)[-1] for lb in item.load_balancers) or "-"
+        services.add_row(
+            item.blue_service,
+            item.green_service + (" (async worker)" if item.is_async_worker else ""),
+            item.cluster,
+            str(item.desired_count),
+            item.task_definition.family,
+            discovery,
+            aliases,
+            groups,
+        )
+    parts.append(services)
+
+    shifters = [w.shifter_id for w in plan.steps[0].weights] if plan.steps else []
+    steps = Table("step", "green %", "bake", "gate", *shifters, title="weights per shifter per step (blue/green)")
+    for step in plan.steps:
+        cells = [_weights_cell(w) for w in step.weights]
+        steps.add_row(
+            str(step.index + 1),
+            f"{step.percent}%",
+            format_iso(step.bake),
+            "approval" if step.approval_required else "auto",
+            *cells,
+        )
+    steps.add_row("rollback", "0%", "-", "-", *(_weights_cell(w) for w in plan.rollback_weights))
+    parts.append(steps)
+
+    if plan.untranslatable:
+        parts.append(Text("cannot be translated to Service Connect:", style="bold yellow"))
+        parts.extend(Text(f"  - {item}", style="yellow") for item in plan.untranslatable)
+    if plan.warnings:
+        parts.append(Text("warnings:", style="bold yellow"))
+        parts.extend(Text(f"  - {item}", style="yellow") for item in plan.warnings)
+    return Group(*parts)
+
+
+def _weights_cell(weights: ShifterWeights) -> str:
+    if weights.mechanism == "cloudfront":
+        return "promote" if weights.promoted else f"staging {weights.green * 100:g}%"
+    return f"{weights.blue:g}/{weights.green:g}"
+
+
+# --- status, watch, history, list ---------------------------------------------------------------
+
+
+async def show_status(settings: TemporalSettings, name: str, events: int, as_json: bool, console: Console) -> None:
+    client = await _client(settings)
+    handle = await _handle(client, name, settings)
+    status = await fetch_status(handle)
+    if as_json:
+        console.print_json(status.model_dump_json())
+        return
+    console.print(render_status(status, events=events))
+
+
+async def watch_migration(settings: TemporalSettings, name: str, interval: float, console: Console) -> None:
+    client = await _client(settings)
+    handle = await _handle(client, name, settings)
+    status = await follow(handle, console, poll_interval=interval)
+    console.print(render_status(status, events=0))
+
+
+def _event_json(event: AuditEvent) -> dict[str, JsonValue]:
+    out: dict[str, JsonValue] = event.model_dump(mode="json")
+    return out
+
+
+async def show_history(settings: TemporalSettings, name: str, as_json: bool, console: Console) -> None:
+    client = await _client(settings)
+    handle = await _handle(client, name, settings)
+    status = await fetch_status(handle)
+    if as_json:
+        console.print_json(json.dumps([_event_json(e) for e in status.events]))
+        return
+    table = Table("time (UTC)", "who", "what", "detail", "refused because", title=f"audit trail of {name}")
+    for event in status.events:
+        table.add_row(
+            event.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            event.actor,
+            event.kind,
+            event.detail,
+            Text(event.reason or "", style="red") if not event.accepted else "",
+            style=None if event.accepted else "red",
+        )
+    console.print(table)
+    console.print(f"{len(status.events)} events; phase {status.phase.value}")
+
+
+_SA_APP = SearchAttributeKey.for_keyword(k.SA_APP)
+_SA_PHASE = SearchAttributeKey.for_keyword(k.SA_PHASE)
+_SA_GREEN = SearchAttributeKey.for_int(k.SA_GREEN_WEIGHT)
+
+
+class ListedMigration(BaseModel):
+    app: str
+    workflow_id: str
+    run_id: str
+    status: str
+    phase: str | None
+    green_weight: int | None
+    started: str | None
+    closed: str | None
+
+
+async def list_migrations(settings: TemporalSettings, include_closed: bool) -> list[ListedMigration]:
+    client = await _client(settings)
+    query = f"WorkflowType = '{k.WORKFLOW_TYPE}'"
+    if not include_closed:
+        query += " AND ExecutionStatus = 'Running'"
+    found: list[ListedMigration] = []
+    async for execution in client.list_workflows(query):
+        attrs = execution.typed_search_attributes
+        app = attrs.get(_SA_APP) or k.app_name_from_workflow_id(execution.id)
+        found.append(
+            ListedMigration(
+                app=app,
+                workflow_id=execution.id,
+                run_id=execution.run_id,
+                status=execution.status.name if execution.status else "UNKNOWN",
+                phase=attrs.get(_SA_PHASE),
+                green_weight=attrs.get(_SA_GREEN),
+                started=execution.start_time.isoformat() if execution.start_time else None,
+                closed=execution.close_time.isoformat() if execution.close_time else None,
+            )
+        )
+    return found
+
+
+def print_list(rows: list[ListedMigration], include_closed: bool, console: Console) -> None:
+    if not rows:
+        console.print("no running migrations" + ("" if include_closed else " (`--all` includes finished ones)"))
+        return
+    table = Table("app", "phase", "green", "status", "started (UTC)", "workflow id")
+    for row in rows:
+        table.add_row(
+            row.app,
+            row.phase or "-",
+            f"{row.green_weight}%" if row.green_weight is not None else "-",
+            row.status.lower(),
+            row.started[:19].replace("T", " ") if row.started else "-",
+            row.workflow_id,
+        )
+    console.print(table)
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+
+async def send_message(
+    settings: TemporalSettings,
+    name: str,
+    update: str,
+    signal: str,
+    payload: BaseModel,
+    console: Console,
+    answer_timeout: float = DEFAULT_ANSWER_TIMEOUT,
+) -> CommandResult | None:
+    """Send ``payload`` through the update (an answer at once), else the signal (with a warning).
+
+    Returns the workflow's answer, or None when the signal was sent instead. A refusal raises
+    ``CommandFailed`` carrying the workflow's reason.
+    """
+    client = await _client(settings)
+    handle = await _handle(client, name, settings)
+    description = await handle.describe()
+    if description.status is not WorkflowExecutionStatus.RUNNING:
+        state = description.status.name.lower() if description.status else "closed"
+        fail(f"the migration of {name!r} is not running (it is {state}); nothing was sent")
+    try:
+        result: CommandResult = await asyncio.wait_for(
+            handle.execute_update(update, payload, result_type=CommandResult), answer_timeout
+        )
+    except TimeoutError:
+        fail(
+            f"no answer from {handle.id} within {answer_timeout:g}s: is a meshshift worker running on task queue "
+            f"{description.task_queue!r}? The update was not applied."
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        reason = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
+        fail(f"refused: {reason}")
+    except RPCError as exc:
+        if not _updates_unavailable(exc):
+            raise
+        _err().print(
+            Text.assemble(
+                ("warning: ", "yellow"),
+                f"updates are not available here ({exc.message}); sending the {signal!r} signal instead. "
+                f"The workflow records whether it was accepted: check `meshshift history {name}`.",
+            )
+        )
+        await handle.signal(signal, payload)
+        console.print(f"sent signal {signal} to {handle.id}")
+        return None
+    console.print(Text.assemble(("accepted: ", "bold green"), result.reason))
+    console.print(f"  phase {result.phase.value}, green {result.green_weight}%" + (", paused" if result.paused else ""))
+    return result
+
+
+def _updates_unavailable(exc: RPCError) -> bool:
+    if exc.status is RPCStatusCode.UNIMPLEMENTED:
+        return True
+    return exc.status is RPCStatusCode.PERMISSION_DENIED and "update" in exc.message.lower()
+
+
+# --- registration -------------------------------------------------------------------------------
 
 
 def register(app: typer.Typer) -> None:
-    placeholder(app, "plan", "Dry run - discovery, translation and the ramp plan; changes nothing.")
-    placeholder(app, "start", "Validate a spec and start its migration.")
-    placeholder(app, "status", "Show a migration's phase, weights, open gate and last events.")
-    placeholder(app, "watch", "Follow a migration live until it ends.")
-    placeholder(app, "approve", "Approve the open ramp gate.")
-    placeholder(app, "reject", "Reject the migration (rolls back).")
-    placeholder(app, "rollback", "Roll the migration back to 100% blue.")
-    placeholder(app, "pause", "Pause the migration; weights are held.")
-    placeholder(app, "resume", "Resume a paused migration.")
-    placeholder(app, "list", "List migrations by app and phase.")
-    placeholder(app, "history", "Show a migration's audit trail.")
+    @app.command(name="start")
+    def start(
+        spec_file: SpecArg,
+        watch: Annotated[bool, typer.Option("--watch", help="Follow the migration live after starting")] = False,
+        ui_url: Annotated[
+            str, typer.Option("--ui-url", envvar=UI_URL_ENV, help="Base URL of the Temporal Web UI for the link")
+        ] = DEFAULT_UI_URL,
+        address: AddressOpt = None,
+        namespace: NamespaceOpt = None,
+        task_queue: TaskQueueOpt = None,
+    ) -> None:
+        """Validate a spec and start its migration (workflow id mesh-migration-NAME).
+
+        A second start while the app's migration runs is refused with the running workflow's id."""
+        run(lambda: start_migration(settings_from(address, namespace, task_queue), spec_file, ui_url, watch, _out()))
+
+    @app.command(name="plan")
+    def plan(spec_file: SpecArg, as_json: JsonOpt = False) -> None:
+        """Dry run: discover blue (read-only AWS calls), translate it and print the ramp plan.
+
+        Needs no Temporal and changes nothing. AWS comes from boto3's standard configuration."""
+        try:
+            plan_migration(spec_file, as_json, _out())
+        except CommandFailed as exc:
+            _err().print(Text.assemble(("error: ", "bold red"), str(exc)))
+            raise typer.Exit(exc.code) from None
+
+    @app.command(name="status")
+    def status(
+        name: NameArg,
+        events: Annotated[int, typer.Option("--events", "-n", help="How many recent events to show")] = 10,
+        as_json: JsonOpt = False,
+        address: AddressOpt = None,
+        namespace: NamespaceOpt = None,
+    ) -> None:
+        """Show a migration's phase, weights per shifter, open gate, countdown and last events."""
+        run(lambda: show_status(settings_from(address, namespace, None), name, events, as_json, _out()))
+
+    @app.command(name="watch")
+    def watch(
+        name: NameArg,
+        interval: Annotated[float, typer.Option("--interval", help="Seconds between status queries")] = 1.0,
+        address: AddressOpt = None,
+        namespace: NamespaceOpt = None,
+    ) -> None:
+        """Follow a migration live (ramp bar, countdowns, events) until it ends."""
+        run(lambda: watch_migration(settings_from(address, namespace, None), name, interval, _out()))
+
+    @app.command(name="approve")
+    def approve(
+        name: NameArg,
+        who: AsOpt,
+        step: Annotated[
+            int | None, typer.Option("--step", help="Green percent being approved (default: the gate open now)")
+        ] = None,
+        comment: Annotated[str | None, typer.Option("--comment", help="Recorded with the approval")] = None,
+        address: AddressOpt = None,
+        namespace: NamespaceOpt = None,
+    ) -> None:
+        """Approve the open gate (a ramp step, or the decommission of blue)."""
+        run(
+            lambda: _message(
+                address,
+                namespace,
+                name,
+                k.UPDATE_APPROVE,
+                k.SIGNAL_APPROVE,
+                ApprovePayload(approver=who, step=step, comment=comment),
+            )
+        )
+
+    @app.command(name="reject")
+    def reject(
+        name: NameArg,
+        who: AsOpt,
+        reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the audit trail)")],
+        address: AddressOpt = None,
+        namespace: NamespaceOpt = None,
+    ) -> None:
+        """Reject the migration: every shifter goes back to 100% blue."""
+        run(
+            lambda: _message(
+                address, namespace, name, k.UPDATE_REJECT, k.SIGNAL_REJECT, RejectPayload(approver=who, reason=reason)
+            )
+        )
+
+    @app.command(name="rollback")
+    def rollback(
+        name: NameArg,
+        who: AsOpt,
+        reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the audit trail)")],
+        address: AddressOpt = None,
+        namespace: NamespaceOpt = None,
+    ) -> None:
+        """Roll the migration back to 100% blue (possible until decommission starts)."""
+        run(
+            lambda: _message(
+                address,
+                namespace,
+                name,
+                k.UPDATE_ROLLBACK,
+                k.SIGNAL_ROLLBACK,
+                RollbackPayload(requested_by=who, reason=reason),
+            )
+        )
+
+    @app.command(name="pause")
+    def pause(
+        name: NameArg,
+        who: AsOpt,
+        reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded in the audit trail)")] = None,
+        address: AddressOpt = None,
+        namespace: NamespaceOpt = None,
+    ) -> None:
+        """Pause the migration: weights are held and timers stop until resumed."""
+        run(
+            lambda: _message(
+                address, namespace, name, k.UPDATE_PAUSE, k.SIGNAL_PAUSE, PausePayload(requested_by=who, reason=reason)
+            )
+        )
+
+    @app.command(name="resume")
+    def resume(
+        name: NameArg,
+        who: AsOpt,
+        address: AddressOpt = None,
+        namespace: NamespaceOpt = None,
+    ) -> None:
+        """Resume a paused migration (the requester or an approver)."""
+        run(
+            lambda: _message(
+                address, namespace, name, k.UPDATE_RESUME, k.SIGNAL_RESUME, ResumePayload(requested_by=who)
+            )
+        )
+
+    @app.command(name="list")
+    def list_command(
+        include_closed: Annotated[bool, typer.Option("--all", help="Include finished migrations")] = False,
+        as_json: JsonOpt = False,
+        address: AddressOpt = None,
+        namespace: NamespaceOpt = None,
+    ) -> None:
+        """List migrations by app and phase (running ones; --all for every one)."""
+        rows = run(lambda: list_migrations(settings_from(address, namespace, None), include_closed))
+        if as_json:
+            _out().print_json(json.dumps([r.model_dump() for r in rows]))
+        else:
+            print_list(rows, include_closed, _out())
+
+    @app.command(name="history")
+    def history(
+        name: NameArg,
+        as_json: JsonOpt = False,
+        address: AddressOpt = None,
+        namespace: NamespaceOpt = None,
+    ) -> None:
+        """Show a migration's audit trail: who did what, when and why; refused messages are marked."""
+        run(lambda: show_history(settings_from(address, namespace, None), name, as_json, _out()))
+
+
+async def _message(
+    address: str | None, namespace: str | None, name: str, update: str, signal: str, payload: BaseModel
+) -> CommandResult | None:
+    return await send_message(settings_from(address, namespace, None), name, update, signal, payload, _out())
+
+
+__all__ = [
+    "CommandFailed",
+    "ListedMigration",
+    "event_line",
+    "list_migrations",
+    "load_spec_document",
+    "register",
+    "send_message",
+    "start_migration",
+    "ui_link",
+]
