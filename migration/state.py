@@ -360,6 +360,7 @@ class MigrationStatus(Model):
     drain: DrainRecord | None = None
     warnings: list[str] = Field(default_factory=list)
     error: str | None = None
+    alarms: list[str] = Field(default_factory=list, description="The spec's alarms (the alarm bridge routes by them)")
 
 
 Outcome = Literal["completed", "rolled_back", "dry_run"]

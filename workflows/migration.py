@@ -1148,6 +1148,7 @@ class MeshMigration:
             drain=state.drain,
             warnings=state.warnings,
             error=state.error,
+            alarms=list(self._spec.alarms) if self._spec is not None else [],
         )
 
     # --- bookkeeping ------------------------------------------------------------------------
