@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Coroutine
-from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -341,17 +340,10 @@ async def show_history(settings: TemporalSettings, name: str, as_json: bool, con
     if as_json:
         console.print_json(json.dumps([_event_json(e) for e in status.events]))
         return
-    table = Table("time (UTC)", "who", "what", "detail", "refused because", title=f"audit trail of {name}")
+    # One line per event (time, who, what, why refused), so the trail can be grepped and pasted.
+    console.print(Text(f"audit trail of {name} (times in UTC)", style="bold"))
     for event in status.events:
-        table.add_row(
-            event.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            event.actor,
-            event.kind,
-            event.detail,
-            Text(event.reason or "", style="red") if not event.accepted else "",
-            style=None if event.accepted else "red",
-        )
-    console.print(table)
+        console.print(event_line(event))
     console.print(f"{len(status.events)} events; phase {status.phase.value}")
 
 
