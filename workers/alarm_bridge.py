@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import threading
 import urllib.request
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from datetime import timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from typing import Annotated, Any, Protocol
 
 import typer
 from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.service import RPCError
 
-from workers.commands_placeholder import placeholder
+from migration.constants import QUERY_STATUS, SIGNAL_ALARM, WORKFLOW_TYPE
+from migration.state import MigrationStatus
+from workers.connection import TemporalSettings, TemporalUnreachable, connect
 from workers.sns import MAX_BODY_BYTES, Refused, SnsVerifier, check_subscribe_url, parse_alarm
 
 log = logging.getLogger("meshshift.alarm_bridge")
@@ -137,5 +145,130 @@ def make_http_server(bridge: AlarmBridge, loop: asyncio.AbstractEventLoop, host:
     return ThreadingHTTPServer((host, port), Handler)
 
 
+# --- routing to Temporal ------------------------------------------------------------------------
+
+TOPICS_ENV = "MESHSHIFT_ALARM_TOPICS"
+ROUTER_QUERY_TIMEOUT = timedelta(seconds=10)
+
+
+class TemporalAlarmRouter:
+    """Signals ``alarm`` to every running MeshMigration whose spec lists the alarm.
+
+    Which alarms a migration watches is read from its ``status`` query (``alarms``), so the
+    bridge needs no state of its own and follows continue-as-new. A migration whose query does
+    not answer (no worker right now) is signalled anyway: the signal waits in its history and the
+    workflow itself refuses, with an audit event, an alarm its spec does not list. Missing a real
+    alarm is worse than an audited refusal.
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def running_migrations(self) -> list[str]:
+        query = f"WorkflowType = '{WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'"
+        return [execution.id async for execution in self._client.list_workflows(query)]
+
+    async def _watches(self, workflow_id: str, alarm_name: str) -> bool:
+        handle = self._client.get_workflow_handle(workflow_id)
+        try:
+            raw = await handle.query(QUERY_STATUS, result_type=MigrationStatus, rpc_timeout=ROUTER_QUERY_TIMEOUT)
+        except RPCError as exc:
+            log.warning("status query of %s failed (%s); signalling the alarm anyway", workflow_id, exc.message)
+            return True
+        return alarm_name in MigrationStatus.model_validate(raw).alarms
+
+    async def route(self, notice: AlarmNotice) -> list[str]:
+        candidates = await self.running_migrations()
+        watching = await asyncio.gather(*(self._watches(wf_id, notice.alarm_name) for wf_id in candidates))
+        signalled: list[str] = []
+        for wf_id, watches in zip(candidates, watching, strict=True):
+            if not watches:
+                continue
+            try:
+                await self._client.get_workflow_handle(wf_id).signal(SIGNAL_ALARM, notice)
+            except RPCError as exc:
+                # It may have ended between the listing and the signal; nothing to roll back then.
+                log.warning("could not signal alarm %s to %s: %s", notice.alarm_name, wf_id, exc.message)
+                continue
+            signalled.append(wf_id)
+        if not signalled:
+            log.info("alarm %s is watched by no running migration", notice.alarm_name)
+        return signalled
+
+
+def topics_from(flags: list[str] | None, environ: dict[str, str] | None = None) -> set[str]:
+    """The TopicArn allow-list: ``--topic`` flags, else ``MESHSHIFT_ALARM_TOPICS`` (comma-separated)."""
+    if flags:
+        return {t.strip() for t in flags if t.strip()}
+    raw = (environ if environ is not None else dict(os.environ)).get(TOPICS_ENV, "")
+    return {t.strip() for t in raw.split(",") if t.strip()}
+
+
+async def serve_bridge(settings: TemporalSettings, topics: set[str], host: str, port: int, stop: asyncio.Event) -> None:
+    """Connect to Temporal and serve the HTTP endpoint until ``stop`` is set."""
+    client = await connect(settings)
+    bridge = AlarmBridge(SnsVerifier(allowed_topics=topics), TemporalAlarmRouter(client))
+    server = make_http_server(bridge, asyncio.get_running_loop(), host, port)
+    thread = threading.Thread(target=server.serve_forever, name="alarm-bridge-http", daemon=True)
+    thread.start()
+    log.info(
+        "alarm bridge listening on http://%s:%d for topics %s (%s)",
+        host,
+        server.server_address[1],
+        ", ".join(sorted(topics)),
+        settings.describe(),
+    )
+    try:
+        await stop.wait()
+    finally:
+        await asyncio.to_thread(server.shutdown)
+        server.server_close()
+
+
 def register(app: typer.Typer) -> None:
-    placeholder(app, "alarm-bridge", "Serve the SNS to alarm-signal bridge for CloudWatch alarms.")
+    @app.command(name="alarm-bridge")
+    def alarm_bridge(
+        topic: Annotated[
+            list[str] | None,
+            typer.Option("--topic", help=f"Allowed SNS TopicArn (repeatable; env {TOPICS_ENV}, comma-separated)"),
+        ] = None,
+        host: Annotated[str, typer.Option("--host", help="Interface to listen on")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="Port to listen on")] = 8080,
+        address: Annotated[
+            str | None, typer.Option("--address", help="Temporal host:port (env TEMPORAL_ADDRESS)")
+        ] = None,
+        namespace: Annotated[str | None, typer.Option("--namespace", help="Namespace (env TEMPORAL_NAMESPACE)")] = None,
+        log_level: Annotated[str, typer.Option("--log-level", help="Logging level")] = "INFO",
+    ) -> None:
+        """Serve the SNS -> `alarm` signal bridge for CloudWatch alarms.
+
+        Subscribe the endpoint (HTTPS in front of it) to the alarm topics; only messages from the
+        allowed topics, signed by SNS, are acted on. Refusals are answered 4xx with one log line."""
+        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        topics = topics_from(topic)
+        if not topics:
+            typer.echo(
+                f"meshshift alarm-bridge: error: no SNS topics allowed; pass --topic ARN (repeatable) or set "
+                f"{TOPICS_ENV}. The bridge refuses to trust any topic by default.",
+                err=True,
+            )
+            raise typer.Exit(2)
+        given: dict[str, Any] = {"address": address, "namespace": namespace}
+        try:
+            settings = TemporalSettings.model_validate({key: v for key, v in given.items() if v is not None})
+        except ValueError as exc:
+            typer.echo(f"meshshift alarm-bridge: error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await serve_bridge(settings, topics, host, port, stop)
+
+        try:
+            asyncio.run(main())
+        except (TemporalUnreachable, OSError, ValueError) as exc:
+            typer.echo(f"meshshift alarm-bridge: error: {exc}", err=True)
+            raise typer.Exit(1) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,9 +12,12 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from migration.constants import workflow_id
 from tests.workflows.fakes import FakeWorld
 from tests.workflows.harness import make_spec, running_worker, world_for
 from workers.cli import app
@@ -73,3 +77,8 @@ async def migration(env_local: WorkflowEnvironment, task_queue: str, tmp_path: P
     world = world_for(spec)
     async with running_worker(env_local, world, task_queue):
         yield Migration(name, spec, write_spec(tmp_path, spec), world, task_queue, address_of(env_local))
+        # A migration left running would make later tests' alarm routing wait on a query nobody answers.
+        handle = env_local.client.get_workflow_handle(workflow_id(name))
+        with contextlib.suppress(RPCError):
+            if (await handle.describe()).status is WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test ended")
