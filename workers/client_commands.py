@@ -280,7 +280,9 @@ def render_plan(spec: MigrationSpec, plan: MigrationPlan) -> Group:
     parts.append(services)
 
     shifters = [w.shifter_id for w in plan.steps[0].weights] if plan.steps else []
-    steps = Table("step", "green %", "bake", "gate", *shifters, title="weights per shifter per step (blue/green)")
+    # Shifter ids are long ARNs; the columns get short labels and a legend below the table.
+    labels = [f"{sid.split(':', 1)[0]} #{n}" for n, sid in enumerate(shifters, start=1)]
+    steps = Table("step", "green %", "bake", "gate", *labels, title="weights per shifter per step (blue/green)")
     for step in plan.steps:
         cells = [_weights_cell(w) for w in step.weights]
         steps.add_row(
@@ -292,6 +294,7 @@ def render_plan(spec: MigrationSpec, plan: MigrationPlan) -> Group:
         )
     steps.add_row("rollback", "0%", "-", "-", *(_weights_cell(w) for w in plan.rollback_weights))
     parts.append(steps)
+    parts.extend(Text(f"  {label} = {sid}", style="dim") for label, sid in zip(labels, shifters, strict=True))
 
     if plan.untranslatable:
         parts.append(Text("cannot be translated to Service Connect:", style="bold yellow"))
