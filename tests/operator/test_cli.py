@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 
 from migration.constants import workflow_id
-from migration.state import MigrationStatus, Phase
+from migration.state import MigrationStatus, Phase, RollbackPayload
 from tests.operator.conftest import Migration, cli
 from tests.workflows.harness import gate_open, wait_for
 from workers.connection import TemporalSettings
+from workers.progress import follow
 
 pytestmark = pytest.mark.integration
 
@@ -152,3 +156,23 @@ def test_settings_never_show_the_api_key() -> None:
     settings = TemporalSettings.model_validate({"api_key": "very-secret", "address": "x:1"})
     assert "very-secret" not in repr(settings) and "very-secret" not in settings.describe()
     assert settings.tls_config() is True  # an API key is only ever sent over TLS
+
+
+async def test_watch_follows_until_terminal(env_local: WorkflowEnvironment, migration: Migration) -> None:
+    m = migration
+    assert (await cli("start", str(m.path), *m.start_opts())).exit_code == 0
+    handle = env_local.client.get_workflow_handle(workflow_id(m.name))
+    await wait_for(handle, gate_open(1), "the first gate")
+
+    watching = asyncio.create_task(cli("watch", m.name, "--interval", "0.05", *m.opts()))
+    # Not through `cli`: CliRunner swaps the process's stdout, so two invocations cannot overlap.
+    await wait_for(handle, lambda s: True, "status")
+    await handle.signal("rollback", RollbackPayload(requested_by="bob", reason="watch test"))
+    watched = await asyncio.wait_for(watching, 60)
+    assert watched.exit_code == 0, watched.text
+    assert "rolled_back" in watched.stdout
+    assert "watch test" in watched.stdout  # events are printed as they happen
+
+    buffer = io.StringIO()
+    final = await follow(handle, Console(file=buffer, width=120), poll_interval=0.05)
+    assert final.phase is Phase.ROLLED_BACK  # a closed migration returns at once, from its result
