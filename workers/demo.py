@@ -80,6 +80,11 @@ SIMULATED_NOTICE = (
 )
 
 
+def say(console: Console, text: str, style: str = "") -> None:
+    """One line, never wrapped: URLs and commands must stay copy-pasteable."""
+    console.print(Text(text, style=style), soft_wrap=True)
+
+
 class DemoError(Exception):
     """A problem the user can fix (busy port, data directory in use...): shown as one line."""
 
@@ -237,7 +242,7 @@ class DemoStack:
 
         self.traffic = TrafficSimulator(
             self.world,
-            TrafficProfile(requests_per_second=1000.0, fail_at=opts.fail_at),
+            TrafficProfile(fail_at=opts.fail_at),
             tick_seconds=opts.tick_seconds,
             alarm_names=[demo_world.ALARM_5XX, demo_world.ALARM_P99],
         )
@@ -300,36 +305,35 @@ class DemoStack:
         c = self.console
         c.print()
         c.rule("[bold]meshshift demo[/]: App Mesh -> ECS Service Connect, blue/green at the edge")
-        c.print(Text(SIMULATED_NOTICE, style="bold yellow"))
-        c.print(f"Simulated AWS:   {self.sim.endpoint}")
-        c.print(f"  explore it:    AWS_ENDPOINT_URL={self.sim.endpoint} aws ecs list-services --cluster shop")
-        c.print(f"Temporal server: {self.server.address} (namespace {NAMESPACE}, data {self.server.data_dir})")
+        say(c, SIMULATED_NOTICE, "bold yellow")
+        say(c, f"Simulated AWS:   {self.sim.endpoint}")
+        say(c, f"  explore it:    AWS_ENDPOINT_URL={self.sim.endpoint} aws ecs list-services --cluster shop")
+        say(c, f"Temporal server: {self.server.address} (namespace {NAMESPACE}, data {self.server.data_dir})")
         link = self.ui_link()
         if link:
-            c.print(f"Web UI:          {link}")
-        c.print("Seeded blue shop:")
+            say(c, f"Web UI:          {link}")
+        say(c, "Seeded blue shop:")
         for line in self.world.created:
-            c.print(f"  - {line}")
-        c.print("Green deep health endpoints:")
+            say(c, f"  - {line}")
+        say(c, "Green deep health endpoints:")
         for url in self.health.urls:
-            c.print(f"  - {url}")
+            say(c, f"  - {url}")
         options = self.options
         if options.fail_at is not None:
-            c.print(
-                Text(
-                    f"--fail-at {options.fail_at}: green starts failing once it gets "
-                    f"{options.fail_at}% of the traffic.",
-                    style="yellow",
-                )
+            say(
+                c,
+                f"--fail-at {options.fail_at}: green starts failing once it gets {options.fail_at}% of the traffic.",
+                "yellow",
             )
         if options.auto_approve:
-            c.print(f"--auto-approve: the demo approves every gate itself as {APPROVER}.")
+            say(c, f"--auto-approve: the demo approves every gate itself as {APPROVER}.")
         else:
-            c.print("Every ramp step and the decommission wait for an approval. From another terminal:")
+            say(c, "Every ramp step and the decommission wait for an approval. From another terminal:")
             for command in self.approve_commands():
-                c.print(f"  [bold]{command}[/]")
-            c.print(
-                "  (N is the green percent of the open gate; `meshshift approve` without --step approves the open gate)"
+                say(c, f"  {command}", "bold")
+            say(
+                c,
+                "  (N is the green percent of the open gate; without --step, meshshift approve takes the open gate)",
             )
 
     # -- the migration --
@@ -403,7 +407,7 @@ class DemoStack:
             )
             line = f"{APPROVER} approves {what} (--auto-approve, via the approve_update update): {result.reason}"
             approvals.append(line)
-            self.console.print(Text(line, style="green" if result.accepted else "red"))
+            say(self.console, line, "green" if result.accepted else "red")
 
 
 def _start_simulation(port: int) -> Any:
@@ -442,16 +446,14 @@ def print_summary(stack: DemoStack, result: DemoResult) -> None:
     c.print()
     c.rule("[bold]summary[/]")
     style = {"completed": "bold green", "rolled_back": "bold yellow"}.get(status.phase.value, "bold red")
-    c.print(Text(f"outcome: {status.phase.value} in {_duration(result.finished - result.started)}", style=style))
+    say(c, f"outcome: {status.phase.value} in {_duration(result.finished - result.started)}", style)
     rollback = (report.rollback if report else None) or status.rollback.record
     if rollback is not None:
         took = f" in {rollback.duration_seconds:.1f}s" if rollback.duration_seconds is not None else ""
-        c.print(
-            f"rollback ({rollback.trigger.value}) by {rollback.actor}: {rollback.reason}; reversed{took}: "
-            f"{', '.join(rollback.reversed) or 'nothing'}"
-        )
+        say(c, f"rollback ({rollback.trigger.value}) by {rollback.actor}: {rollback.reason}", "yellow")
+        say(c, f"reversed{took}: {', '.join(rollback.reversed) or 'nothing'}", "yellow")
     if status.error:
-        c.print(Text(f"error: {status.error}", style="red"))
+        say(c, f"error: {status.error}", "red")
 
     phases = Table("phase", "started (UTC)", "duration", title="phases", title_justify="left")
     for timing in status.timings:
@@ -483,43 +485,45 @@ def print_summary(stack: DemoStack, result: DemoResult) -> None:
             # The first OK of each alarm is only the end of INSUFFICIENT_DATA; later changes are news.
             if change.state == "ALARM" or change.alarm in fired:
                 fired.add(change.alarm)
-                c.print(f"alarm {change.alarm} -> {change.state} at {change.time:%H:%M:%S}: {change.reason}")
+                say(c, f"alarm {change.alarm} -> {change.state} at {change.time:%H:%M:%S}: {change.reason}")
 
     c.print("[bold]created[/] (seeded as blue, before the migration):")
     for line in stack.world.created:
-        c.print(f"  - {line}")
+        say(c, f"  - {line}")
     if report is not None and report.provisioned:
         c.print("[bold]created by the migration[/] (green, Service Connect):")
         for service in report.provisioned:
             how = "created" if service.created else ("adopted" if service.adopted else "already there")
-            c.print(
-                f"  - {service.service_name} ({how}), task definition {service.task_definition_arn.rsplit('/', 1)[-1]}"
+            say(
+                c,
+                f"  - {service.service_name} ({how}), task definition {service.task_definition_arn.rsplit('/', 1)[-1]}",
             )
     if report is not None and report.decommissioned:
         c.print("[bold]deleted at decommission[/] (blue):")
         for deletion in report.decommissioned:
             for item in deletion.deleted:
-                c.print(f"  - {item}")
+                say(c, f"  - {item}")
             if deletion.skipped:
                 c.print("  - (App Mesh skipped: its API did not answer)")
 
     final = demo_world.read_edge_weights(stack.world)
     services = demo_world.active_services(stack.world)
-    c.print(
-        f"[bold]simulated AWS now[/]: ALB {final.alb_blue}/{final.alb_green} (blue/green), Route 53 "
+    say(
+        c,
+        f"simulated AWS now: ALB {final.alb_blue}/{final.alb_green} (blue/green), Route 53 "
         f"{final.route53_blue}/{final.route53_green}, ECS services: "
         + ", ".join(f"{name}={count}" for name, count in services.items())
-        + f", mesh {demo_world.MESH}: {'present' if demo_world.mesh_exists(stack.world) else 'deleted'}"
+        + f", mesh {demo_world.MESH}: {'present' if demo_world.mesh_exists(stack.world) else 'deleted'}",
     )
     if result.approvals:
-        c.print(f"approvals given by the demo: {len(result.approvals)}")
+        say(c, f"approvals given by the demo: {len(result.approvals)}")
     c.print("[bold]audit trail[/]:")
-    c.print(f"  meshshift history {demo_world.APP}{stack.address_flag()}")
-    c.print(f"  temporal workflow show --workflow-id {stack.workflow_id}{stack.address_flag()}")
+    say(c, f"  meshshift history {demo_world.APP}{stack.address_flag()}")
+    say(c, f"  temporal workflow show --workflow-id {stack.workflow_id}{stack.address_flag()}")
     link = stack.ui_link()
     if link:
-        c.print(f"  Web UI: {link}")
-    c.print(Text(SIMULATED_NOTICE, style="yellow"))
+        say(c, f"  Web UI: {link}")
+    say(c, SIMULATED_NOTICE, "yellow")
 
 
 # --- the command ---------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ _COMPARE_WORDS = {
 
 @dataclass(frozen=True)
 class TrafficProfile:
-    requests_per_second: float = 400.0
+    requests_per_second: float = 1000.0
     web_share: float = 0.6  # through the ALB listener; the rest resolves the Route 53 record
     error_rate: float = 0.0002
     latency_median_s: float = 0.045
@@ -127,9 +127,11 @@ class TrafficSimulator:
 
     # --- one tick -----------------------------------------------------------------------------
 
-    def tick(self) -> TrafficSample:
+    def tick(self, elapsed: float | None = None) -> TrafficSample:
+        """One tick; ``elapsed`` (seconds of traffic) defaults to the time since the last tick."""
         now_mono = time.monotonic()
-        elapsed = self.tick_seconds if self._last_tick is None else max(now_mono - self._last_tick, 0.1)
+        if elapsed is None:
+            elapsed = self.tick_seconds if self._last_tick is None else max(now_mono - self._last_tick, 0.1)
         self._last_tick = now_mono
         now = datetime.now(UTC)
         weights = read_edge_weights(self.world)
@@ -138,7 +140,9 @@ class TrafficSimulator:
         api = total - web
         green = round(web * weights.alb_green_share) + round(api * weights.route53_green_share)
         blue = total - green
-        share = 100.0 * green / total if total else 0.0
+        # The share the edge gives green (not this tick's rounded counts) decides when it fails.
+        web_share = self.profile.web_share
+        share = 100.0 * (web_share * weights.alb_green_share + (1 - web_share) * weights.route53_green_share)
         if self.profile.fail_at is not None and share + 1e-9 >= self.profile.fail_at and not self.failing:
             self.failing = True
             log.info("green starts failing at %.1f%% of the traffic (fail_at %s)", share, self.profile.fail_at)

@@ -108,7 +108,7 @@ def test_bad_binary_override_through_console_script(tmp_path: Path) -> None:
     assert f"MESHSHIFT_TEMPORAL_BIN={missing} is not an executable file" in result.stderr
 
 
-def test_interim_demo_starts_the_server_and_says_what_is_missing(tmp_path: Path) -> None:
+def test_demo_once_starts_everything_reports_and_stops(tmp_path: Path) -> None:
     port, ui_port = free_ports(2)
 
     result = run_meshshift(
@@ -117,4 +117,4 @@ def test_interim_demo_starts_the_server_and_says_what_is_missing(tmp_path: Path)
 
     assert result.returncode == 0, result.stderr
     assert f"Web UI:          http://127.0.0.1:{ui_port}" in result.stdout
-    assert "not built yet" in result.stdout
+    assert "AWS here is SIMULATED" in result.stdout

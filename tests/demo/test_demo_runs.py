@@ -1,0 +1,151 @@
+"""`meshshift demo` end to end, with shortened timings: the embedded Temporal server, the seeded
+simulated AWS, the in-process worker running the real activities, the traffic simulator and the
+auto-approver, exactly as the command runs them (``DemoStack``), on free ports.
+
+Each run asserts on the final status AND on the simulated AWS as boto3 reads it back afterwards.
+
+Timing: the completed run cannot be much shorter than about a minute and a half, whatever the
+speed. The drain verifies on data that blue receives nothing, and ALB metrics have one-minute
+resolution (``activities.metrics.period_for``), so blue reads idle only a full minute after its
+last request.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from rich.console import Console
+
+from migration.state import Phase, RollbackTrigger
+from tests.netutil import free_port
+from workers import demo_world
+from workers.demo import DemoOptions, DemoStack, print_summary
+
+SPEED = 20.0
+
+
+def options(tmp_path: Path, **overrides: Any) -> DemoOptions:
+    return DemoOptions(
+        port=free_port(),
+        ui_port=None,  # headless: the Web UI is not under test and costs a port and memory
+        data_dir=tmp_path / "temporal",
+        auto_approve=True,
+        speed=SPEED,
+        poll_interval=0.5,
+        **overrides,
+    )
+
+
+class Aws:
+    """boto3 against the demo's simulated AWS, by explicit endpoint (not the demo's environment)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    def client(self, service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=demo_world.REGION,
+            endpoint_url=self.endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def alb_weights(self, listener_arn: str) -> dict[str, int]:
+        listener = self.client("elbv2").describe_listeners(ListenerArns=[listener_arn])["Listeners"][0]
+        (forward,) = [a for a in listener["DefaultActions"] if a["Type"] == "forward"]
+        return {g["TargetGroupArn"]: g["Weight"] for g in forward["ForwardConfig"]["TargetGroups"]}
+
+    def route53_weights(self, zone_id: str) -> dict[str, int]:
+        records = self.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+        return {
+            r["SetIdentifier"]: r["Weight"]
+            for r in records
+            if r["Name"].rstrip(".") == demo_world.RECORD_NAME and "SetIdentifier" in r
+        }
+
+    def services(self) -> dict[str, int]:
+        ecs = self.client("ecs")
+        arns = ecs.list_services(cluster=demo_world.CLUSTER)["serviceArns"]
+        described = ecs.describe_services(cluster=demo_world.CLUSTER, services=arns)["services"] if arns else []
+        return {s["serviceName"]: s["desiredCount"] for s in described if s["status"] == "ACTIVE"}
+
+    def meshes(self) -> list[str]:
+        return [m["meshName"] for m in self.client("appmesh").list_meshes()["meshes"]]
+
+
+@pytest.fixture
+async def output() -> AsyncIterator[io.StringIO]:
+    yield io.StringIO()
+
+
+@pytest.mark.timeout(240)
+async def test_auto_approve_completes_and_blue_is_gone(tmp_path: Path, output: io.StringIO) -> None:
+    console = Console(file=output, width=160)
+    async with DemoStack(options(tmp_path), console) as stack:
+        result = await stack.run_migration()
+        print_summary(stack, result)
+        assert stack.world is not None and stack.sim is not None
+        world, aws = stack.world, Aws(stack.sim.endpoint)
+
+        assert result.phase is Phase.COMPLETED, output.getvalue()[-4000:]
+        assert result.status.green_weight == 100
+        assert len(result.approvals) == 6  # five ramp steps and the decommission
+        assert result.status.drain is not None and result.status.drain.verified_zero is True
+        assert aws.alb_weights(world.listener_arn) == {
+            world.blue_target_group_arn: 0,
+            world.green_target_group_arn: 100,
+        }
+        assert aws.route53_weights(world.hosted_zone_id) == {"blue": 0, "green": 100}
+        # Blue's services are deleted; green runs, with the async worker flipped to green.
+        assert aws.services() == {"frontend-sc": 3, "user-api-sc": 2, "stock-api-sc": 2, "order-worker-sc": 2}
+        assert demo_world.MESH not in aws.meshes()
+        # Blue's traffic really went to zero in the metrics the drain read.
+        assert stack.traffic.samples[-1].blue_requests == 0
+
+    text = output.getvalue()
+    assert "outcome: completed" in text
+    assert "AWS here is SIMULATED" in text
+    assert "meshshift history shop --address" in text
+
+
+@pytest.mark.timeout(120)
+async def test_fail_at_25_rolls_back_to_full_blue(tmp_path: Path, output: io.StringIO) -> None:
+    console = Console(file=output, width=160)
+    async with DemoStack(options(tmp_path, fail_at=25), console) as stack:
+        result = await stack.run_migration()
+        print_summary(stack, result)
+        assert stack.world is not None and stack.sim is not None
+        world, aws = stack.world, Aws(stack.sim.endpoint)
+
+        assert result.phase is Phase.ROLLED_BACK, output.getvalue()[-4000:]
+        rollback = result.status.rollback.record
+        assert rollback is not None
+        assert rollback.trigger in (RollbackTrigger.ALARM, RollbackTrigger.ANALYSIS)
+        assert result.status.green_weight == 0
+        assert aws.alb_weights(world.listener_arn) == {
+            world.blue_target_group_arn: 100,
+            world.green_target_group_arn: 0,
+        }
+        assert aws.route53_weights(world.hosted_zone_id) == {"blue": 100, "green": 0}
+        services = aws.services()
+        # Blue is untouched and still serving; green is left running for forensics (the default).
+        assert {name: services[name] for name in ("frontend", "user-api", "stock-api", "order-worker")} == {
+            "frontend": 3,
+            "user-api": 2,
+            "stock-api": 2,
+            "order-worker": 2,
+        }
+        assert "frontend-sc" in services
+        assert demo_world.MESH in aws.meshes()
+        # It failed on data: green was failing and the 5xx alarm was set from the metrics.
+        assert stack.traffic.failing
+        assert any(c.alarm == demo_world.ALARM_5XX and c.state == "ALARM" for c in stack.traffic.alarm_changes)
+        assert max(s.weights.alb_green for s in stack.traffic.samples) < 50
+
+    assert "outcome: rolled_back" in output.getvalue()
