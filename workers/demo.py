@@ -25,13 +25,15 @@ import contextlib
 import fcntl
 import json
 import logging
+import signal
 import urllib.request
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, TypeVar
 
 import typer
 from rich.console import Console
@@ -70,6 +72,7 @@ from workers.green_health import GreenHealth
 from workers.worker import build_worker
 
 log = logging.getLogger("meshshift.demo")
+T = TypeVar("T")
 
 APPROVER = "alice"
 MAX_CONCURRENT_ACTIVITIES = 10
@@ -546,6 +549,42 @@ async def run_demo(
         return result
 
 
+class StopRequested(Exception):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+async def _until_stopped(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work``; Ctrl-C or SIGTERM cancels it, so every ``finally`` and ``__aexit__`` stops what
+    was started (the Temporal server is a child in its own session: nobody else would stop it).
+
+    The handlers are installed explicitly, so this also holds when SIGINT arrives in a process that
+    inherited it as ignored (a background job) and for a service manager's SIGTERM.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        if not received:  # a second signal while stopping changes nothing: stopping is bounded
+            received.append(signum)
+            task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if received:
+            raise StopRequested(received[0]) from None
+        raise
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
 def register(app: typer.Typer) -> None:
     @app.command(name="demo")
     def demo_command(
@@ -594,12 +633,12 @@ def register(app: typer.Typer) -> None:
         )
         console = Console()
         try:
-            result = asyncio.run(run_demo(options, console, once=once, keep=keep))
+            result = asyncio.run(_until_stopped(run_demo(options, console, once=once, keep=keep)))
         except DemoError as exc:
             typer.echo(f"meshshift demo: error: {exc}", err=True)
             raise typer.Exit(code=1) from None
-        except KeyboardInterrupt:
+        except StopRequested as stop:
             typer.echo("stopped; everything the demo started has been stopped.", err=True)
-            raise typer.Exit(code=130) from None
+            raise typer.Exit(code=128 + stop.signum) from None
         if result is not None and result.phase is Phase.FAILED:
             raise typer.Exit(code=1)

@@ -1,5 +1,5 @@
 """The `meshshift demo` console script as a user runs it: a busy port is one clear line, and Ctrl-C
-stops everything the demo started (the Temporal server child included)."""
+or SIGTERM stops everything the demo started (the Temporal server child included)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def test_a_busy_port_names_the_flag_and_starts_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_ctrl_c_at_an_approval_gate_stops_everything(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_signal_at_an_approval_gate_stops_everything(tmp_path: Path, signum: signal.Signals) -> None:
     port, ui_port = free_ports(2)
     args = ["demo", "--speed", "20", "--port", str(port), "--ui-port", str(ui_port), "--data-dir", str(tmp_path)]
     process = subprocess.Popen(
@@ -60,14 +61,14 @@ def test_ctrl_c_at_an_approval_gate_stops_everything(tmp_path: Path) -> None:
         output = "".join(seen)
         assert "meshshift approve shop --as alice --address" in output
         assert "temporal workflow signal --workflow-id mesh-migration-shop --name approve" in output
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         _out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
 
-    assert process.returncode == 130, err
+    assert process.returncode == 128 + signum, err
     assert "Traceback" not in err
     assert "everything the demo started has been stopped" in err
     # The Temporal server and its Web UI were stopped, not left behind.
