@@ -26,6 +26,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -229,6 +230,36 @@ class MigrationSpanAttributes(Interceptor):
 
     def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
         return _WorkflowInbound
+
+
+# --- everything a worker needs, in one call ----------------------------------------------------
+
+
+@dataclass
+class Observability:
+    """What ``meshshift worker`` passes on: ``runtime`` to ``connect``, ``interceptors`` and
+    ``workflow_runner`` to the ``Worker``; ``shutdown()`` flushes spans on exit."""
+
+    runtime: Runtime | None
+    interceptors: list[Interceptor]
+    workflow_runner: SandboxedWorkflowRunner
+    provider: TracerProvider | None
+
+    def shutdown(self) -> None:
+        if self.provider is not None:
+            self.provider.shutdown()
+
+
+def setup_observability(settings: TelemetrySettings) -> Observability:
+    """Metrics runtime (when a port is set) and tracing (when OTLP or the console is asked for)."""
+    runtime = (
+        metrics_runtime(settings.metrics_host, settings.metrics_port) if settings.metrics_port is not None else None
+    )
+    provider = tracer_provider(settings)
+    if provider is None:
+        return Observability(runtime, [], workflow_runner(), None)
+    tracer = provider.get_tracer("meshshift")
+    return Observability(runtime, tracing_interceptors(tracer), traced_workflow_runner(), provider)
 
 
 # --- logs ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from workers.telemetry import (
     RedactingFilter,
     TelemetrySettings,
     metrics_runtime,
+    setup_observability,
     traced_workflow_runner,
     tracer_provider,
     tracing_interceptors,
@@ -125,3 +126,12 @@ def test_json_logs_never_contain_secrets() -> None:
     entry = json.loads(stream.getvalue())
     assert entry["level"] == "WARNING" and entry["message"] == "connecting with key ***"
     assert "super-secret-key" not in stream.getvalue()
+
+
+def test_observability_is_off_by_default_and_assembled_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    off = setup_observability(TelemetrySettings())
+    assert off.runtime is None and off.interceptors == [] and off.provider is None
+    on = setup_observability(TelemetrySettings(trace_console=True))
+    assert len(on.interceptors) == 2 and on.provider is not None
+    on.shutdown()
