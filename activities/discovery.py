@@ -294,7 +294,11 @@ class _MeshReader:
         inventory = AppMeshInventory(
             mesh_name=self._mesh,
             mesh_owner=metadata.get("meshOwner"),
-            shared_from_other_account=metadata.get("meshOwner") != metadata.get("resourceOwner"),
+            shared_from_other_account=bool(
+                metadata.get("meshOwner")
+                and metadata.get("resourceOwner")
+                and metadata["meshOwner"] != metadata["resourceOwner"]
+            ),
         )
         for ref in self._pages("list_virtual_nodes", "virtualNodes"):
             node = client.describe_virtual_node(**self._scope, virtualNodeName=ref["virtualNodeName"])

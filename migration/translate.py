@@ -516,7 +516,8 @@ def mesh_untranslatable(appmesh: AppMeshInventory | None) -> list[str]:
     if appmesh is None:
         return []
     lost = []
-    if appmesh.shared_from_other_account or appmesh.mesh_owner:
+    # meshOwner is reported for every mesh; only a mesh owned by another account is shared.
+    if appmesh.shared_from_other_account:
         lost.append(
             f"mesh {appmesh.mesh_name!r} is shared across accounts (AWS RAM): a Cloud Map namespace cannot be shared, "
             "so every green service must run in this account"

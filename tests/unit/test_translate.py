@@ -224,3 +224,8 @@ def test_mesh_wide_untranslatable_and_unique_discovery_names() -> None:
 def test_virtual_node_arn_parsing() -> None:
     assert NODE_ARN.endswith("user-api-vn")
     assert virtual_node_from_task_definition(TaskDefinition(family="x", containerDefinitions=[])) is None
+
+
+def test_own_mesh_is_not_reported_as_shared() -> None:
+    own = AppMeshInventory(mesh_name="m", mesh_owner="123456789012", shared_from_other_account=False)
+    assert mesh_untranslatable(own) == []
