@@ -3,7 +3,7 @@
 Retryability itself is decided inside the activities (a permanent AWS error is raised as a
 non-retryable ApplicationError), so the policies here only say how patiently to retry the rest.
 Activities that poll for a long time (steady state, target health, deep health, scaling) must
-heartbeat; their heartbeat timeout is what detects a dead worker within a minute instead of
+heartbeat; their heartbeat timeout is what detects a dead worker within seconds instead of
 after the whole start-to-close timeout.
 """
 
@@ -51,7 +51,9 @@ COMPENSATION_RETRY = RetryPolicy(
     maximum_attempts=0,
 )
 
-POLLING_HEARTBEAT = timedelta(minutes=1)
+# Heartbeats are also how a rollback's cancellation reaches a running call: the SDK sends them at
+# most every 0.8 x this timeout, which bounds how long a rollback waits for a call to stop.
+POLLING_HEARTBEAT = timedelta(seconds=30)
 
 OPTIONS: dict[str, CallOptions] = {
     contracts.DISCOVER_BLUE: CallOptions(start_to_close=timedelta(minutes=15)),

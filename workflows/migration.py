@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -1172,6 +1173,10 @@ class MeshMigration:
             start_to_close_timeout=options.start_to_close,
             heartbeat_timeout=options.heartbeat,
             retry_policy=options.retry,
+            # An interrupted call is waited for until it has really stopped (it learns of the
+            # cancellation on its next heartbeat), so it never overlaps the compensation that
+            # reverses it, e.g. a scale-down still polling while the rollback scales back up.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         if not interruptible:
             result: R = await call

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +35,10 @@ class Block:
     entered: asyncio.Event = field(default_factory=asyncio.Event)
     released: asyncio.Event = field(default_factory=asyncio.Event)
     used: bool = False
+    # Run while the call is held (instead of waiting for a release): e.g. send a signal.
+    action: Callable[[], Awaitable[None]] | None = None
+    # After the action, behave like a real long-polling activity: heartbeat until cancelled.
+    until_cancelled: bool = False
 
 
 class FakeWorld:
@@ -61,8 +65,19 @@ class FakeWorld:
 
     # --- steering --------------------------------------------------------------------------
 
-    def block(self, name: str, when: Callable[[FakeWorld], bool] = lambda _w: True) -> Block:
-        block = Block(name, when)
+    def block(
+        self,
+        name: str,
+        when: Callable[[FakeWorld], bool] = lambda _w: True,
+        action: Callable[[], Awaitable[None]] | None = None,
+        until_cancelled: bool = False,
+    ) -> Block:
+        """Hold the first matching call until released, or while ``action`` runs.
+
+        With the time-skipping server, prefer ``action``: it acts from inside the call, so the test
+        can keep awaiting the workflow's result (which is what moves time) meanwhile.
+        """
+        block = Block(name, when, action=action, until_cancelled=until_cancelled)
         self.blocks.append(block)
         return block
 
@@ -106,9 +121,25 @@ class FakeWorld:
             if block.name == name and not block.used and block.when(self):
                 block.used = True
                 block.entered.set()
-                await block.released.wait()
+                if block.action is not None:
+                    await block.action()
+                    if block.until_cancelled:
+                        await _until_cancelled()
+                else:
+                    await block.released.wait()
         if name in self.fail:
             raise self.fail[name]
+
+
+async def _until_cancelled() -> None:
+    """Heartbeat until the workflow's cancellation arrives (it comes back on a heartbeat)."""
+    while True:
+        activity.heartbeat()
+        try:
+            await asyncio.wait_for(activity.wait_for_cancelled(), timeout=0.05)
+        except TimeoutError:
+            continue
+        raise asyncio.CancelledError
 
 
 class FakeActivities:

@@ -6,6 +6,7 @@ import asyncio
 import copy
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -82,6 +83,9 @@ async def running_worker(env: WorkflowEnvironment, world: FakeWorld, task_queue:
         workflows=[MeshMigration],
         activities=FakeActivities(world).all(),
         workflow_runner=workflow_runner(),
+        # Fakes that wait for a cancellation learn of it on their next heartbeat: send them at once.
+        max_heartbeat_throttle_interval=timedelta(milliseconds=20),
+        default_heartbeat_throttle_interval=timedelta(milliseconds=20),
     )
     async with worker:
         try:
@@ -134,3 +138,22 @@ def gate_open(step: int) -> Callable[[MigrationStatus], bool]:
 
 def baking(step_index: int) -> Callable[[MigrationStatus], bool]:
     return lambda s: s.step_index == step_index and s.countdown is not None and s.countdown.purpose == "bake"
+
+
+async def advance_until(
+    env: WorkflowEnvironment, event: asyncio.Event, step: timedelta = timedelta(seconds=30)
+) -> asyncio.Task[None] | None:
+    """Move the test server's clock in small steps until ``event`` is set (e.g. a held fake call was
+    entered). The server does not move time while a call is running, so the sleep in progress when
+    the call is held only finishes after it is released: it is returned for the caller to await then.
+    """
+    entered = asyncio.create_task(event.wait())
+    try:
+        for _ in range(2000):
+            sleeper = asyncio.create_task(env.sleep(step))
+            await asyncio.wait({sleeper, entered}, return_when=asyncio.FIRST_COMPLETED)
+            if event.is_set():
+                return None if sleeper.done() else sleeper
+        raise AssertionError("the awaited call never happened")
+    finally:
+        entered.cancel()

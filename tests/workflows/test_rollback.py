@@ -1,0 +1,228 @@
+"""Rollback (compensation): from every phase before decommission, on every trigger, and through a
+workflow cancellation. The end state is always checked in the fake world: every shifter at 100%
+blue, async workers handed back to blue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import CancelledError
+
+from migration import contracts as c
+from migration.state import Phase, RollbackTrigger
+from tests.workflows.fakes import BLUE_WORKER_COUNT, FakeWorld
+from tests.workflows.harness import (
+    baking,
+    gate_open,
+    make_spec,
+    running_worker,
+    start,
+    status,
+    wait_for,
+    world_for,
+)
+
+ALARM = {"alarm_name": "shop-green-5xx", "state": "ALARM", "reason": "5xx above 1%", "source": "alarm-bridge"}
+
+
+# Long calls that a rollback request cancels mid-flight.
+INTERRUPTED = {c.DISCOVER_BLUE, c.PROVISION_GREEN_SERVICE, c.WAIT_SERVICES_STABLE, c.SCALE_SERVICE}
+
+
+def _soak_started(w: FakeWorld) -> bool:
+    return w.calls[c.SCALE_SERVICE] >= 2
+
+
+# (phase the alarm arrives in, the activity during which it arrives, which call of it)
+PHASE_CASES: list[tuple[Phase, str, Callable[[FakeWorld], bool]]] = [
+    (Phase.PLANNING, c.DISCOVER_BLUE, lambda w: True),
+    (Phase.PROVISIONING, c.PROVISION_GREEN_SERVICE, lambda w: True),
+    (Phase.VALIDATING, c.WAIT_SERVICES_STABLE, lambda w: True),
+    (Phase.RAMPING, c.POLL_ALARMS, lambda w: w.green_percent() >= 25),
+    (Phase.DRAINING, c.COLLECT_METRICS, lambda w: w.green_percent() >= 100 and w.calls[c.SCALE_SERVICE] == 0),
+    (Phase.FLIPPING_WORKERS, c.SCALE_SERVICE, lambda w: True),
+    (Phase.SOAKING, c.POLL_ALARMS, _soak_started),
+]
+
+
+@pytest.mark.parametrize(("phase", "held", "when"), PHASE_CASES, ids=[p[0].value for p in PHASE_CASES])
+async def test_alarm_in_every_phase_rolls_back_to_blue(
+    env_timeskipping, task_queue, phase: Phase, held: str, when: Callable[[FakeWorld], bool]
+) -> None:
+    # No metric analysis during the bakes, so the first read of metrics at 100% is the drain's.
+    body = make_spec(analysis={"interval": "PT1H"})
+    world = world_for(body)
+    seen: list[Phase] = []
+
+    async def alarm_now() -> None:
+        seen.append((await status(handle)).phase)
+        await handle.signal("alarm", ALARM)
+
+    # A call the rollback cancels mid-flight ends the way a real one does: on its cancellation.
+    world.block(held, when, action=alarm_now, until_cancelled=held in INTERRUPTED)
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        report = await handle.result()
+        final = await status(handle)
+
+    assert seen == [phase]
+    assert report.outcome == "rolled_back"
+    assert report.phase is Phase.ROLLED_BACK
+    assert report.rollback is not None
+    assert report.rollback.trigger is RollbackTrigger.ALARM
+    assert report.rollback.actor == "alarm-bridge"
+    assert report.rollback.duration_seconds is not None
+    assert [t.phase for t in report.timings][-3:] == [phase, Phase.ROLLING_BACK, Phase.ROLLED_BACK]
+    assert world.all_blue()
+    if phase in (Phase.FLIPPING_WORKERS, Phase.SOAKING):
+        assert world.services[("shop", "order-worker")] == BLUE_WORKER_COUNT
+        assert world.services[("shop", "order-worker-sc")] == 0
+    # Green is kept for forensics by default.
+    assert not world.deleted
+    assert final.rollback_possible is False
+    assert "100% blue" in final.rollback.message
+
+
+async def test_polled_alarm_during_bake_rolls_back(env_timeskipping, task_queue) -> None:
+    body = make_spec()
+    world = world_for(body)
+    world.hooks[c.SET_EDGE_WEIGHTS] = lambda w: (
+        w.alarms.update({"shop-green-p99": "ALARM"}) if w.calls[c.SET_EDGE_WEIGHTS] == 3 else None
+    )
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        report = await handle.result()
+    assert report.outcome == "rolled_back"
+    assert report.rollback is not None
+    assert report.rollback.trigger is RollbackTrigger.ALARM
+    assert "shop-green-p99" in report.rollback.reason
+    assert world.all_blue()
+
+
+async def test_failed_analysis_rolls_back(env_timeskipping, task_queue) -> None:
+    body = make_spec()
+    world = world_for(body)
+    world.green = c.TrafficFigures(requests=1000, errors_5xx=200, p99_ms=50)
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        report = await handle.result()
+    assert report.outcome == "rolled_back"
+    assert report.rollback is not None
+    assert report.rollback.trigger is RollbackTrigger.ANALYSIS
+    assert "5xx" in report.rollback.reason
+    assert world.all_blue()
+
+
+async def test_analysis_waits_for_the_dns_ttl(env_timeskipping, task_queue) -> None:
+    """With a 1-hour Route 53 TTL, no verdict is taken during a 10-minute bake (resolvers still cache)."""
+    body = make_spec(ramp={"steps": [50, 100]})
+    body["edge"][1]["ttl"] = 3600
+    world = world_for(body)
+    world.green = c.TrafficFigures(requests=1000, errors_5xx=500, p99_ms=50)
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        report = await handle.result()
+    # The failing green is judged only once the TTL has passed: in the soak, not in the bakes.
+    assert report.outcome == "rolled_back"
+    assert report.rollback is not None
+    assert report.rollback.trigger is RollbackTrigger.ANALYSIS
+    assert [t.phase for t in report.timings][-3] is Phase.SOAKING
+
+
+async def test_reject_rolls_back(env_timeskipping, task_queue) -> None:
+    body = make_spec(ramp={"approval": "required"})
+    world = world_for(body)
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        await wait_for(handle, gate_open(1), "gate 1")
+        await handle.signal("approve", {"approver": "alice", "step": 1})
+        await env_timeskipping.sleep(timedelta(minutes=11))
+        await wait_for(handle, gate_open(5), "gate 5")
+        await handle.signal("reject", {"approver": "bob", "reason": "p99 looks worse than blue"})
+        report = await handle.result()
+    assert report.outcome == "rolled_back"
+    assert report.rollback is not None
+    assert report.rollback.trigger is RollbackTrigger.REJECT
+    assert report.rollback.actor == "bob"
+    assert report.rollback.reason == "p99 looks worse than blue"
+    assert world.all_blue()
+
+
+async def test_rollback_signal_deletes_green_when_the_spec_says_so(env_timeskipping, task_queue) -> None:
+    body = make_spec(decommission={"keep_green_on_rollback": False})
+    world = world_for(body)
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        await wait_for(handle, baking(0), "first bake")
+        await handle.signal("rollback", {"requested_by": "dave", "reason": "customer escalation"})
+        report = await handle.result()
+    assert report.rollback is not None
+    assert report.rollback.trigger is RollbackTrigger.MANUAL
+    assert report.rollback.green_deleted
+    assert sorted(world.deleted) == ["frontend-sc", "order-worker-sc", "stock-api-sc", "user-api-sc"]
+    assert world.all_blue()
+
+
+async def test_cancellation_during_rollback_still_completes_it(env_timeskipping, task_queue) -> None:
+    body = make_spec()
+    world = world_for(body)
+    # The second weight write is the compensation's (the first was the 1% step).
+    block = world.block(c.SET_EDGE_WEIGHTS, lambda w: w.calls[c.SET_EDGE_WEIGHTS] == 2)
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        await wait_for(handle, baking(0), "first bake")
+        await handle.signal("rollback", {"requested_by": "dave", "reason": "drill"})
+        await block.entered.wait()
+        await handle.cancel()
+        block.released.set()
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+        assert isinstance(failure.value.cause, CancelledError)
+        final = await status(handle)
+    assert world.all_blue()
+    assert final.phase is Phase.ROLLED_BACK
+    assert final.rollback.record is not None
+    assert final.rollback.record.finished is not None
+    assert any(e.kind == "cancel" for e in final.events)
+
+
+async def test_cancellation_during_ramp_compensates(env_timeskipping, task_queue) -> None:
+    body = make_spec()
+    world = world_for(body)
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        await wait_for(handle, baking(0), "first bake")
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        final = await status(handle)
+    assert world.all_blue()
+    assert final.phase is Phase.ROLLED_BACK
+    assert final.rollback.record is not None
+    assert final.rollback.record.trigger is RollbackTrigger.CANCELLED
+
+
+async def test_activity_failure_after_traffic_moved_rolls_back(env_timeskipping, task_queue) -> None:
+    from temporalio.exceptions import ApplicationError
+
+    body = make_spec()
+    world = world_for(body)
+
+    def break_edge(w: FakeWorld) -> None:
+        if w.calls[c.SET_EDGE_WEIGHTS] == 3:
+            w.fail[c.SET_EDGE_WEIGHTS] = ApplicationError("AccessDenied on ModifyListener", non_retryable=True)
+        else:
+            w.fail.pop(c.SET_EDGE_WEIGHTS, None)
+
+    world.hooks[c.SET_EDGE_WEIGHTS] = break_edge
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        report = await handle.result()
+    assert report.outcome == "rolled_back"
+    assert report.rollback is not None
+    assert report.rollback.trigger is RollbackTrigger.ERROR
+    assert "AccessDenied" in report.rollback.reason
+    assert world.all_blue()
