@@ -27,6 +27,7 @@ None when the variable is unset, and the worker then installs nothing.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -37,8 +38,10 @@ from typing import Any
 from uuid import uuid4
 
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 FAULTS_ENV = "MESHSHIFT_FAULTS"
+_log = logging.getLogger("meshshift.faults")
 FAULT_HOST = "fault.meshshift.invalid"
 _FAULT_URL = f"https://{FAULT_HOST}/"
 _KIND_HEADER = "x-meshshift-fault"
@@ -149,6 +152,7 @@ class FaultInjector:
         kind, pause = self._draw()
         self._count(kind, service)
         if kind in ("throttle", "error5xx"):
+            _log.info("injected %s on %s", kind, event_name.split(".", 1)[-1])
             # Re-addressed so that no endpoint (moto in-process, a server, AWS) can receive it.
             request.url = _FAULT_URL
             request.headers[_KIND_HEADER] = f"{kind};{service}"
@@ -161,7 +165,7 @@ class FaultInjector:
             return None
         if isinstance(marker, bytes):
             marker = marker.decode()
-        kind, _, service = str(marker).partition(";")
+        kind, _sep, service = str(marker).partition(";")
         return fault_response(kind, service, request.headers)
 
 
@@ -203,7 +207,10 @@ def fault_response(kind: str, service: str, request_headers: Mapping[str, Any]) 
             f"<Code>{code}</Code><Message>{message}</Message></Error>"
             f"<RequestId>{request_id}</RequestId></ErrorResponse>"
         ).encode()
-    return AWSResponse(_FAULT_URL, status, headers, _Raw(body))
+    http_headers = HTTPHeaders()
+    for name, value in headers.items():
+        http_headers[name] = value
+    return AWSResponse(_FAULT_URL, status, http_headers, _Raw(body))
 
 
 class _Raw:
@@ -249,13 +256,12 @@ def from_environment(environ: Mapping[str, str]) -> FaultInjector | None:
 
 def worker_hooks(environ: Mapping[str, str] | None = None) -> list[tuple[str, Callable[..., Any]]]:
     """The botocore hooks for the worker's AwsClients: none unless ``MESHSHIFT_FAULTS`` is set."""
-    import logging
     import os
 
     injector = from_environment(os.environ if environ is None else environ)
     if injector is None:
         return []
-    logging.getLogger("meshshift.faults").warning(
+    _log.warning(
         "%s is set: injecting AWS faults (%s); this is a chaos-testing switch, never use it in production",
         FAULTS_ENV,
         injector.config,

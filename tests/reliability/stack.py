@@ -24,15 +24,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import PendingActivityState
 from google.protobuf.field_mask_pb2 import FieldMask
 from temporalio.api.activity.v1 import ActivityOptions
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.api.workflowservice.v1 import UpdateActivityOptionsRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from migration.constants import QUERY_STATUS, SIGNAL_APPROVE, UPDATE_APPROVE, WORKFLOW_TYPE
-from migration.state import ApprovePayload, CommandResult, MigrationReport, MigrationStatus
+from migration.constants import QUERY_STATUS, SIGNAL_APPROVE, SIGNAL_REJECT, UPDATE_APPROVE, WORKFLOW_TYPE
+from migration.state import ApprovePayload, CommandResult, MigrationReport, MigrationStatus, RejectPayload
 from workers import demo_world
 from workers.demo_world import DemoWorld
 
@@ -222,7 +222,7 @@ class WorkerProcess:
         log = self.log_dir / f"worker-{self.starts}.log"
         self.logs.append(log)
         with log.open("wb") as out:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argv
+            self.process = subprocess.Popen(
                 [str(MESHSHIFT), "worker"],
                 env=self.environment(),
                 stdin=subprocess.DEVNULL,
@@ -256,10 +256,10 @@ class WorkerProcess:
 # --- driving a migration ----------------------------------------------------------------------
 
 
-async def query_status(handle: WorkflowHandle[Any, Any], timeout: float = 2.0) -> MigrationStatus | None:
+async def query_status(handle: WorkflowHandle[Any, Any], rpc_seconds: float = 2.0) -> MigrationStatus | None:
     try:
-        return await handle.query(QUERY_STATUS, result_type=MigrationStatus, rpc_timeout=timedelta(seconds=timeout))
-    except (RPCError, asyncio.TimeoutError, Exception):  # a dead worker cannot answer: try again later
+        return await handle.query(QUERY_STATUS, result_type=MigrationStatus, rpc_timeout=timedelta(seconds=rpc_seconds))
+    except Exception:  # a dead worker cannot answer: try again later
         return None
 
 
@@ -269,6 +269,7 @@ class Approver:
 
     handle: WorkflowHandle[Any, Any]
     rng: random.Random
+    reject_at: int | None = None  # reject (by signal) instead of approving this ramp step
     sent: list[tuple[str, int, str]] = field(default_factory=list)  # (gate, step, via)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -281,6 +282,9 @@ class Approver:
             gate = status.awaiting_approval if status is not None else None
             if gate is not None and not status.paused and (gate.gate.value, gate.step) not in answered:  # type: ignore[union-attr]
                 answered.add((gate.gate.value, gate.step))
+                if gate.step == self.reject_at:
+                    await self.handle.signal(SIGNAL_REJECT, RejectPayload(approver=APPROVER, reason="reliability test"))
+                    continue
                 via = self.rng.choice(["signal", "update"])
                 payload = ApprovePayload(approver=APPROVER, step=gate.step, comment="reliability test")
                 self.sent.append((gate.gate.value, gate.step, via))

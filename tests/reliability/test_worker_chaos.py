@@ -100,9 +100,7 @@ async def test_worker_killed_at_random_moments_changes_nothing(
             worlds = [stack.seed(moto_server, region, reset=False) for region in REGIONS[:size]]
             ids = [f"chaos-{seed}-b{batch}-r{i}" for i in range(size)]
             tasks = [
-                asyncio.create_task(
-                    drive(dev_client, task_queue, stack.fast_spec(w), wid, rng, dead, counter)
-                )
+                asyncio.create_task(drive(dev_client, task_queue, stack.fast_spec(w), wid, rng, dead, counter))
                 for w, wid in zip(worlds, ids, strict=True)
             ]
             # One or two kills per batch, anywhere within the reference run's length.
