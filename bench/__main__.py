@@ -1,0 +1,203 @@
+"""``python -m bench`` (``make bench``): run the benchmarks, print a table, write the results.
+
+    python -m bench                          # everything, full scale (about 10-15 minutes)
+    python -m bench --only rollback,step     # some of them
+    python -m bench --quick                  # small scale, a minute or two (writes bench/results-quick.json)
+    python -m bench --aws-latency 30         # add 30 ms to every AWS call of the worker and of the floor
+
+Results of the benchmarks run are merged into the output file (default ``bench/results.json``),
+together with the machine and versions they ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psutil  # type: ignore[import-untyped]
+from rich.console import Console
+from rich.table import Table
+
+from bench import large, many, rollback, step
+from bench.harness import Harness
+from workers.embedded_server import find_temporal_binary
+
+BENCHMARKS = ("rollback", "step", "large", "many")
+RESULTS = Path(__file__).with_name("results.json")
+QUICK_RESULTS = Path(__file__).with_name("results-quick.json")
+
+NOT_MODELLED = (
+    "The simulated AWS (moto + meshshift's extensions) answers in about a millisecond on loopback: it does "
+    "not model AWS API latency (tens of ms per call; use --aws-latency), Route 53 propagation (get_change is "
+    "INSYNC at once; real changes take up to ~60 s and DNS caches hold old answers for the TTL), CloudFront "
+    "deployment time (Deployed at once; minutes on AWS), AWS-side throttling, or ECS task start-up. The "
+    "Temporal server is the single-process dev server with SQLite on local disk, not a production cluster."
+)
+
+
+def machine(aws_latency_ms: float) -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    try:
+        temporal_cli = subprocess.run(
+            [str(find_temporal_binary()), "--version"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout.strip()
+    except Exception as err:
+        temporal_cli = f"unavailable: {err}"
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "temporalio": metadata.version("temporalio"),
+        "boto3": metadata.version("boto3"),
+        "moto": metadata.version("moto"),
+        "temporal_cli": temporal_cli,
+        "aws_latency_ms": aws_latency_ms,
+        "not_modelled": NOT_MODELLED,
+    }
+
+
+def scale(quick: bool) -> dict[str, Any]:
+    if quick:
+        return {"rollback": 5, "step": 3, "large": [10, 50], "many": [1, 10], "ecs_rate": 50.0}
+    return {"rollback": 30, "step": 10, "large": [50, 200, 500], "many": [1, 10, 50, 100], "ecs_rate": 50.0}
+
+
+async def run(selected: list[str], quick: bool, aws_latency_ms: float) -> dict[str, Any]:
+    sizes = scale(quick)
+    harness = Harness(aws_latency_ms=aws_latency_ms)
+    out: dict[str, Any] = {}
+    await harness.start()
+    try:
+        for name in selected:
+            began = time.monotonic()
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            if name == "rollback":
+                result = await rollback.run(harness, sizes["rollback"])
+            elif name == "step":
+                result = await step.run(harness, sizes["step"])
+            elif name == "large":
+                result = await large.run(harness, sizes["large"], sizes["ecs_rate"])
+            else:
+                result = await many.run(harness, sizes["many"])
+            result["bench_seconds"] = round(time.monotonic() - began, 1)
+            result["quick"] = quick
+            out[name] = result
+    finally:
+        harness.stop()
+    return out
+
+
+def table(results: dict[str, Any]) -> Table:
+    grid = Table(title="meshshift benchmarks")
+    for column in ("benchmark", "figure", "value"):
+        grid.add_column(column)
+    for name, result in results.items():
+        for label, value in headline(name, result):
+            grid.add_row(name, label, value)
+        for verdict in result.get("targets", []):
+            style = "green" if verdict["result"] == "pass" else "red"
+            grid.add_row(
+                name, f"target: {verdict['target']}", f"[{style}]{verdict['result']}[/] ({verdict['measured']})"
+            )
+    return grid
+
+
+def _ms(summary: dict[str, Any]) -> str:
+    if not summary.get("n"):
+        return "n/a"
+    return " / ".join(f"{summary[k] * 1000:.0f}" for k in ("p50", "p95", "p99")) + " ms (p50/p95/p99)"
+
+
+def headline(name: str, r: dict[str, Any]) -> list[tuple[str, str]]:
+    if name == "rollback":
+        return [
+            ("signal -> every mechanism reads 100% blue", _ms(r["reaction_seconds"])),
+            ("floor (same calls, direct boto3)", _ms(r["floor_observed_seconds"])),
+            ("ratio to floor", " / ".join(f"{r['ratio_to_floor'][k]:.2f}x" for k in ("p50", "p95", "p99"))),
+            ("signal -> rolled back (verified)", _ms(r["rolled_back_seconds"])),
+        ]
+    if name == "step":
+        rows = []
+        for key in ("raised_limits", "default_limits"):
+            v = r[key]
+            rows.append((f"step time, {v['edge_rate_limits']}", _ms(v["step_seconds"])))
+            rows.append((f"step overhead over floor, {v['edge_rate_limits']}", _ms(v["overhead_seconds"])))
+        return rows
+    if name == "large":
+        return [
+            (
+                f"N={row['services']}",
+                f"{row['wall_seconds']:.1f} s vs bound {row['rate_bound_seconds']:.1f} s "
+                f"({row['wall_over_bound']:.2f}x), "
+                f"{row['aws_calls']} calls, {row['history_events_per_service']} events/service, "
+                f"history {row['history_bytes'] / 2**20:.2f} MB, RSS {row['worker_peak_rss_mb']} MB",
+            )
+            for row in r["runs"]
+        ]
+    return [
+        (
+            f"{row['migrations']} migrations",
+            f"{row['ramp_steps_per_second']} steps/s, approval->verified {_ms(row['approval_to_verified_seconds'])}, "
+            f"worker {row['worker_cpu_cores']} cores / {row['worker_peak_rss_mb']} MB, "
+            f"missed {row['missed_approvals']}, stalled {row['stalled']}",
+        )
+        for row in r["rounds"]
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {','.join(BENCHMARKS)}"
+    )
+    parser.add_argument("--quick", action="store_true", help="small scale (a smoke run, not figures to publish)")
+    parser.add_argument("--aws-latency", type=float, default=0.0, metavar="MS", help="artificial latency per AWS call")
+    parser.add_argument("--output", type=Path, default=None, help="results file (merged into if it exists)")
+    args = parser.parse_args(argv)
+    selected = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(selected) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"--only: unknown benchmark(s) {unknown}; expected a comma-separated subset of {list(BENCHMARKS)}")
+    output: Path = args.output or (QUICK_RESULTS if args.quick else RESULTS)
+    info = machine(args.aws_latency)
+    results = asyncio.run(run(selected, args.quick, args.aws_latency))
+    existing: dict[str, Any] = {}
+    if output.exists():
+        try:
+            existing = json.loads(output.read_text())
+        except json.JSONDecodeError:
+            existing = {}
+    benchmarks = existing.get("benchmarks", {})
+    for name, result in results.items():
+        benchmarks[name] = {"machine": info, **result}
+    output.write_text(json.dumps({"machine": info, "benchmarks": benchmarks}, indent=2) + "\n")
+    Console().print(table(results))
+    print(f"results written to {output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

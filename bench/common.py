@@ -1,0 +1,86 @@
+"""What every benchmark shares: starting migrations and waiting for what they publish."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from bench.observe import Published, published
+from migration.constants import WORKFLOW_TYPE, workflow_id
+
+
+async def start(client: Client, task_queue: str, spec: dict[str, Any]) -> WorkflowHandle[Any, Any]:
+    return await client.start_workflow(WORKFLOW_TYPE, spec, id=workflow_id(spec["name"]), task_queue=task_queue)
+
+
+async def wait_published(
+    handle: WorkflowHandle[Any, Any],
+    *,
+    weight: int | None = None,
+    phase: str | None = None,
+    timeout: float = 600.0,  # noqa: ASYNC109 - a bench guard, not an API timeout
+) -> Published:
+    """The first upsert with this green weight (or phase); fails if the workflow closes first."""
+
+    async def find() -> Published:
+        async for event in published(handle):
+            if (weight is not None and event.green_weight == weight) or (phase is not None and event.phase == phase):
+                return event
+        try:
+            outcome = (await handle.result()).get("outcome")
+            detail = f"it ended {outcome}"
+        except Exception as err:
+            detail = f"it failed: {err}: {err.__cause__}"
+        raise RuntimeError(f"{handle.id} closed before publishing weight={weight} phase={phase}; {detail}")
+
+    return await asyncio.wait_for(find(), timeout)
+
+
+async def publications(handle: WorkflowHandle[Any, Any]) -> list[Published]:
+    """Everything published so far (no waiting)."""
+    return [item async for item in published(handle, wait=False)]
+
+
+def seconds_between(a: datetime, b: datetime) -> float:
+    return (b - a).total_seconds()
+
+
+async def rollback_timeline(handle: WorkflowHandle[Any, Any]) -> dict[str, float]:
+    """Where a signal-triggered rollback's time goes, from the server's event times (seconds after
+    the signal was recorded): the restoring set_edge_weights scheduled, started, completed, then
+    the verifying read completed and the workflow closed."""
+    from temporalio.api.enums.v1 import EventType as E
+
+    from migration.contracts import READ_EDGE_WEIGHTS, SET_EDGE_WEIGHTS
+
+    signaled: datetime | None = None
+    marks: dict[str, float] = {}
+    names: dict[int, str] = {}
+    async for event in handle.fetch_history_events():
+        when = event.event_time.ToDatetime()
+        if event.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED and signaled is None:
+            signaled = when
+            continue
+        if signaled is None:
+            continue
+        offset = round((when - signaled).total_seconds(), 4)
+        if event.event_type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+            names[event.event_id] = name
+            if name == SET_EDGE_WEIGHTS:
+                marks.setdefault("set_scheduled", offset)
+        elif event.event_type == E.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            if names.get(event.activity_task_started_event_attributes.scheduled_event_id) == SET_EDGE_WEIGHTS:
+                marks.setdefault("set_started", offset)
+        elif event.event_type == E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            name = names.get(event.activity_task_completed_event_attributes.scheduled_event_id, "")
+            if name == SET_EDGE_WEIGHTS:
+                marks.setdefault("set_completed", offset)
+            elif name == READ_EDGE_WEIGHTS:
+                marks["read_completed"] = offset
+        elif event.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+            marks["closed"] = offset
+    return marks

@@ -1,0 +1,65 @@
+"""The floor: the AWS calls a step or a rollback makes, made directly with boto3 and no Temporal.
+
+It runs meshshift's own shifters (activities/edge: the same describe/modify/UPSERT/get_change/
+IfMatch calls, in the same order and with the same concurrency as ``set_edge_weights`` followed
+by the workflow's verifying ``read_edge_weights``), with no client-side rate limiter, from the
+bench process. Whatever a benchmark measures above this floor is the cost of the orchestration.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from activities.aws import AwsClients, RateLimiter
+from activities.edge.base import Shifter
+from activities.edge.registry import shifter_class
+from bench.worker import CallCounter, bench_hooks
+from bench.world import REGION
+from migration.contracts import AwsContext, ShifterWeights
+from migration.spec import EdgeSpec
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class NoLimit(RateLimiter):
+    """The floor is what AWS itself costs: no client-side rate limit."""
+
+    def acquire(self, service: str, region: str, rate: float) -> float:
+        return 0.0
+
+
+class Floor:
+    def __init__(self, aws_latency_ms: float) -> None:
+        self.counter = CallCounter()
+        self.clients = AwsClients(limiter=NoLimit(), hooks=bench_hooks(self.counter, aws_latency_ms))
+        self.ctx = AwsContext(region=REGION)
+        self._pool = ThreadPoolExecutor(max_workers=8)
+
+    def _all(self, items: Sequence[T], fn: Callable[[T], R]) -> list[R]:
+        return [f.result() for f in [self._pool.submit(fn, item) for item in items]]
+
+    def shifters(self, edges: Sequence[EdgeSpec]) -> list[Shifter]:
+        return [shifter_class(edge.type)(edge, self.clients, self.ctx) for edge in edges]
+
+    def set_weights(self, edges: Sequence[EdgeSpec], weights: Sequence[ShifterWeights]) -> float:
+        """set_edge_weights then the verifying read, as one step does; returns the seconds taken."""
+        started = time.monotonic()
+        shifters = self.shifters(edges)
+        pairs = list(zip(shifters, weights, strict=True))
+        for shifter, wanted in pairs:
+            shifter.check_weights(wanted)
+        self._all(pairs, lambda p: p[0].set_weights(p[1]))
+        self._all(shifters, lambda s: s.wait_in_sync())
+        readings = self._all(shifters, lambda s: s.read_weights())
+        for (shifter, wanted), reading in zip(pairs, readings, strict=True):
+            shifter.verify(wanted, reading)
+        # The workflow reads every shifter back once more (read_edge_weights) before it trusts a step.
+        self._all(self.shifters(edges), lambda s: s.read_weights())
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        self._pool.shutdown()

@@ -1,0 +1,144 @@
+"""Benchmark 1, rollback reaction: a migration held at 25% on ALB + Route 53 + CloudFront, then an
+``alarm`` signal; the time until every mechanism reads back 100% blue.
+
+Setup: each trial is its own app (one blue service) with an ALB listener rule, a Route 53 weighted
+pair and a CloudFront continuous deployment (``promotion: hold_at_cap``: CloudFront cannot carry
+more than 15% before promotion, so at the 25% step it holds 15% while ALB and Route 53 carry 25%;
+the rollback sets it back to 0). The ramp is 1, 5, 25 (bake 2 h: the hold), 50, 100 with automatic
+approval; the spec's default client-side rate limits apply (Route 53 and CloudFront 5 calls/s).
+
+The clock starts just before the signal is sent and stops when the bench's own boto3 reads (the
+observer, polling all three mechanisms in parallel) see 100% blue everywhere. The floor, in the
+same run and interleaved trial by trial: a twin app held at 25% is set back to blue by the same
+shifter calls made directly with boto3, watched by the same observer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from bench.common import rollback_timeline, start, wait_published
+from bench.floor import Floor
+from bench.harness import Harness
+from bench.observe import EdgeObserver
+from bench.stats import summary, target
+from bench.world import ALARM, seed_apps, seed_base, spec_for
+from migration import plan as planning
+from migration.constants import SIGNAL_ALARM
+
+HOLD_STEPS: list[Any] = [1, 5, {"weight": 25, "bake": "PT2H"}, 50, 100]
+EDGES = ["alb", "route53", "cloudfront"]
+SETTLE_SECONDS = 1.5
+
+
+@dataclass
+class Trial:
+    reaction: float  # signal sent -> observer sees 100% blue everywhere
+    rolled_back: float  # signal sent -> workflow closed rolled_back (weights verified by read-back)
+    workflow_duration: float  # the workflow's own record: compensation start -> finished
+    floor_observed: float  # direct boto3: first write -> observer sees 100% blue
+    floor_calls: float  # direct boto3: writes, propagation waits and both read-backs
+    timeline: dict[str, float]  # server event times after the signal (see rollback_timeline)
+
+
+async def run(h: Harness, trials: int) -> dict[str, Any]:
+    assert h.sim is not None and h.client is not None
+    h.sim.reset()
+    base = await asyncio.to_thread(seed_base)
+    apps = await asyncio.to_thread(seed_apps, base, "rb", trials, edges_for=lambda _i: EDGES)
+    twins = await asyncio.to_thread(seed_apps, base, "rbf", trials, edges_for=lambda _i: EDGES, start=trials)
+    worker = h.worker()
+    floor = Floor(h.aws_latency_ms)
+    try:
+        handles = [
+            await start(h.client, worker.task_queue, spec_for(a, steps=HOLD_STEPS, approval="auto")) for a in apps
+        ]
+        await asyncio.gather(*(wait_published(handle, weight=25) for handle in handles))
+        results: list[Trial] = []
+        calls_before = worker.fresh_calls()
+        for app, twin, handle in zip(apps, twins, handles, strict=True):
+            # A held migration has been quiet for minutes when an alarm fires: let the worker's
+            # client-side token buckets refill after the previous trial, as they would have.
+            await asyncio.sleep(SETTLE_SECONDS)
+            observer = EdgeObserver(app.edge_models())
+            started = time.monotonic()
+            await handle.signal(
+                SIGNAL_ALARM, {"alarm_name": ALARM, "state": "ALARM", "reason": "bench", "source": "bench"}
+            )
+            blue_at = await asyncio.to_thread(observer.wait_all_blue)
+            report = await handle.result()
+            closed_at = time.monotonic()
+            observer.close()
+            assert report["outcome"] == "rolled_back", report["outcome"]
+            results.append(
+                Trial(
+                    reaction=blue_at - started,
+                    rolled_back=closed_at - started,
+                    workflow_duration=float(report["rollback"]["duration_seconds"]),
+                    timeline=await rollback_timeline(handle),
+                    **await asyncio.to_thread(_floor_trial, floor, twin.edge_models()),
+                )
+            )
+        calls_after = worker.fresh_calls()
+    finally:
+        floor.close()
+        worker.stop()
+    return _report(results, calls_before, calls_after, floor.counter.snapshot(), trials)
+
+
+def _floor_trial(floor: Floor, edges: list[Any]) -> dict[str, float]:
+    floor.set_weights(edges, [planning.weights_for(e, 25) for e in edges])  # the hold, untimed
+    observer = EdgeObserver(edges)
+    blue = [planning.weights_for(e, 0) for e in edges]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        started = time.monotonic()
+        writes = pool.submit(floor.set_weights, edges, blue)
+        blue_at = observer.wait_all_blue()
+        calls = writes.result()
+    observer.close()
+    return {"floor_observed": blue_at - started, "floor_calls": calls}
+
+
+def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+
+
+def _report(
+    trials: list[Trial], before: dict[str, int], after: dict[str, int], floor_calls: dict[str, int], n: int
+) -> dict[str, Any]:
+    reaction = summary([t.reaction for t in trials])
+    floor = summary([t.floor_observed for t in trials])
+    ratio = {k: round(reaction[k] / floor[k], 2) for k in ("p50", "p95", "p99")}
+    worker_calls = {k: round(v / n, 1) for k, v in sorted(_diff(after, before).items())}
+    # The floor prepared each twin (the hold at 25%) too: half its calls are the rollback's.
+    floor_per_trial = {k: round(v / (2 * n), 1) for k, v in sorted(floor_calls.items())}
+    p99_ok = reaction["p99"] < 1.0
+    ratio_ok = ratio["p99"] <= 2.0
+    return {
+        "setup": (
+            "one app per trial (1 blue service), ALB rule + Route 53 weighted pair + CloudFront continuous "
+            "deployment (hold_at_cap: 15% while the others are at 25%); ramp 1,5,25(hold),50,100 auto-approved; "
+            "spec default rate limits (elbv2 10/s, route53 5/s, cloudfront 5/s); alarm signal; bench observer "
+            "polls all three mechanisms in parallel with boto3"
+        ),
+        "trials": n,
+        "reaction_seconds": reaction,
+        "rolled_back_seconds": summary([t.rolled_back for t in trials]),
+        "workflow_rollback_duration_seconds": summary([t.workflow_duration for t in trials]),
+        "floor_observed_seconds": floor,
+        "floor_calls_seconds": summary([t.floor_calls for t in trials]),
+        "ratio_to_floor": ratio,
+        "timeline_after_signal_seconds_p50": {
+            mark: summary([t.timeline[mark] for t in trials if mark in t.timeline])["p50"]
+            for mark in ("set_scheduled", "set_started", "set_completed", "read_completed", "closed")
+        },
+        "aws_calls_per_rollback": {"worker": worker_calls, "floor": floor_per_trial},
+        "targets": [
+            target("rollback p99 < 1 s", p99_ok, f"{reaction['p99']:.3f} s", "< 1 s"),
+            target("rollback within 2x the floor (p99)", ratio_ok, f"{ratio['p99']:.2f}x", "<= 2x"),
+        ],
+    }

@@ -1,0 +1,76 @@
+"""Keeps the bench harness working: every benchmark at a tiny scale, checked for the shape of its
+results (never for timings: a timed unit test is not a benchmark), plus the CLI's pieces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import __main__ as cli
+from bench import large, many, rollback, step
+from bench.harness import Harness
+from bench.stats import percentile, summary
+
+pytestmark = pytest.mark.integration
+
+
+def test_percentiles_interpolate_between_ranks() -> None:
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile([5.0], 99) == 5.0
+    assert summary([])["n"] == 0
+    assert summary([0.1, 0.2, 0.3])["p50"] == 0.2
+
+
+def test_unknown_benchmark_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--only", "rollback,bogus"])
+    assert "bogus" in capsys.readouterr().err
+
+
+def test_machine_info_names_the_versions() -> None:
+    info = cli.machine(0.0)
+    for key in ("cpu_count", "cpu_model", "memory_gb", "python", "temporalio", "boto3", "moto", "temporal_cli", "date"):
+        assert info[key] not in (None, ""), key
+
+
+def _targets_ok(result: dict[str, Any]) -> None:
+    assert result["targets"], "every benchmark judges its targets"
+    for verdict in result["targets"]:
+        assert verdict["result"] in ("pass", "miss")
+        if verdict["result"] == "miss":
+            assert verdict.get("why"), f"a missed target says why: {verdict}"
+
+
+async def test_every_benchmark_runs_at_tiny_scale(tmp_path: Path) -> None:
+    harness = Harness(aws_latency_ms=1.0, workdir=tmp_path)
+    await harness.start()
+    try:
+        results = {
+            "rollback": await rollback.run(harness, 1),
+            "step": await step.run(harness, 1),
+            "large": await large.run(harness, [3], 50.0),
+            "many": await many.run(harness, [2]),
+        }
+    finally:
+        harness.stop()
+
+    assert results["rollback"]["reaction_seconds"]["n"] == 1
+    assert results["rollback"]["floor_observed_seconds"]["n"] == 1
+    worker_calls = results["rollback"]["aws_calls_per_rollback"]["worker"]
+    assert worker_calls == results["rollback"]["aws_calls_per_rollback"]["floor"], "the floor makes the same calls"
+    assert results["step"]["raised_limits"]["overhead_seconds"]["n"] == 5
+    run = results["large"]["runs"][0]
+    assert run["services"] == 3 and run["aws_calls"] > 0 and run["history_events"] > 0
+    assert run["aws_calls_by_service"]["ecs"] > 0
+    assert run["worker_peak_rss_mb"] > 0
+    rounds = results["many"]["rounds"]
+    assert rounds[0]["ramp_steps_completed"] == 10
+    assert rounds[0]["missed_approvals"] == 0 and rounds[0]["stalled"] == 0
+    for result in results.values():
+        _targets_ok(result)
+    table = cli.table(results)
+    assert table.row_count > 0
+    json.dumps(results)  # what is written to results.json
