@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+
 import typer
 
 from workers import alarm_bridge, client_commands, demo, server, sim, spec_commands, worker
@@ -19,7 +23,21 @@ for area in (server, worker, sim, spec_commands, client_commands, alarm_bridge, 
 
 
 def main() -> None:
-    app()
+    code: int | str | None = 0
+    try:
+        app()
+    except SystemExit as exc:
+        code = exc.code
+    # Exit without interpreter finalization: the Temporal core runtime's native threads can still
+    # call into Python while it finalizes (seen after a refused connection: "PyGILState_Release ...
+    # Aborted"), which would turn a clean error exit into a crash. Everything is flushed first.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ Settings come from flags, else from the standard Temporal environment variables
 (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_*``) and
 ``MESHSHIFT_*``; AWS comes only from boto3's standard configuration. Secrets are never logged.
 
-Hooks for observability (a later step): ``build_worker`` and ``connect`` take ``interceptors``
-and ``runtime``, so Prometheus metrics (a ``Runtime`` with telemetry) and tracing (an
-OpenTelemetry interceptor or plugin) plug in without changing this wiring.
+Observability (workers/telemetry.py): Prometheus SDK metrics with ``--metrics-port``, OpenTelemetry
+traces over OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (or ``--trace-console``), JSON logs with
+``--log-format json``; known secrets are masked in every log line.
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from temporalio.client import Client, Interceptor
-from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
-from temporalio.runtime import Runtime
-from temporalio.service import TLSConfig
-from temporalio.worker import Worker
+from pydantic import Field
+from temporalio.client import Client
+from temporalio.client import Interceptor as ClientInterceptor
+from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.worker import Worker, WorkflowRunner
 
 from activities.async_workers import AsyncWorkerActivities
 from activities.aws import AwsClients
@@ -38,10 +36,20 @@ from activities.health import HealthActivities
 from activities.metrics import MetricsActivities
 from activities.provisioning import ProvisioningActivities
 from activities.temporal_meta import TemporalMetaActivities
-from migration.constants import DEFAULT_TASK_QUEUE
 from workers import faults
+from workers.connection import TemporalSettings, TemporalUnreachable, connect
+from workers.telemetry import (
+    LogFormat,
+    Observability,
+    TelemetrySettings,
+    configure_logging,
+    secrets_from_environment,
+    setup_observability,
+)
 from workflows.migration import MeshMigration
-from workflows.sandbox import workflow_runner
+from workflows.sandbox import workflow_runner as default_workflow_runner
+
+__all__ = ["WorkerSettings", "build_worker", "connect", "run_worker"]
 
 log = logging.getLogger("meshshift.worker")
 
@@ -51,88 +59,21 @@ DEFAULT_MAX_CONCURRENT_ACTIVITIES = 50
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 
 
-class WorkerSettings(BaseSettings):
-    """The worker's connection and capacity. Field values come from flags, else the environment."""
+class WorkerSettings(TemporalSettings):
+    """The worker's connection (TemporalSettings: TEMPORAL_*, MESHSHIFT_TASK_QUEUE) and capacity."""
 
-    # The prefix only guards field names against generic variables (ADDRESS, TLS); the real
-    # variables are the aliases (TEMPORAL_*, MESHSHIFT_*).
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, env_prefix="MESHSHIFT_WORKER_")
-
-    address: str = Field(default="127.0.0.1:7233", validation_alias="TEMPORAL_ADDRESS")
-    namespace: str = Field(default="default", validation_alias="TEMPORAL_NAMESPACE")
-    api_key: SecretStr | None = Field(default=None, validation_alias="TEMPORAL_API_KEY")
-    tls_client_cert_path: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_CLIENT_CERT_PATH")
-    tls_client_key_path: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_CLIENT_KEY_PATH")
-    tls_server_ca_cert_path: Path | None = Field(default=None, validation_alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH")
-    tls_server_name: str | None = Field(default=None, validation_alias="TEMPORAL_TLS_SERVER_NAME")
-    tls: bool | None = Field(default=None, validation_alias="TEMPORAL_TLS")
-    task_queue: str = Field(default=DEFAULT_TASK_QUEUE, validation_alias="MESHSHIFT_TASK_QUEUE")
     max_concurrent_activities: int = Field(
         default=DEFAULT_MAX_CONCURRENT_ACTIVITIES,
         ge=1,
         validation_alias="MESHSHIFT_MAX_CONCURRENT_ACTIVITIES",
     )
 
-    def tls_config(self) -> TLSConfig | bool:
-        """mTLS when cert and key are given; plain TLS for an API key (Temporal Cloud) or TEMPORAL_TLS."""
-        cert, key = self.tls_client_cert_path, self.tls_client_key_path
-        if (cert is None) != (key is None):
-            raise ValueError(
-                "TLS needs both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH "
-                f"(got cert={'set' if cert else 'unset'}, key={'set' if key else 'unset'})"
-            )
-        if cert is not None and key is not None:
-            return TLSConfig(
-                client_cert=_read(cert, "TEMPORAL_TLS_CLIENT_CERT_PATH"),
-                client_private_key=_read(key, "TEMPORAL_TLS_CLIENT_KEY_PATH"),
-                server_root_ca_cert=(
-                    _read(self.tls_server_ca_cert_path, "TEMPORAL_TLS_SERVER_CA_CERT_PATH")
-                    if self.tls_server_ca_cert_path
-                    else None
-                ),
-                domain=self.tls_server_name,
-            )
-        if self.tls_server_ca_cert_path is not None:
-            return TLSConfig(
-                server_root_ca_cert=_read(self.tls_server_ca_cert_path, "TEMPORAL_TLS_SERVER_CA_CERT_PATH"),
-                domain=self.tls_server_name,
-            )
-        if self.tls is not None:
-            return self.tls
-        return self.api_key is not None
-
     def describe(self) -> str:
         """One line for the log: where and how, never the secrets themselves."""
-        auth = "api key" if self.api_key else ("mTLS" if self.tls_client_cert_path else "none")
         return (
-            f"Temporal {self.address} namespace {self.namespace} (auth: {auth}), task queue {self.task_queue}, "
+            f"{super().describe()}, task queue {self.task_queue}, "
             f"max {self.max_concurrent_activities} concurrent activities"
         )
-
-
-def _read(path: Path, variable: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"{variable}: cannot read {path}: {exc.strerror or exc}") from None
-
-
-async def connect(
-    settings: WorkerSettings,
-    *,
-    interceptors: Sequence[Interceptor] = (),
-    runtime: Runtime | None = None,
-) -> Client:
-    """A client with the pydantic data converter (every payload in meshshift is a pydantic model)."""
-    return await Client.connect(
-        settings.address,
-        namespace=settings.namespace,
-        api_key=settings.api_key.get_secret_value() if settings.api_key else None,
-        tls=settings.tls_config(),
-        data_converter=pydantic_data_converter,
-        interceptors=interceptors,
-        runtime=runtime,
-    )
 
 
 def activity_objects(client: Client, aws: AwsClients) -> list[Any]:
@@ -168,6 +109,7 @@ def build_worker(
     *,
     activity_executor: ThreadPoolExecutor | None = None,
     interceptors: Sequence[Any] = (),
+    workflow_runner: WorkflowRunner | None = None,
 ) -> Worker:
     """The meshshift worker: the workflow plus every activity, on ``task_queue``.
 
@@ -196,15 +138,27 @@ def build_worker(
         activities=activity_methods(activity_objects(client, aws)),
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner or default_workflow_runner(),
         interceptors=interceptors,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
 
-async def run_worker(settings: WorkerSettings, stop: asyncio.Event) -> None:
+async def run_worker(settings: WorkerSettings, stop: asyncio.Event, telemetry: TelemetrySettings | None = None) -> None:
     """Connect, serve until ``stop`` is set, then shut down gracefully."""
-    client = await connect(settings)
+    obs = setup_observability(telemetry or TelemetrySettings())
+    try:
+        await _serve_until_stopped(settings, stop, obs)
+    finally:
+        obs.shutdown()  # flush spans
+
+
+async def _serve_until_stopped(settings: WorkerSettings, stop: asyncio.Event, obs: Observability) -> None:
+    # Interceptors that are also client interceptors go on the client only: the SDK applies them to
+    # the worker as well, and passing them twice would trace every call twice.
+    on_client = [i for i in obs.interceptors if isinstance(i, ClientInterceptor)]
+    worker_only = [i for i in obs.interceptors if not isinstance(i, ClientInterceptor)]
+    client = await connect(settings, interceptors=on_client, runtime=obs.runtime)
     with ThreadPoolExecutor(
         max_workers=settings.max_concurrent_activities, thread_name_prefix="meshshift-activity"
     ) as executor:
@@ -216,6 +170,8 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event) -> None:
             AwsClients(hooks=faults.worker_hooks()),
             settings.max_concurrent_activities,
             activity_executor=executor,
+            interceptors=worker_only,
+            workflow_runner=obs.workflow_runner,
         )
         running = asyncio.create_task(worker.run())
         log.info("meshshift worker running: %s", settings.describe())
@@ -228,13 +184,13 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event) -> None:
         await running  # re-raises a worker failure
 
 
-def _serve(settings: WorkerSettings) -> None:
+def _serve(settings: WorkerSettings, telemetry: TelemetrySettings) -> None:
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, stop)
+        await run_worker(settings, stop, telemetry)
 
     asyncio.run(main())
 
@@ -262,11 +218,26 @@ def register(app: typer.Typer) -> None:
         tls_ca: Annotated[
             Path | None, typer.Option(help="Server CA certificate (env TEMPORAL_TLS_SERVER_CA_CERT_PATH)")
         ] = None,
+        metrics_port: Annotated[
+            int | None, typer.Option(help="Serve Prometheus SDK metrics on this port (env MESHSHIFT_METRICS_PORT)")
+        ] = None,
+        metrics_host: Annotated[
+            str | None, typer.Option(help="Metrics bind address (env MESHSHIFT_METRICS_HOST; default 127.0.0.1)")
+        ] = None,
+        trace_console: Annotated[
+            bool, typer.Option(help="Print trace spans to stderr (OTLP export: set OTEL_EXPORTER_OTLP_ENDPOINT)")
+        ] = False,
+        log_format: Annotated[LogFormat | None, typer.Option(help="text or json (env MESHSHIFT_LOG_FORMAT)")] = None,
         log_level: Annotated[str, typer.Option(help="Logging level")] = "INFO",
     ) -> None:
         """Run the meshshift worker (workflows and activities). The API key is read from TEMPORAL_API_KEY
         only, so it never appears in a process listing. AWS comes from boto3's standard configuration."""
-        logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        telemetry_flags: dict[str, Any] = {
+            "metrics_port": metrics_port,
+            "metrics_host": metrics_host,
+            "trace_console": trace_console or None,
+            "log_format": log_format,
+        }
         flags = {
             "address": address,
             "namespace": namespace,
@@ -280,11 +251,16 @@ def register(app: typer.Typer) -> None:
             given: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
             settings = WorkerSettings(**given)
             settings.tls_config()  # fail early, with the variable's name, on unreadable TLS files
+            telemetry = TelemetrySettings(**{k: v for k, v in telemetry_flags.items() if v is not None})
         except ValueError as exc:
             typer.echo(f"meshshift worker: error: {exc}", err=True)
             raise typer.Exit(code=2) from None
+        configure_logging(log_level, telemetry.log_format, secrets_from_environment())
         try:
-            _serve(settings)
+            _serve(settings, telemetry)
+        except TemporalUnreachable as exc:
+            typer.echo(f"meshshift worker: error: {exc}", err=True)
+            raise typer.Exit(code=1) from None
         except (ConnectionError, RuntimeError) as exc:
             # Connection failures name the address; the message never includes the API key.
             typer.echo(f"meshshift worker: error: cannot run against {settings.address}: {exc}", err=True)

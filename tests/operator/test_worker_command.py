@@ -1,0 +1,69 @@
+"""`meshshift worker` as users run it: the real console script against a dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+
+from temporalio.testing import WorkflowEnvironment
+
+from tests.foundation.procs import MESHSHIFT, meshshift_env
+from tests.netutil import free_port
+
+
+def _scrape(url: str, attempts: int = 150) -> str:
+    for _ in range(attempts):
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return str(resp.read().decode())
+        except OSError:
+            time.sleep(0.2)  # the worker is still connecting; there is no event to wait on
+    raise AssertionError(f"no metrics at {url}")
+
+
+def _run_worker(address: str, task_queue: str) -> str:
+    port = free_port()
+    env = meshshift_env(TEMPORAL_ADDRESS=address, MESHSHIFT_TASK_QUEUE=task_queue, AWS_REGION="us-east-1")
+    env.pop("TEMPORAL_API_KEY", None)
+    proc = subprocess.Popen(
+        [str(MESHSHIFT), "worker", "--metrics-port", str(port), "--log-format", "json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _scrape(f"http://127.0.0.1:{port}/metrics")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err
+    return err
+
+
+async def test_worker_serves_metrics_logs_json_and_stops_on_sigterm(
+    env_local: WorkflowEnvironment, task_queue: str
+) -> None:
+    address = env_local.client.service_client.config.target_host
+    err = await asyncio.to_thread(_run_worker, address, task_queue)
+    assert '"message": "meshshift worker running' in err
+    assert task_queue in err
+
+
+def test_worker_reports_an_unreachable_server_in_one_line() -> None:
+    proc = subprocess.run(
+        [str(MESHSHIFT), "worker", "--address", f"127.0.0.1:{free_port()}"],
+        env=meshshift_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "cannot reach Temporal" in proc.stderr and "Traceback" not in proc.stderr
