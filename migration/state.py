@@ -360,6 +360,7 @@ class MigrationStatus(Model):
     drain: DrainRecord | None = None
     warnings: list[str] = Field(default_factory=list)
     error: str | None = None
+    runs: int = Field(default=1, description="Workflow runs so far (continue-as-new starts a new one)")
     alarms: list[str] = Field(default_factory=list, description="The spec's alarms (the alarm bridge routes by them)")
 
 
@@ -495,12 +496,12 @@ def _not_an_approver(spec: MigrationSpec, who: str) -> str | None:
 def decide_approve(state: MigrationState, spec: MigrationSpec, msg: ApprovePayload) -> Decision:
     if ended := _ended(state):
         return Decision.refuse(ended)
-    if refusal := _not_an_approver(spec, msg.approver):
-        return Decision.refuse(refusal)
     if spec.two_person_rule and msg.approver == spec.requested_by:
         return Decision.refuse(
             f"{msg.approver!r} requested this migration and cannot approve it (two-person rule); ask another approver"
         )
+    if refusal := _not_an_approver(spec, msg.approver):
+        return Decision.refuse(refusal)
     gate = state.awaiting_approval
     if gate is None:
         asked = f" for step {msg.step}" if msg.step is not None else ""

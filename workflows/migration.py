@@ -1150,6 +1150,7 @@ class MeshMigration:
             warnings=state.warnings,
             error=state.error,
             alarms=list(self._spec.alarms) if self._spec is not None else [],
+            runs=state.runs,
         )
 
     # --- bookkeeping ------------------------------------------------------------------------

@@ -157,3 +157,14 @@ async def advance_until(
         raise AssertionError("the awaited call never happened")
     finally:
         entered.cancel()
+
+
+async def send(handle: WorkflowHandle[Any, Any], signal: str, payload: Any) -> MigrationStatus:
+    """Signal, then wait until the workflow has audited it (every message is audited at once).
+
+    One at a time: the time-skipping test server mishandles a signal that arrives while the
+    workflow task for the previous one is in flight ("invalid history builder state").
+    """
+    before = len((await status(handle)).events)
+    await handle.signal(signal, payload)
+    return await wait_for(handle, lambda s: len(s.events) > before, f"the {signal} signal to be audited")
