@@ -257,7 +257,10 @@ class BlueSpec(SpecModel):
 class GreenSpec(SpecModel):
     cluster: ClusterRef = Field(description="ECS cluster for green (may be blue's)")
     namespace: NamespaceName = Field(description="Cloud Map namespace for Service Connect (created if missing)")
-    provision: ProvisionMode = ProvisionMode.CREATE
+    provision: ProvisionMode = Field(
+        default=ProvisionMode.CREATE,
+        description="create: meshshift creates the green services; existing: adopt green services that IaC made",
+    )
     service_suffix: ServiceSuffix = Field(default="-sc", description="green service name = blue service name + suffix")
     subnets: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{1,32}$")]] | None = Field(
         default=None, min_length=1, description="Override blue's subnets"
@@ -266,7 +269,9 @@ class GreenSpec(SpecModel):
         default=None, min_length=1, description="Override blue's security groups"
     )
     assign_public_ip: bool | None = Field(default=None, description="Override blue's assignPublicIp")
-    steady_state_timeout: Duration = Field(default=timedelta(minutes=30))
+    steady_state_timeout: Duration = Field(
+        default=timedelta(minutes=30), description="How long green services may take to reach ECS steady state"
+    )
 
 
 # --- edge ---------------------------------------------------------------------------------------
@@ -274,10 +279,12 @@ class GreenSpec(SpecModel):
 
 class AlbEdge(SpecModel):
     type: Literal["alb"]
-    listener_arn: str = Field(examples=[_ELB_EXAMPLES["listener"]])
+    listener_arn: str = Field(
+        examples=[_ELB_EXAMPLES["listener"]], description="ALB listener whose forward action is weighted"
+    )
     rule_arn: str | None = Field(default=None, description="null = the listener's default action")
-    blue_target_group_arn: str
-    green_target_group_arn: str
+    blue_target_group_arn: str = Field(description="Target group of blue's entry service")
+    green_target_group_arn: str = Field(description="Target group of green's entry service")
     weight_scale: int = Field(
         default=weights.DEFAULT_WEIGHT_SCALE,
         ge=1,
@@ -354,21 +361,21 @@ class AlbEdge(SpecModel):
 
 
 class WeightedRecord(SpecModel):
-    set_identifier: str = Field(min_length=1, max_length=128)
+    set_identifier: str = Field(min_length=1, max_length=128, description="SetIdentifier of the weighted record")
     value: str = Field(min_length=1, description="Record value (CNAME target or IP), or the alias target DNS name")
 
 
 class Route53Edge(SpecModel):
     type: Literal["route53"]
-    hosted_zone_id: HostedZoneId
-    record_name: DnsName
-    record_type: Literal["A", "AAAA", "CNAME"] = "CNAME"
+    hosted_zone_id: HostedZoneId = Field(description="Hosted zone holding the weighted records")
+    record_name: DnsName = Field(description="Name shared by the blue and green weighted records")
+    record_type: Literal["A", "AAAA", "CNAME"] = Field(default="CNAME", description="A or AAAA for alias records")
     ttl: int = Field(default=60, ge=0, le=2147483647, description="Record TTL; bakes should last at least this long")
     alias_hosted_zone_id: HostedZoneId | None = Field(
         default=None, description="Set for alias records: the hosted zone of the alias targets"
     )
-    blue: WeightedRecord
-    green: WeightedRecord
+    blue: WeightedRecord = Field(description="The weighted record that points at blue")
+    green: WeightedRecord = Field(description="The weighted record that points at green")
     weight_scale: int = Field(
         default=weights.DEFAULT_WEIGHT_SCALE,
         ge=1,
@@ -401,10 +408,20 @@ class CloudFrontEdge(SpecModel):
     type: Literal["cloudfront"]
     distribution_id: CloudFrontId = Field(description="Primary distribution (serves blue)")
     staging_distribution_id: CloudFrontId = Field(description="Staging distribution (serves green)")
-    continuous_deployment_policy_id: NonEmpty
-    promotion: CloudFrontPromotion = CloudFrontPromotion.REFUSE
-    session_stickiness_idle_ttl: Duration | None = None
-    session_stickiness_max_ttl: Duration | None = None
+    continuous_deployment_policy_id: NonEmpty = Field(
+        description="Continuous deployment policy attached to the primary"
+    )
+    promotion: CloudFrontPromotion = Field(
+        default=CloudFrontPromotion.REFUSE,
+        description="Steps above the 15% staging cap: refuse them, promote staging at 100 (promote_at_100), "
+        "or stay at 15% until 100 and then promote (hold_at_cap)",
+    )
+    session_stickiness_idle_ttl: Duration | None = Field(
+        default=None, description="SingleWeight session stickiness idle TTL, 300-3600 s (set both TTLs or neither)"
+    )
+    session_stickiness_max_ttl: Duration | None = Field(
+        default=None, description="SingleWeight session stickiness maximum TTL, 300-3600 s"
+    )
 
     @model_validator(mode="after")
     def _distributions(self) -> CloudFrontEdge:
@@ -441,14 +458,17 @@ EdgeSpec = Annotated[AlbEdge | Route53Edge | CloudFrontEdge, Field(discriminator
 
 class HealthSpec(SpecModel):
     urls: list[HttpUrl] = Field(default_factory=list, description="Deep health URLs of green")
-    consecutive_successes: int = Field(default=3, ge=1)
-    interval: Duration = Field(default=timedelta(seconds=5))
-    timeout: Duration = Field(default=timedelta(minutes=10))
-    expect_status: int = Field(default=200, ge=100, le=599)
+    consecutive_successes: int = Field(default=3, ge=1, description="Successes in a row each URL needs")
+    interval: Duration = Field(default=timedelta(seconds=5), description="Time between checks of a URL")
+    timeout: Duration = Field(
+        default=timedelta(minutes=10),
+        description="How long the target health check and the deep health checks may each take",
+    )
+    expect_status: int = Field(default=200, ge=100, le=599, description="HTTP status a healthy answer has")
     body_contains: str | None = Field(default=None, description="Substring the body must contain")
     json_path: str | None = Field(default=None, description="Dotted path into the JSON body, e.g. status")
     json_equals: str | None = Field(default=None, description="Value that json_path must equal")
-    request_timeout: Duration = Field(default=timedelta(seconds=5))
+    request_timeout: Duration = Field(default=timedelta(seconds=5), description="Timeout of one health request")
     check_target_health: bool = Field(default=True, description="Require healthy targets in green target groups")
 
 
@@ -480,10 +500,20 @@ class RampSpec(SpecModel):
         default_factory=lambda: list[int | RampStep]([1, 5, 25, 50, 100]),
         description="Green percents, strictly increasing, ending at 100; an int or {weight, bake, approval}",
     )
-    bake: WaitDuration = Field(default=timedelta(minutes=10))
-    approval: ApprovalMode = ApprovalMode.REQUIRED
-    approval_timeout: Duration = Field(default=timedelta(hours=24))
-    on_approval_timeout: ApprovalTimeoutAction = ApprovalTimeoutAction.ROLLBACK
+    bake: WaitDuration = Field(
+        default=timedelta(minutes=10), description="Watch time after each weight change (alarms and analysis)"
+    )
+    approval: ApprovalMode = Field(
+        default=ApprovalMode.REQUIRED,
+        description="required: each step waits for an `approve` before its weights change; auto: no gate",
+    )
+    approval_timeout: Duration = Field(
+        default=timedelta(hours=24), description="How long a gate waits for approval (time not paused)"
+    )
+    on_approval_timeout: ApprovalTimeoutAction = Field(
+        default=ApprovalTimeoutAction.ROLLBACK,
+        description="rollback: roll back to 100% blue; pause: pause, and a resume reopens the gate",
+    )
 
     @model_validator(mode="after")
     def _ramp(self) -> RampSpec:
@@ -527,58 +557,85 @@ class RampSpec(SpecModel):
 
 class AnalysisSpec(SpecModel):
     max_5xx_rate: float = Field(default=0.01, ge=0, le=1, description="Fraction of green requests")
-    max_p99_latency_ms: float | None = Field(default=None, gt=0)
-    max_p99_latency_ratio_to_blue: float | None = Field(default=None, gt=0)
-    min_request_count: int = Field(default=50, ge=0)
-    on_no_data: NoDataAction = NoDataAction.INCONCLUSIVE
+    max_p99_latency_ms: float | None = Field(default=None, gt=0, description="Green p99 latency limit")
+    max_p99_latency_ratio_to_blue: float | None = Field(
+        default=None, gt=0, description="Green p99 limit as a multiple of blue's p99 (skipped when blue has none)"
+    )
+    min_request_count: int = Field(
+        default=50, ge=0, description="Fewer green requests in the window than this gives no verdict from the numbers"
+    )
+    on_no_data: NoDataAction = Field(
+        default=NoDataAction.INCONCLUSIVE,
+        description="Verdict when there is too little traffic or no latency figure; fail rolls back",
+    )
     interval: Duration = Field(default=timedelta(minutes=1), description="How often the bake analyses metrics")
     window: Duration = Field(default=timedelta(minutes=5), description="Metric window per analysis")
 
 
 class DrainSpec(SpecModel):
-    max_wait: Duration = Field(default=timedelta(hours=2))
+    max_wait: Duration = Field(
+        default=timedelta(hours=2), description="Longest wait for blue to go idle; then on_timeout applies"
+    )
     stickiness_horizon: Duration | None = Field(
         default=None, description="After this long at 100% green, sessions are considered gone"
     )
     idle_threshold: int = Field(default=0, ge=0, description="Blue requests per window considered idle")
-    window: Duration = Field(default=timedelta(minutes=5))
-    poll_interval: Duration = Field(default=timedelta(seconds=30))
-    on_timeout: Literal["rollback", "fail", "proceed"] = "rollback"
+    window: Duration = Field(
+        default=timedelta(minutes=5), description="Metric window per drain poll and for the final zero-traffic check"
+    )
+    poll_interval: Duration = Field(default=timedelta(seconds=30), description="Time between drain polls")
+    on_timeout: Literal["rollback", "fail", "proceed"] = Field(
+        default="rollback",
+        description="Blue still busy: roll back; fail (weights stay at 100% green, blue intact); or proceed with a "
+        "warning",
+    )
 
 
 class AsyncWorkerSpec(SpecModel):
-    blue_service: EcsName
-    green_service: EcsName
-    desired_count: int = Field(ge=0)
+    blue_service: EcsName = Field(description="Blue queue consumer, scaled to 0 after green is up")
+    green_service: EcsName = Field(description="Green queue consumer (created at 0 tasks, scaled up at the flip)")
+    desired_count: int = Field(ge=0, description="Tasks of the green consumer after the flip")
     cluster: ClusterRef | None = Field(default=None, description="Defaults to blue.cluster / green.cluster")
-    stable_timeout: Duration = Field(default=timedelta(minutes=15))
+    stable_timeout: Duration = Field(
+        default=timedelta(minutes=15), description="How long each scaling may take to become stable"
+    )
 
 
 class DecommissionDelete(SpecModel):
-    blue_services: bool = True
-    target_groups: bool = False
-    records: bool = False
-    app_mesh: bool = True
-    blue_task_definitions: bool = False
+    blue_services: bool = Field(default=True, description="Delete blue's ECS services (async workers included)")
+    target_groups: bool = Field(
+        default=False, description="Delete blue target groups of ALB shifters with owned_by_meshshift: true"
+    )
+    records: bool = Field(
+        default=False, description="Delete blue records of Route 53 shifters with owned_by_meshshift: true"
+    )
+    app_mesh: bool = Field(
+        default=True, description="Delete blue.mesh's App Mesh resources (skipped with a warning if App Mesh is gone)"
+    )
+    blue_task_definitions: bool = Field(default=False, description="Deregister blue's task definitions")
 
 
 class DecommissionSpec(SpecModel):
     after: WaitDuration = Field(default=timedelta(hours=24), description="Soak time before decommission")
-    approval: ApprovalMode = ApprovalMode.REQUIRED
-    delete: DecommissionDelete = Field(default_factory=DecommissionDelete)
-    keep_green_on_rollback: bool = True
+    approval: ApprovalMode = Field(
+        default=ApprovalMode.REQUIRED, description="required: an `approve` (step 100) is needed after the soak"
+    )
+    delete: DecommissionDelete = Field(default_factory=DecommissionDelete, description="What decommission deletes")
+    keep_green_on_rollback: bool = Field(
+        default=True, description="false: a rollback also deletes the green services meshshift created"
+    )
 
 
 class RateLimits(SpecModel):
     """Client-side calls per second per AWS service, so a large migration does not throttle itself."""
 
-    ecs: float = Field(default=20.0, gt=0)
-    elbv2: float = Field(default=10.0, gt=0)
-    route53: float = Field(default=5.0, gt=0)
-    cloudfront: float = Field(default=5.0, gt=0)
-    cloudwatch: float = Field(default=20.0, gt=0)
-    appmesh: float = Field(default=10.0, gt=0)
-    servicediscovery: float = Field(default=10.0, gt=0)
+    ecs: float = Field(default=20.0, gt=0, description="ECS calls per second")
+    elbv2: float = Field(default=10.0, gt=0, description="Elastic Load Balancing calls per second")
+    route53: float = Field(default=5.0, gt=0, description="Route 53 calls per second")
+    cloudfront: float = Field(default=5.0, gt=0, description="CloudFront calls per second")
+    cloudwatch: float = Field(default=20.0, gt=0, description="CloudWatch calls per second")
+    appmesh: float = Field(default=10.0, gt=0, description="App Mesh calls per second")
+    servicediscovery: float = Field(default=10.0, gt=0, description="Cloud Map calls per second")
 
 
 def edge_weights_problem(edge: AlbEdge | Route53Edge | CloudFrontEdge, percent: int) -> weights.WeightError | None:
@@ -598,22 +655,38 @@ def edge_weights_problem(edge: AlbEdge | Route53Edge | CloudFrontEdge, percent: 
 class MigrationSpec(SpecModel):
     name: AppName = Field(description="Application name")
     region: RegionName | None = Field(default=None, description="AWS region; default from AWS_REGION")
-    blue: BlueSpec
-    green: GreenSpec
-    edge: list[EdgeSpec] = Field(min_length=1)
-    health: HealthSpec = Field(default_factory=HealthSpec)
-    ramp: RampSpec = Field(default_factory=RampSpec)
-    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
-    alarms: list[NonEmpty] = Field(default_factory=list)
-    alarm_poll_interval: Duration = Field(default=timedelta(seconds=30))
-    drain: DrainSpec = Field(default_factory=DrainSpec)
-    async_workers: list[AsyncWorkerSpec] = Field(default_factory=list)
-    decommission: DecommissionSpec = Field(default_factory=DecommissionSpec)
-    rate_limits: RateLimits = Field(default_factory=RateLimits)
-    approvers: list[NonEmpty] = Field(default_factory=list)
-    two_person_rule: bool = True
-    requested_by: NonEmpty
-    dry_run: bool = False
+    blue: BlueSpec = Field(description="Today's services, in App Mesh")
+    green: GreenSpec = Field(description="Where and how the Service Connect copy runs")
+    edge: list[EdgeSpec] = Field(
+        min_length=1, description="Traffic shifters (alb, route53, cloudfront), all set together at each step"
+    )
+    health: HealthSpec = Field(default_factory=HealthSpec, description="Green's validation before any traffic")
+    ramp: RampSpec = Field(default_factory=RampSpec, description="Steps, bakes and approval gates")
+    analysis: AnalysisSpec = Field(
+        default_factory=AnalysisSpec, description="Metric thresholds judged during bakes and the soak"
+    )
+    alarms: list[NonEmpty] = Field(
+        default_factory=list, description="CloudWatch alarms that roll back (polled, and accepted as `alarm` signals)"
+    )
+    alarm_poll_interval: Duration = Field(
+        default=timedelta(seconds=30), description="How often the workflow itself polls the alarms"
+    )
+    drain: DrainSpec = Field(default_factory=DrainSpec, description="Waiting for blue's traffic to end at 100% green")
+    async_workers: list[AsyncWorkerSpec] = Field(
+        default_factory=list, description="Queue consumers handed over from blue to green after the drain"
+    )
+    decommission: DecommissionSpec = Field(
+        default_factory=DecommissionSpec, description="Soak length, the last approval, what is deleted"
+    )
+    rate_limits: RateLimits = Field(
+        default_factory=RateLimits, description="Client-side AWS calls per second per service and region"
+    )
+    approvers: list[NonEmpty] = Field(
+        default_factory=list, description="Who may approve or reject; needed when any gate requires approval"
+    )
+    two_person_rule: bool = Field(default=True, description="requested_by may not approve their own migration")
+    requested_by: NonEmpty = Field(description="Who asked for the migration (recorded in the audit trail)")
+    dry_run: bool = Field(default=False, description="Stop after the plan; nothing is changed in AWS")
 
     @model_validator(mode="wrap")
     @classmethod
