@@ -1,0 +1,28 @@
+"""Replay the stored histories: a workflow change that alters the commands of a running migration
+fails here (ship such a change behind ``workflow.patched()``; see tests/histories/regenerate.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from workflows.migration import MeshMigration
+from workflows.sandbox import workflow_runner
+
+HISTORIES = Path(__file__).parent.parent / "histories"
+
+
+@pytest.mark.parametrize("name", ["happy_path", "rollback"])
+async def test_stored_history_replays(name: str) -> None:
+    path = HISTORIES / f"{name}.json"
+    history = WorkflowHistory.from_json(f"mesh-migration-replay-{name}", path.read_text())
+    replayer = Replayer(
+        workflows=[MeshMigration], data_converter=pydantic_data_converter, workflow_runner=workflow_runner()
+    )
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{name}: {result.replay_failure!r}"
+    assert len(history.events) > 50
