@@ -43,7 +43,8 @@ def inline_code(text: str) -> list[str]:
 
 
 def links(text: str) -> list[str]:
-    return LINK.findall(without_code_blocks(text))
+    # Inline code may hold regexes like `[a-z](...)` that only look like links.
+    return LINK.findall(INLINE.sub("", without_code_blocks(text)))
 
 
 def heading_anchors(text: str) -> set[str]:
@@ -94,6 +95,8 @@ def _invocation(doc: str, line: str) -> Invocation | None:
     if not words or words[0].rsplit("/", 1)[-1] != "meshshift" or len(words) < 2:
         return None
     command = words[1]
+    if command.startswith("<"):  # `meshshift <command> --help`: a placeholder, not a command
+        return None
     if command.startswith("-"):
         return Invocation(doc, "", tuple(w.split("=", 1)[0] for w in words[1:] if w.startswith("--")), line)
     flags = tuple(w.split("=", 1)[0] for w in words[2:] if w.startswith("-") and w != "-")
