@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -102,6 +103,8 @@ async def run(selected: list[str], quick: bool, aws_latency_ms: float) -> dict[s
                 result = await many.run(harness, sizes["many"])
             result["bench_seconds"] = round(time.monotonic() - began, 1)
             result["quick"] = quick
+            # The machine is shared: a high load average means other work competed for the CPUs.
+            result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             out[name] = result
     finally:
         harness.stop()
@@ -182,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--only: unknown benchmark(s) {unknown}; expected a comma-separated subset of {list(BENCHMARKS)}")
     output: Path = args.output or (QUICK_RESULTS if args.quick else RESULTS)
+    # SIGTERM stops the run like Ctrl-C, so the harness stops the processes it started.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     info = machine(args.aws_latency)
     results = asyncio.run(run(selected, args.quick, args.aws_latency))
     existing: dict[str, Any] = {}

@@ -18,6 +18,8 @@ reach 100% within the stall timeout.
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -100,11 +102,13 @@ async def _round(h: Harness, apps: list[Any]) -> dict[str, Any]:
         refused: list[str] = []
         with worker.sampler.window() as sample, h.others() as others:
             started = time.monotonic()
+            own_cpu = _own_cpu()
             outcomes = await asyncio.gather(
                 *(asyncio.wait_for(_drive(handle, latencies, refused), STALL_SECONDS) for handle in handles),
                 return_exceptions=True,
             )
             elapsed = time.monotonic() - started
+            own_cpu = _own_cpu() - own_cpu
         stalled = [h.id for h, outcome in zip(handles, outcomes, strict=True) if isinstance(outcome, BaseException)]
         for handle in handles:
             await handle.terminate("bench: the ramp was measured")
@@ -120,12 +124,21 @@ async def _round(h: Harness, apps: list[Any]) -> dict[str, Any]:
         "worker_cpu_cores": round(sample.cpu_cores, 2),
         "worker_cpu_seconds": round(sample.cpu_seconds, 2),
         "worker_peak_rss_mb": round(sample.peak_rss / 2**20, 1),
-        "other_processes_cpu_cores": {name: round(o.cpu_cores, 2) for name, o in others.items()},
+        "other_processes_cpu_cores": {
+            **{name: round(o.cpu_cores, 2) for name, o in others.items()},
+            "bench_driver": round(own_cpu / elapsed, 2),
+        },
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "missed_approvals": len(refused),
         "refusals": refused[:5],
         "stalled": len(stalled),
         "stalled_ids": stalled[:5],
     }
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def _drive(handle: WorkflowHandle[Any, Any], latencies: list[float], refused: list[str]) -> None:
