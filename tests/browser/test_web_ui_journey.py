@@ -115,7 +115,9 @@ async def test_start_list_query_and_approve_a_migration_from_the_web_ui(
         await page.get_by_role("heading", name="Start Workflow").scroll_into_view_if_needed()
         await shot("start-workflow-form")
         await page.get_by_test_id("start-workflow-button").click()
-        await expect(page.get_by_role("link", name="Workflow started successfully")).to_be_visible()
+        await expect(page.get_by_role("link", name="Workflow started successfully")).to_be_visible(
+            timeout=UI_TIMEOUT_MS
+        )
         description = await stack.handle().describe()
         assert description.workflow_type == WORKFLOW_TYPE
         assert description.task_queue == stack.task_queue
@@ -127,7 +129,7 @@ async def test_start_list_query_and_approve_a_migration_from_the_web_ui(
         decoy = page.get_by_role("link", name=f"mesh-migration-{OTHER_APP}", exact=True)
 
         async def refresh_list() -> None:
-            await page.get_by_role("button", name="Refresh").click()
+            await page.get_by_role("button", name="Refresh", exact=True).click()
 
         async def both_listed() -> None:
             await expect(ours).to_be_visible(timeout=2_000)
@@ -152,7 +154,7 @@ async def test_start_list_query_and_approve_a_migration_from_the_web_ui(
         # 3. The status query on the workflow's page: step 1's gate is open.
         await ours.click()
         await page.get_by_test_id("queries-tab").click()
-        await expect(page.get_by_test_id("query-select")).to_have_value("status")
+        await expect(page.get_by_test_id("query-select")).to_have_value("status", timeout=UI_TIMEOUT_MS)
         result = page.get_by_role("textbox", name="Query Result")
 
         async def run_query() -> None:
@@ -172,7 +174,7 @@ async def test_start_list_query_and_approve_a_migration_from_the_web_ui(
         await leave_editor(dialog.get_by_text("Single JSON payload supported."))
         await shot("signal-dialog-approve")
         await dialog.get_by_test_id("confirm-modal-button").click()
-        await expect(dialog).to_have_count(0)
+        await expect(dialog).to_have_count(0, timeout=UI_TIMEOUT_MS)
 
         # 5. status shows green at 1% (after the write was verified by read-back) ...
         weight_one = re.compile(r'"green_weight": 1,')
@@ -206,6 +208,6 @@ async def test_start_list_query_and_approve_a_migration_from_the_web_ui(
     approvals = [e for e in status.events if e.kind == "approve"]
     assert [(e.actor, e.accepted) for e in approvals] == [("alice", True)], approvals
     weights = await stack.edge_weights()
-    assert weights.alb_green_share == pytest.approx(0.01), weights
-    assert weights.route53_green_share == pytest.approx(0.01), weights
+    assert (weights.alb_blue, weights.alb_green) == (99, 1), weights
+    assert (weights.route53_blue, weights.route53_green) == (99, 1), weights
     assert (await stack.handle().describe()).status is WorkflowExecutionStatus.RUNNING
