@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from migration.contracts import AwsContext
@@ -44,8 +45,13 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._state: dict[tuple[str, str], tuple[float, float]] = {}  # key -> (tokens, last refill)
 
-    def acquire(self, service: str, region: str, rate: float) -> float:
-        """Block until a call is allowed; returns the seconds waited."""
+    def acquire(self, service: str, region: str, rate: float, on_wait: Callable[[float], None] | None = None) -> float:
+        """Block until a call is allowed; returns the seconds waited.
+
+        ``on_wait(seconds_so_far)`` runs before each pause: activities heartbeat there, so a long
+        queue behind a busy limit (many migrations sharing a 5 calls/s Route 53 quota) does not
+        look like a hung activity and time out its heartbeat.
+        """
         burst = max(1.0, rate)
         waited = 0.0
         while True:
@@ -60,6 +66,8 @@ class RateLimiter:
                     return waited
                 self._state[(service, region)] = (tokens, now)
                 delay = (1.0 - tokens) / rate
+            if on_wait is not None:
+                on_wait(waited)
             self._sleep(delay)
             waited += delay
 
@@ -130,7 +138,7 @@ class AwsClients:
             # Fires once per HTTP attempt, so botocore's own retries are rate limited too.
             limits: RateLimits = getattr(self._local, "limits", None) or RateLimits()
             rate = float(getattr(limits, field)) if field else 50.0
-            self._limiter.acquire(service, region, rate)
+            self._limiter.acquire(service, region, rate, on_wait=_heartbeat_while_waiting)
 
         return hook
 
@@ -154,6 +162,11 @@ class AwsClients:
 
     def servicediscovery(self, ctx: AwsContext) -> ServiceDiscoveryClient:
         return self._client("servicediscovery", ctx)  # type: ignore[no-any-return]
+
+
+def _heartbeat_while_waiting(waited: float) -> None:
+    if activity.in_activity():
+        activity.heartbeat(f"waiting {waited:.1f}s for the client-side AWS rate limit")
 
 
 # --- errors -------------------------------------------------------------------------------------
