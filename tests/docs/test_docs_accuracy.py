@@ -157,7 +157,8 @@ def test_every_make_target_mentioned_exists() -> None:
 
 # --- names the code defines -------------------------------------------------------------------------
 
-CODE_DIRS = ("migration", "activities", "workflows", "workers", "docker")
+# The test harnesses read a few variables of their own (browser, chaos), documented with them.
+CODE_DIRS = ("migration", "activities", "workflows", "workers", "docker", "tests/browser", "tests/reliability", "bench")
 
 
 @cache
@@ -172,6 +173,7 @@ def code_text() -> str:
             ):
                 parts.append(path.read_text(errors="replace"))
     parts.append((REPO / "Makefile").read_text())
+    parts.append((REPO / ".ci" / "run").read_text())
     return "\n".join(parts)
 
 
