@@ -11,6 +11,7 @@ from typing import Any
 from uuid import uuid4
 
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -109,7 +110,15 @@ async def start(
 
 
 async def status(handle: WorkflowHandle[Any, Any]) -> MigrationStatus:
-    return await handle.query(QUERY_STATUS, result_type=MigrationStatus)
+    """The status query. Retried: the time-skipping test server can drop a query that arrives while
+    the run it targets is continuing-as-new (a real server answers it from the next run)."""
+    for _ in range(10):
+        try:
+            return await handle.query(QUERY_STATUS, result_type=MigrationStatus, rpc_timeout=timedelta(seconds=3))
+        except RPCError as err:
+            if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                raise
+    raise AssertionError("the status query never answered")
 
 
 async def wait_for(

@@ -1,0 +1,50 @@
+"""Worker wiring: every activity registered under its contract name, settings from flags and env."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from activities.aws import AwsClients
+from migration import contracts
+from workers.worker import WorkerSettings, activity_methods, activity_objects, build_worker
+
+ACTIVITY_NAMES = {value for name, value in vars(contracts).items() if name.isupper() and isinstance(value, str)}
+
+
+def test_every_contract_activity_is_registered() -> None:
+    methods = activity_methods(activity_objects(None, AwsClients()))  # type: ignore[arg-type]
+    names = [m.__temporal_activity_definition.name for m in methods]
+    assert sorted(names) == sorted(ACTIVITY_NAMES)
+
+
+async def test_build_worker_requires_the_pydantic_converter(env_timeskipping: WorkflowEnvironment) -> None:
+    worker = build_worker(env_timeskipping.client, "tq-build", AwsClients(), 4)
+    assert worker.task_queue == "tq-build"
+    plain = await type(env_timeskipping.client).connect(
+        env_timeskipping.client.service_client.config.target_host, namespace="default"
+    )
+    with pytest.raises(ValueError, match="pydantic_data_converter"):
+        build_worker(plain, "tq-build", AwsClients(), 4)
+
+
+def test_settings_from_environment_and_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.example:7233")
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "prod")
+    monkeypatch.setenv("TEMPORAL_API_KEY", "s3cret-key")
+    monkeypatch.setenv("MESHSHIFT_TASK_QUEUE", "mq")
+    monkeypatch.setenv("ADDRESS", "not-this-one")
+    settings = WorkerSettings()
+    assert (settings.address, settings.namespace, settings.task_queue) == ("temporal.example:7233", "prod", "mq")
+    assert settings.tls_config() is True  # an API key implies TLS
+    assert "s3cret" not in settings.describe() and "s3cret" not in repr(settings)
+    flagged = WorkerSettings(address="127.0.0.1:9999", max_concurrent_activities=3)
+    assert flagged.address == "127.0.0.1:9999" and flagged.max_concurrent_activities == 3
+
+
+def test_half_configured_mtls_names_the_missing_variable(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    cert = tmp_path / "client.pem"
+    cert.write_text("cert")
+    monkeypatch.setenv("TEMPORAL_TLS_CLIENT_CERT_PATH", str(cert))
+    with pytest.raises(ValueError, match="TEMPORAL_TLS_CLIENT_KEY_PATH"):
+        WorkerSettings().tls_config()
