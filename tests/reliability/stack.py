@@ -259,7 +259,7 @@ class WorkerProcess:
 async def query_status(handle: WorkflowHandle[Any, Any], rpc_seconds: float = 2.0) -> MigrationStatus | None:
     try:
         return await handle.query(QUERY_STATUS, result_type=MigrationStatus, rpc_timeout=timedelta(seconds=rpc_seconds))
-    except Exception:  # a dead worker cannot answer: try again later
+    except Exception:  # a dead worker (or a restarting server) cannot answer: try again later
         return None
 
 

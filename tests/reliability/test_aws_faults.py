@@ -30,7 +30,11 @@ from workers.faults import FAULT_HOST, FaultConfig, FaultConfigError, FaultInjec
 
 CREATES: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], int]]] = {
     # service: (throttling code, a creating call, how many such resources exist)
-    "ecs": ("ThrottlingException", lambda c: c.create_cluster(clusterName="x"), lambda c: len(c.list_clusters()["clusterArns"])),
+    "ecs": (
+        "ThrottlingException",
+        lambda c: c.create_cluster(clusterName="x"),
+        lambda c: len(c.list_clusters()["clusterArns"]),
+    ),
     "elbv2": (
         "Throttling",
         lambda c: c.create_target_group(Name="x", Protocol="HTTP", Port=80, VpcId="vpc-1", TargetType="ip"),
@@ -50,7 +54,11 @@ CREATES: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], int]]] = {
         ),
         lambda c: len(c.describe_alarms()["MetricAlarms"]),
     ),
-    "appmesh": ("TooManyRequestsException", lambda c: c.create_mesh(meshName="x"), lambda c: len(c.list_meshes()["meshes"])),
+    "appmesh": (
+        "TooManyRequestsException",
+        lambda c: c.create_mesh(meshName="x"),
+        lambda c: len(c.list_meshes()["meshes"]),
+    ),
     "servicediscovery": (
         "RequestLimitExceeded",
         lambda c: c.create_http_namespace(Name="x"),
@@ -148,7 +156,9 @@ async def test_migrations_finish_correctly_with_30_percent_of_aws_calls_failing(
         worlds = [stack.seed(moto_server, region, reset=False) for region in regions]
 
         async def run(world: Any, queue: str, wid: str, reject_at: int | None = None) -> Any:
-            handle = await stack.start_migration(dev_client, queue, stack.fast_spec(world), wid)
+            spec = stack.fast_spec(world, alarm_poll_interval="PT1M")
+            spec["ramp"]["steps"] = [50, 100]
+            handle = await stack.start_migration(dev_client, queue, spec, wid)
             approver = Approver(handle, random.Random(seed), reject_at=reject_at)
             approving = asyncio.create_task(approver.run())
             report = await asyncio.wait_for(handle.result(), 240)
