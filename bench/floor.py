@@ -28,7 +28,7 @@ R = TypeVar("R")
 class NoLimit(RateLimiter):
     """The floor is what AWS itself costs: no client-side rate limit."""
 
-    def acquire(self, service: str, region: str, rate: float) -> float:
+    def acquire(self, service: str, region: str, rate: float, on_wait: object = None) -> float:
         return 0.0
 
 
