@@ -389,31 +389,37 @@ class MigrationReport(Model):
 # --- the workflow's input -----------------------------------------------------------------------
 
 
-class MigrationInput(RootModel[dict[str, JsonValue]]):
+class MigrationInput(RootModel[JsonValue]):
     """The workflow's one argument: the spec itself as a JSON object (so ``temporal workflow start
     --input-file spec.json`` works), or, on continue-as-new, ``{"spec": ..., "resume": ...}``.
 
-    ``spec`` and ``resume`` are not spec fields, so the two shapes cannot be confused.
+    ``spec`` and ``resume`` are not spec fields, so the two shapes cannot be confused. Any JSON
+    decodes (a list or a string too), so that the workflow itself refuses a wrong input with
+    InvalidSpec instead of failing to decode it and retrying the workflow task forever.
     """
 
     @property
-    def is_envelope(self) -> bool:
-        return isinstance(self.root.get("spec"), dict)
+    def body(self) -> dict[str, JsonValue]:
+        return self.root if isinstance(self.root, dict) else {}
 
     @property
-    def spec_json(self) -> dict[str, JsonValue]:
-        spec = self.root.get("spec")
+    def is_envelope(self) -> bool:
+        return isinstance(self.body.get("spec"), dict)
+
+    @property
+    def spec_json(self) -> JsonValue:
+        spec = self.body.get("spec")
         if self.is_envelope and isinstance(spec, dict):
             return spec
         return self.root
 
     @property
     def resume_json(self) -> JsonValue:
-        return self.root.get("resume") if self.is_envelope else None
+        return self.body.get("resume") if self.is_envelope else None
 
     @property
     def options_json(self) -> JsonValue:
-        return self.root.get("options") if self.is_envelope else None
+        return self.body.get("options") if self.is_envelope else None
 
     @classmethod
     def envelope(

@@ -160,7 +160,7 @@ class MeshMigration:
     def _app_name(self) -> str:
         if self._spec is not None:
             return self._spec.name
-        name = self._spec_json.get("name")
+        name = self._spec_json.get("name") if isinstance(self._spec_json, dict) else None
         return name if isinstance(name, str) else "unknown"
 
     # --- the lifecycle ----------------------------------------------------------------------
@@ -990,7 +990,9 @@ class MeshMigration:
 
     # --- messages ---------------------------------------------------------------------------
 
-    def _receive(self, command: Command, raw: RawMessage, via: str) -> CommandResult:
+    def _receive(self, command: Command, raw: RawMessage | None, via: str) -> CommandResult:
+        # A signal sent without input (e.g. `temporal workflow signal --name pause`) arrives as None.
+        raw = raw if raw is not None else RawMessage(None)
         state = self._state
         spec = self._spec
         payload: CommandPayload | str = (
@@ -1289,7 +1291,9 @@ class MeshMigration:
             SYSTEM_ACTOR, "continue_as_new", f"history at {workflow.info().get_current_history_length()} events"
         )
         state.runs += 1
-        workflow.continue_as_new(MigrationInput.envelope(self._spec_json, state, self._options))
+        # Only a valid spec (a JSON object) gets this far.
+        spec_json = self._spec_json if isinstance(self._spec_json, dict) else {}
+        workflow.continue_as_new(MigrationInput.envelope(spec_json, state, self._options))
 
     def _report(self, outcome: Outcome) -> MigrationReport:
         state = self._state

@@ -114,7 +114,7 @@ async def test_invalid_specs_fail_with_invalid_spec_and_make_no_aws_call(
     counter = CallCounter()
     client = await Client.connect(dev_server.address, data_converter=pydantic_data_converter)
     queue = f"bad-specs-{uuid4()}"
-    objects = [case for case in refused if isinstance(case, dict)]  # see the xfail test below for the rest
+    objects = [case for case in refused if isinstance(case, dict)]  # non-objects: their own test below
     sample = random.Random(len(cases)).sample(objects, min(30, len(objects)))
     with ThreadPoolExecutor(max_workers=8) as pool:
         worker = build_worker(client, queue, AwsClients(hooks=[("before-call", counter)]), 8, activity_executor=pool)
@@ -143,12 +143,6 @@ async def test_invalid_specs_fail_with_invalid_spec_and_make_no_aws_call(
 
 
 @pytest.mark.integration
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN BUG (reported): a workflow input that is not a JSON object fails the workflow task "
-    "('Failed decoding arguments') and is retried forever instead of failing with InvalidSpec; "
-    "no AWS call is made, but the workflow stays Running",
-)
 async def test_a_spec_that_is_not_an_object_fails_the_workflow(dev_client: Client) -> None:
     queue = f"not-object-{uuid4()}"
     world = world_for(make_spec())
@@ -180,7 +174,7 @@ strangers = st.sampled_from(["mallory", "", "ALICE", "alice ", "root", "carol"])
 def invalid_payloads(command: str) -> st.SearchStrategy[Any]:
     """Payloads that must be refused while the migration waits, unpaused, at the gate for step 10."""
     malformed = st.one_of(
-        # JSON null is left to the xfail test below: it wedges the workflow (a known bug).
+        # JSON null has its own test below (test_a_null_signal_payload_is_refused_and_audited).
         json_values.filter(lambda v: not isinstance(v, dict) and v is not None),
         st.dictionaries(
             st.sampled_from(["approver", "step", "x", "reason", "requested_by", "alarm_name"]), json_values
@@ -283,12 +277,6 @@ async def test_invalid_signals_and_updates_change_nothing_and_are_audited(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KNOWN BUG (reported): a signal whose payload is JSON null (e.g. `temporal workflow signal "
-    "--name pause` without --input) reaches the handler as None; `raw.root` raises AttributeError in "
-    "MeshMigration._receive, the workflow task fails and is retried forever: the migration is wedged",
-)
 async def test_a_null_signal_payload_is_refused_and_audited(
     env_timeskipping: WorkflowEnvironment, task_queue: str
 ) -> None:
