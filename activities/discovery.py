@@ -36,6 +36,7 @@ from migration.contracts import (
     NetworkConfig,
     TaskDefinition,
 )
+from migration.translate import READ_ONLY_TASK_KEYS
 
 if TYPE_CHECKING:
     from mypy_boto3_appmesh import AppMeshClient
@@ -57,17 +58,7 @@ def registerable_task_definition(described: dict[str, Any], tags: list[dict[str,
     Read-only attributes (ARN, revision, status, requiresAttributes, compatibilities, register and
     deregister stamps) would be refused on registration, so they are dropped here once.
     """
-    read_only = {
-        "taskDefinitionArn",
-        "revision",
-        "status",
-        "requiresAttributes",
-        "compatibilities",
-        "registeredAt",
-        "registeredBy",
-        "deregisteredAt",
-    }
-    body = {key: value for key, value in described.items() if key not in read_only}
+    body = {key: value for key, value in described.items() if key not in READ_ONLY_TASK_KEYS}
     if tags:
         body["tags"] = tags
     return TaskDefinition.model_validate(body)

@@ -44,7 +44,7 @@ AppProtocol = Literal["http", "http2", "grpc"]
 HTTP_PROTOCOLS: dict[str, AppProtocol] = {"http": "http", "http2": "http2", "grpc": "grpc"}
 
 # Keys describe_task_definition returns that register_task_definition refuses.
-_READ_ONLY_TASK_KEYS = (
+READ_ONLY_TASK_KEYS = (
     "taskDefinitionArn",
     "revision",
     "status",
@@ -333,7 +333,7 @@ def translate_service(
         )
 
     data = blue.model_dump(exclude_none=True)
-    for key in _READ_ONLY_TASK_KEYS:
+    for key in READ_ONLY_TASK_KEYS:
         data.pop(key, None)
     data.pop("proxyConfiguration", None)
     data["family"] = blue.family + family_suffix
