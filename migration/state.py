@@ -247,6 +247,12 @@ class Countdown(Model):
     remaining: timedelta
     ends_at: datetime | None = Field(default=None, description="When it ends if not paused (None while paused)")
 
+    @classmethod
+    def starting(cls, purpose: CountdownPurpose, duration: timedelta, now: datetime) -> Countdown:
+        """A countdown of ``duration`` (at least zero) that starts ``now``."""
+        duration = max(duration, timedelta(0))
+        return cls(purpose=purpose, total=duration, remaining=duration, ends_at=now + duration)
+
 
 class WorkerFlip(Model):
     """One async worker handover. The flags record intent (set before the call) for compensation."""
@@ -276,9 +282,16 @@ class RunOptions(Model):
 
     ``continue_as_new_at_history_length`` makes the workflow continue-as-new at a history length
     of its choosing besides the server's suggestion: tests use it, and operators may too.
+    ``activity_heartbeat_timeout``: the chaos tests shorten it to recover from kills in seconds.
     """
 
     continue_as_new_at_history_length: int | None = Field(default=None, ge=20)
+    activity_heartbeat_timeout: timedelta | None = Field(
+        default=None,
+        ge=timedelta(seconds=1),
+        description="Overrides every activity's heartbeat timeout (30 s): how soon the work of a "
+        "dead worker is retried elsewhere",
+    )
 
 
 class MigrationState(Model):

@@ -38,6 +38,7 @@ from activities.provisioning import ProvisioningActivities
 from activities.temporal_meta import TemporalMetaActivities
 from workers import faults
 from workers.connection import TemporalSettings, TemporalUnreachable, connect
+from workers.keepalive import KeepaliveInterceptor
 from workers.telemetry import (
     LogFormat,
     Observability,
@@ -139,7 +140,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=workflow_runner or default_workflow_runner(),
-        interceptors=interceptors,
+        interceptors=[KeepaliveInterceptor(), *interceptors],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 

@@ -2,9 +2,9 @@
 
 Retryability itself is decided inside the activities (a permanent AWS error is raised as a
 non-retryable ApplicationError), so the policies here only say how patiently to retry the rest.
-Activities that poll for a long time (steady state, target health, deep health, scaling) must
-heartbeat; their heartbeat timeout is what detects a dead worker within seconds instead of
-after the whole start-to-close timeout.
+Every activity is scheduled with a heartbeat timeout: it is what detects a dead worker within
+seconds instead of after the whole start-to-close timeout. Activities that poll heartbeat on each
+round themselves; the worker's keepalive (workers/keepalive.py) covers the quiet stretches.
 """
 
 from __future__ import annotations
@@ -16,11 +16,15 @@ from temporalio.common import RetryPolicy
 
 from migration import contracts
 
+# Heartbeats are also how a rollback's cancellation reaches a running call: the SDK sends them at
+# most every 0.8 x this timeout, which bounds how long a rollback waits for a call to stop.
+HEARTBEAT = timedelta(seconds=30)
+
 
 @dataclass(frozen=True)
 class CallOptions:
     start_to_close: timedelta
-    heartbeat: timedelta | None = None
+    heartbeat: timedelta = HEARTBEAT
     retry: RetryPolicy | None = None
     # A polling activity gets its own wait time plus this margin as start-to-close.
     wait_margin: timedelta = timedelta(minutes=5)
@@ -51,26 +55,22 @@ COMPENSATION_RETRY = RetryPolicy(
     maximum_attempts=0,
 )
 
-# Heartbeats are also how a rollback's cancellation reaches a running call: the SDK sends them at
-# most every 0.8 x this timeout, which bounds how long a rollback waits for a call to stop.
-POLLING_HEARTBEAT = timedelta(seconds=30)
-
 OPTIONS: dict[str, CallOptions] = {
     contracts.DISCOVER_BLUE: CallOptions(start_to_close=timedelta(minutes=15)),
-    contracts.ENSURE_NAMESPACE: CallOptions(start_to_close=timedelta(minutes=10), heartbeat=POLLING_HEARTBEAT),
+    contracts.ENSURE_NAMESPACE: CallOptions(start_to_close=timedelta(minutes=10)),
     contracts.PROVISION_GREEN_SERVICE: CallOptions(start_to_close=timedelta(minutes=10)),
-    contracts.WAIT_SERVICES_STABLE: CallOptions(start_to_close=timedelta(minutes=35), heartbeat=POLLING_HEARTBEAT),
-    contracts.CHECK_TARGET_HEALTH: CallOptions(start_to_close=timedelta(minutes=15), heartbeat=POLLING_HEARTBEAT),
-    contracts.DEEP_HEALTH_CHECK: CallOptions(start_to_close=timedelta(minutes=15), heartbeat=POLLING_HEARTBEAT),
+    contracts.WAIT_SERVICES_STABLE: CallOptions(start_to_close=timedelta(minutes=35)),
+    contracts.CHECK_TARGET_HEALTH: CallOptions(start_to_close=timedelta(minutes=15)),
+    contracts.DEEP_HEALTH_CHECK: CallOptions(start_to_close=timedelta(minutes=15)),
     # Route 53 waits for INSYNC (usually under a minute) inside the call.
-    contracts.SET_EDGE_WEIGHTS: CallOptions(start_to_close=timedelta(minutes=10), heartbeat=POLLING_HEARTBEAT),
+    contracts.SET_EDGE_WEIGHTS: CallOptions(start_to_close=timedelta(minutes=10)),
     contracts.READ_EDGE_WEIGHTS: CallOptions(start_to_close=timedelta(minutes=2)),
     contracts.COLLECT_METRICS: CallOptions(start_to_close=timedelta(minutes=2), retry=WATCH_RETRY),
     contracts.POLL_ALARMS: CallOptions(start_to_close=timedelta(minutes=1), retry=WATCH_RETRY),
-    contracts.SCALE_SERVICE: CallOptions(start_to_close=timedelta(minutes=20), heartbeat=POLLING_HEARTBEAT),
+    contracts.SCALE_SERVICE: CallOptions(start_to_close=timedelta(minutes=20)),
     contracts.DELETE_ECS_SERVICES: CallOptions(start_to_close=timedelta(minutes=20)),
     contracts.DELETE_TARGET_GROUPS: CallOptions(start_to_close=timedelta(minutes=5)),
-    contracts.DELETE_WEIGHTED_RECORD: CallOptions(start_to_close=timedelta(minutes=10), heartbeat=POLLING_HEARTBEAT),
+    contracts.DELETE_WEIGHTED_RECORD: CallOptions(start_to_close=timedelta(minutes=10)),
     contracts.DELETE_APP_MESH: CallOptions(start_to_close=timedelta(minutes=20)),
     contracts.DEREGISTER_TASK_DEFINITIONS: CallOptions(start_to_close=timedelta(minutes=10)),
 }
@@ -83,9 +83,12 @@ REGISTERED_SEARCH_ATTRIBUTES_RETRY = RetryPolicy(maximum_attempts=3)
 PROVISION_CONCURRENCY = 10
 
 
-def options_for(name: str, *, wait: timedelta | None = None, compensation: bool = False) -> CallOptions:
-    """The call options of activity ``name``; ``wait`` is how long the activity itself may poll."""
+def options_for(
+    name: str, *, wait: timedelta | None = None, compensation: bool = False, heartbeat: timedelta | None = None
+) -> CallOptions:
+    """The call options of activity ``name``; ``wait`` is how long the activity itself may poll,
+    ``heartbeat`` overrides the heartbeat timeout (RunOptions.activity_heartbeat_timeout)."""
     base = OPTIONS[name]
     start_to_close = base.start_to_close if wait is None else max(base.start_to_close, wait + base.wait_margin)
     retry = COMPENSATION_RETRY if compensation else (base.retry or STANDARD_RETRY)
-    return CallOptions(start_to_close=start_to_close, heartbeat=base.heartbeat, retry=retry)
+    return CallOptions(start_to_close=start_to_close, heartbeat=heartbeat or base.heartbeat, retry=retry)

@@ -368,7 +368,7 @@ class MeshMigration:
                 state.step_stage = StepStage.SHIFT
             if state.step_stage is StepStage.SHIFT:
                 await self._shift(spec, step.weights, step.percent)
-                state.countdown = Countdown(purpose="bake", total=step.bake, remaining=step.bake)
+                state.countdown = Countdown.starting("bake", step.bake, workflow.now())
                 state.step_stage = StepStage.BAKE
             await self._bake(spec, step)
             state.step_index += 1
@@ -553,7 +553,7 @@ class MeshMigration:
         if not state.soak_completed:
             if state.countdown is None:
                 after = spec.decommission.after
-                state.countdown = Countdown(purpose="soak", total=after, remaining=after)
+                state.countdown = Countdown.starting("soak", after, workflow.now())
                 self._audit(SYSTEM_ACTOR, "soak", f"soaking at 100% green for {after}; alarms still roll back")
             await self._watch(spec, until=None)
             state.countdown = None
@@ -672,7 +672,7 @@ class MeshMigration:
         state = self._state
         state.awaiting_approval = AwaitingApproval(step=step, since=workflow.now(), gate=kind)
         state.gate_approval = None
-        state.countdown = Countdown(purpose="approval", total=timeout, remaining=timeout) if timeout else None
+        state.countdown = Countdown.starting("approval", timeout, workflow.now()) if timeout else None
         limit = f" (timeout {timeout} of unpaused time)" if timeout else ""
         self._audit(SYSTEM_ACTOR, "gate_opened", f"waiting for approval of {kind.value} step {step}{limit}")
 
@@ -725,7 +725,7 @@ class MeshMigration:
         """A pausable, watched timer; resumes with its remaining time after continue-as-new."""
         state = self._state
         if state.countdown is None or state.countdown.purpose != purpose:
-            state.countdown = Countdown(purpose=purpose, total=max(duration, ZERO), remaining=max(duration, ZERO))
+            state.countdown = Countdown.starting(purpose, duration, workflow.now())
         await self._watch(spec, until=None)
         state.countdown = None
 
@@ -1168,7 +1168,9 @@ class MeshMigration:
         compensation: bool = False,
     ) -> R:
         """Run activity ``name``; unless told otherwise, a rollback request cancels it mid-flight."""
-        options = options_for(name, wait=wait, compensation=compensation)
+        options = options_for(
+            name, wait=wait, compensation=compensation, heartbeat=self._options.activity_heartbeat_timeout
+        )
         call = workflow.execute_activity(
             name,
             arg,

@@ -19,6 +19,7 @@ from migration.constants import QUERY_STATUS, WORKFLOW_TYPE
 from migration.errors import validate_spec
 from migration.state import MigrationReport, MigrationStatus
 from tests.workflows.fakes import FakeActivities, FakeWorld
+from workers.keepalive import KeepaliveInterceptor
 from workflows.migration import MeshMigration
 from workflows.sandbox import workflow_runner
 
@@ -61,15 +62,35 @@ BASE_SPEC: dict[str, Any] = {
 }
 
 
-def make_spec(**overrides: Any) -> dict[str, Any]:
-    """The test spec with top-level sections merged (one level deep) from ``overrides``."""
-    spec = copy.deepcopy(BASE_SPEC)
+def _merged(spec: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with top-level sections merged (one level deep) from ``overrides``."""
+    spec = copy.deepcopy(spec)
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(spec.get(key), dict):
             spec[key] = {**spec[key], **value}
         else:
             spec[key] = value
     return spec
+
+
+def make_spec(**overrides: Any) -> dict[str, Any]:
+    """The test spec with top-level sections merged (one level deep) from ``overrides``."""
+    return _merged(BASE_SPEC, overrides)
+
+
+# Every duration of BASE_SPEC cut to seconds, for tests on a real dev server (real time).
+FAST: dict[str, Any] = {
+    "ramp": {"bake": "PT2S", "approval_timeout": "PT1M"},
+    "analysis": {"interval": "PT1S", "window": "PT5M", "min_request_count": 50},
+    "alarm_poll_interval": "PT1S",
+    "drain": {"max_wait": "PT1M", "window": "PT1S", "poll_interval": "PT1S"},
+    "decommission": {"after": "PT1S"},
+}
+
+
+def fast_spec(**overrides: Any) -> dict[str, Any]:
+    """``make_spec`` with FAST's second-scale durations under ``overrides``."""
+    return _merged(make_spec(**FAST), overrides)
 
 
 def world_for(spec: dict[str, Any]) -> FakeWorld:
@@ -84,6 +105,7 @@ async def running_worker(env: WorkflowEnvironment, world: FakeWorld, task_queue:
         workflows=[MeshMigration],
         activities=FakeActivities(world).all(),
         workflow_runner=workflow_runner(),
+        interceptors=[KeepaliveInterceptor()],
         # Fakes that wait for a cancellation learn of it on their next heartbeat: send them at once.
         max_heartbeat_throttle_interval=timedelta(milliseconds=20),
         default_heartbeat_throttle_interval=timedelta(milliseconds=20),
