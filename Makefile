@@ -33,8 +33,10 @@ typecheck: $(VENV)/.dev-installed
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The long forms of tests/reliability; their figures become docs/reliability.md.
 chaos: $(VENV)/.dev-installed
 	MESHSHIFT_CHAOS_RUNS=100 $(BIN)/pytest tests/reliability -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m tests.reliability.report
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -17,37 +17,49 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 
 INTRO = """# Reliability and security
 
-What meshshift has been seen surviving, with the figures of the latest run of `tests/reliability/`.
-`make test` runs the short forms (10 chaos runs); `make chaos` runs the long forms
-(`MESHSHIFT_CHAOS_RUNS=100`). Regenerate this page after a run with
-`python -m tests.reliability.report` (the tests write `tests/.artifacts/reliability.json`).
+What meshshift has been seen surviving: workers killed mid-step, the Temporal server restarting,
+AWS throttling and 5xx, malformed specs and messages, forged alarms, approvers who are not
+allowed. The figures below are those of the latest `make chaos` run (the long forms,
+`MESHSHIFT_CHAOS_RUNS=100`); `make test` runs the same tests in their short forms (10 chaos runs).
+`make chaos` rewrites this page from `tests/.artifacts/reliability.json`, which every run of
+`tests/reliability/` updates; `python -m tests.reliability.report` renders it by hand.
+
+Everything runs against a real Temporal dev server and the simulated AWS (moto in server mode
+plus meshshift's ECS, App Mesh, CloudFront and CloudWatch extensions), with the worker started
+as `meshshift worker`, as a user runs it, except the state machine, which uses fake activities
+so it can throw thousands of operations at the workflow.
 
 The chaos switch used below, `MESHSHIFT_FAULTS` (workers/faults.py), is **off by default**: it makes
 the worker's AWS calls fail on purpose and exists only for these tests.
 """
 
-NOT_COVERED = """## What is not covered
+NOT_COVERED = """## How a dead worker is noticed
 
-- **Real AWS.** Everything runs against the simulated AWS (moto plus meshshift's extensions).
-  Real throttling, eventual consistency beyond what the simulation models, IAM evaluation and
-  CloudFront continuous deployment (only modelled by our extension) are not exercised here.
-- **Timeouts of a dead worker's activities.** Temporal learns that a worker died only from an
-  activity's timeouts. Most meshshift activities do not heartbeat and have start-to-close
-  timeouts of 2 to 35 minutes, so a crash during one of them delays the migration that long
-  (nothing is lost or duplicated). To keep runs to seconds, the chaos test shortens the
-  stranded attempt's start-to-close timeout through Temporal's UpdateActivityOptions API (what
-  `temporal activity update-options` does) and restores it for the retry; the count is in the
-  table. Giving every AWS-changing activity a heartbeat timeout would make this automatic.
+Temporal learns that a worker died only from its activities' timeouts. Every meshshift activity
+is scheduled with a heartbeat timeout (30 s; `RunOptions.activity_heartbeat_timeout` in the
+workflow input overrides it), and the worker's keepalive interceptor (workers/keepalive.py)
+heartbeats for any activity that is quiet for a third of it. A SIGKILLed worker therefore costs
+at most one heartbeat timeout before its activity is retried elsewhere. The chaos runs shorten
+the timeout to 5 s (the state machine to 3 s) so that a hundred kills fit in minutes; the table
+counts the attempts retried that way.
+
+## What is not covered
+
+- **Real AWS.** Everything runs against the simulated AWS. Real throttling, eventual consistency
+  beyond what the simulation models, IAM evaluation, and CloudFront continuous deployment (only
+  modelled by meshshift's extension of moto) are not exercised.
 - **Network partitions** between the worker and AWS or Temporal (only process kills, server
-  restarts and AWS error answers are injected), clock skew, disk-full on the dev server.
+  restarts and AWS error answers are injected), clock skew, a full disk under the dev server.
 - **Several workers at once** on one task queue while one is killed (one worker process is used).
-- **The alarm bridge under load** and a Lambda deployment of it (its handler is tested elsewhere).
-- **Logs at DEBUG level**: the secrets search covers the default INFO level. botocore's DEBUG
-  logging prints request headers, which include `X-Amz-Security-Token` when session credentials
-  are used; do not run a worker at DEBUG with temporary credentials in shared logs.
-- **Known bugs found by these tests** (kept as strict xfail tests until fixed, so they turn red
-  when fixed): a workflow input that is not a JSON object, and a signal whose payload is JSON
-  null, both fail the workflow task forever instead of being refused and audited.
+- **A Temporal cluster** (only the single-process dev server on SQLite is restarted here), and
+  Temporal Cloud.
+- **The alarm bridge under load**, and its Lambda deployment (the handler is tested elsewhere).
+- **Logs at DEBUG level.** The secrets search covers the default INFO level. botocore's DEBUG
+  logging prints request headers, which include `X-Amz-Security-Token` with session credentials:
+  do not run a worker at DEBUG with temporary credentials into shared logs.
+- **The state machine's choice of operations** is hypothesis's: its first examples are the
+  simplest, so the short form in `make test` leans on worker restarts and rollbacks; the
+  operation counts are in its table.
 """
 
 
@@ -107,8 +119,15 @@ def summary(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def provenance(data: dict[str, Any]) -> list[str]:
+    """When the figures were recorded and with which MESHSHIFT_CHAOS_RUNS, per section."""
+    stamps = sorted({str(v.get("recorded_at", "?"))[:10] for v in data.values() if isinstance(v, dict)})
+    settings = sorted({int(v.get("chaos_runs_setting", 0)) for v in data.values() if isinstance(v, dict)})
+    return [f"Recorded on {', '.join(stamps)} with `MESHSHIFT_CHAOS_RUNS` = {', '.join(map(str, settings))}.", ""]
+
+
 def render(data: dict[str, Any]) -> str:
-    lines = [INTRO, *summary(data)]
+    lines = [INTRO, *provenance(data), *summary(data)]
     for key, title, source in SECTIONS:
         figures = data.get(key)
         lines += [f"## {title}", "", f"Test: `{source}`.", ""]

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,15 +23,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.field_mask_pb2 import FieldMask
-from temporalio.api.activity.v1 import ActivityOptions
-from temporalio.api.enums.v1 import PendingActivityState
-from temporalio.api.workflowservice.v1 import UpdateActivityOptionsRequest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError
 
 from migration.constants import QUERY_STATUS, SIGNAL_APPROVE, SIGNAL_REJECT, UPDATE_APPROVE, WORKFLOW_TYPE
-from migration.state import ApprovePayload, CommandResult, MigrationReport, MigrationStatus, RejectPayload
+from migration.state import (
+    ApprovePayload,
+    CommandResult,
+    MigrationInput,
+    MigrationReport,
+    MigrationStatus,
+    RejectPayload,
+    RunOptions,
+)
 from workers import demo_world
 from workers.demo_world import DemoWorld
 
@@ -304,70 +306,18 @@ class Approver:
         return [r for r in results if isinstance(r, BaseException)]
 
 
-async def rescue_stranded_activities(client: Client, workflow_id: str, dead: set[str], counter: Counter[str]) -> None:
-    """Time out, now, the activity attempts that a killed worker had started.
-
-    Temporal learns that a worker died only from an attempt's timeouts: a heartbeat timeout
-    (one minute for meshshift's polling activities) or the start-to-close timeout (two to
-    thirty-five minutes for the others). No fast test can wait that long, so this does what an
-    operator would do (``temporal activity update-options``): it shortens the stranded attempt's
-    start-to-close timeout so Temporal retries it at once, then restores the original options for
-    the retry. The retry itself, and everything the workflow does with it, is Temporal's and
-    meshshift's own behaviour.
-    """
-    handle = client.get_workflow_handle(workflow_id)
-    shortened: dict[str, int] = {}  # activity id -> attempt that was stranded
-    while True:
-        try:
-            raw = (await handle.describe()).raw_description
-        except RPCError:
-            await asyncio.sleep(0.3)
-            continue
-        execution = raw.workflow_execution_info.execution
-        for pending in raw.pending_activities:
-            activity_id = pending.activity_id
-            stranded = (
-                pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-                and pending.last_worker_identity in dead
-            )
-            if stranded and shortened.get(activity_id) != pending.attempt:
-                elapsed = max(0.0, time.time() - pending.last_started_time.ToDatetime().timestamp())
-                options = ActivityOptions()
-                options.start_to_close_timeout.FromTimedelta(timedelta(seconds=elapsed + 1))
-                with contextlib.suppress(RPCError):
-                    await client.workflow_service.update_activity_options(
-                        UpdateActivityOptionsRequest(
-                            namespace=client.namespace,
-                            execution=execution,
-                            id=activity_id,
-                            identity="reliability-test",
-                            activity_options=options,
-                            update_mask=FieldMask(paths=["start_to_close_timeout"]),
-                        )
-                    )
-                    shortened[activity_id] = pending.attempt
-                    counter["stranded_activities_timed_out"] += 1
-            elif activity_id in shortened and pending.attempt > shortened[activity_id]:
-                del shortened[activity_id]
-                with contextlib.suppress(RPCError):
-                    await client.workflow_service.update_activity_options(
-                        UpdateActivityOptionsRequest(
-                            namespace=client.namespace,
-                            execution=execution,
-                            id=activity_id,
-                            identity="reliability-test",
-                            restore_original=True,
-                        )
-                    )
-        await asyncio.sleep(0.3)
-
-
 async def start_migration(
-    client: Client, task_queue: str, spec: dict[str, Any], workflow_id: str
+    client: Client, task_queue: str, spec: dict[str, Any], workflow_id: str, heartbeat: timedelta | None = None
 ) -> WorkflowHandle[Any, MigrationReport]:
+    """Start a migration; ``heartbeat`` shortens every activity's heartbeat timeout (30 s), which is
+    how soon the work of a killed worker is retried."""
+    body: Any = spec
+    if heartbeat is not None:
+        options = RunOptions(activity_heartbeat_timeout=heartbeat)
+        body = MigrationInput.envelope(spec, options=options).model_dump(mode="json")
     return await client.start_workflow(
         WORKFLOW_TYPE,
-        spec,
+        body,
         id=workflow_id,
         task_queue=task_queue,
         result_type=MigrationReport,
