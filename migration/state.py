@@ -239,7 +239,8 @@ CountdownPurpose = Literal["bake", "approval", "soak", "drain_poll", "drain_veri
 class Countdown(Model):
     """A durable timer that only runs while the migration is not paused.
 
-    ``remaining`` is refreshed at every wake-up, so a continue-as-new resumes it exactly.
+    ``remaining`` and ``ends_at`` are refreshed at every wake-up, so a continue-as-new resumes it
+    exactly.
     """
 
     purpose: CountdownPurpose
@@ -252,6 +253,14 @@ class Countdown(Model):
         """A countdown of ``duration`` (at least zero) that starts ``now``."""
         duration = max(duration, timedelta(0))
         return cls(purpose=purpose, total=duration, remaining=duration, ends_at=now + duration)
+
+    def refresh(self, now: datetime, paused: bool) -> None:
+        """Bring ``remaining`` up to ``now``: while running, ``ends_at`` is the truth, so the time
+        spent in polls between timers counts too; a pause freezes ``remaining``, a resume sets a
+        new ``ends_at``."""
+        if self.ends_at is not None:
+            self.remaining = max(self.ends_at - now, timedelta(0))
+        self.ends_at = None if paused else now + self.remaining
 
 
 class WorkerFlip(Model):

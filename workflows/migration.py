@@ -107,6 +107,9 @@ ZERO = timedelta(0)
 # A wait never re-arms a timer shorter than this: it keeps a burst of due watchers from spinning.
 MIN_WAIT = timedelta(seconds=1)
 WEIGHT_TOLERANCE = 1e-6
+# workflow.patched() ids, one per change of the workflow's commands (see docs/architecture.md).
+PATCH_VERIFY_FROM_WRITE = "verify-weights-from-write"
+PATCH_COUNTDOWN_CLOCK = "countdown-counts-poll-time"
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"
@@ -377,22 +380,37 @@ class MeshMigration:
     async def _shift(self, spec: MigrationSpec, weights: list[contracts.ShifterWeights], percent: int) -> None:
         await self._hold_while_paused(spec)
         self._raise_if_rollback()
-        edges = {planning.shifter_id(e): e for e in spec.edge}
-        targets = [contracts.ShifterTarget(edge=edges[w.shifter_id], weights=w) for w in weights]
         # Recorded before the call: a write that half-landed must still be reversed.
         self._state.edge_touched = True
-        await self._call(
-            contracts.SET_EDGE_WEIGHTS,
-            contracts.SetEdgeWeightsInput(aws=self._aws(spec), targets=targets),
-            contracts.EdgeWeightsResult,
-        )
-        await self._verify_weights(spec, weights)
+        await self._write_weights(spec, weights)
         state = self._state
         state.green_weight = percent
         state.weights_changed_at = workflow.now()
         state.next_analysis_at = None
         self._audit(SYSTEM_ACTOR, "weights", f"green at {percent}% on every shifter, verified by read-back")
         self._publish()
+
+    async def _write_weights(
+        self, spec: MigrationSpec, weights: list[contracts.ShifterWeights], *, compensation: bool = False
+    ) -> None:
+        """Write every shifter's weights, then make sure they read back as written."""
+        edges = {planning.shifter_id(e): e for e in spec.edge}
+        result = await self._call(
+            contracts.SET_EDGE_WEIGHTS,
+            contracts.SetEdgeWeightsInput(
+                aws=self._aws(spec),
+                targets=[contracts.ShifterTarget(edge=edges[w.shifter_id], weights=w) for w in weights],
+            ),
+            contracts.EdgeWeightsResult,
+            interruptible=not compensation,
+            compensation=compensation,
+        )
+        # The write's own read-back is the verification when it already matches (one activity per
+        # step instead of two); histories from before this change always read again.
+        if workflow.patched(PATCH_VERIFY_FROM_WRITE) and not weight_mismatches(weights, result.readings):
+            self._state.weights = {r.shifter_id: r for r in result.readings}
+            return
+        await self._verify_weights(spec, weights, compensation=compensation)
 
     async def _verify_weights(
         self, spec: MigrationSpec, expected: list[contracts.ShifterWeights], *, compensation: bool = False
@@ -691,6 +709,8 @@ class MeshMigration:
             if until is not None and until():
                 return True
             countdown = state.countdown
+            if countdown is not None and self._countdown_counts_poll_time():
+                countdown.refresh(workflow.now(), state.paused)
             if countdown is not None and not state.paused and countdown.remaining <= ZERO:
                 return False
             await self._run_due_watchers(spec)
@@ -707,8 +727,12 @@ class MeshMigration:
         paused = state.paused
         deadlines = [t - now for t in (state.next_alarm_poll_at, state.next_analysis_at) if t is not None]
         countdown = state.countdown
+        counts_poll_time = countdown is not None and self._countdown_counts_poll_time()
         if countdown is not None:
-            countdown.ends_at = None if paused else now + countdown.remaining
+            if counts_poll_time:
+                countdown.refresh(now, paused)
+            else:
+                countdown.ends_at = None if paused else now + countdown.remaining
             if not paused:
                 deadlines.append(countdown.remaining)
         timeout = max(min(deadlines), MIN_WAIT) if deadlines else None
@@ -718,8 +742,13 @@ class MeshMigration:
 
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(woken, timeout=timeout)
-        if countdown is not None and not paused:
+        if countdown is not None and not paused and not counts_poll_time:
             countdown.remaining = max(ZERO, countdown.remaining - (workflow.now() - now))
+
+    def _countdown_counts_poll_time(self) -> bool:
+        # Before this patch a countdown advanced only while its timer slept, so the alarm polls and
+        # metric reads between timers stretched every bake, soak and approval timeout a little.
+        return workflow.patched(PATCH_COUNTDOWN_CLOCK)
 
     async def _countdown(self, spec: MigrationSpec, purpose: CountdownPurpose, duration: timedelta) -> None:
         """A pausable, watched timer; resumes with its remaining time after continue-as-new."""
@@ -927,19 +956,7 @@ class MeshMigration:
         if not state.edge_touched or state.plan is None:
             self._audit(SYSTEM_ACTOR, "rollback", "edge weights were never changed: blue still has all traffic")
             return
-        weights = state.plan.rollback_weights
-        edges = {planning.shifter_id(e): e for e in spec.edge}
-        await self._call(
-            contracts.SET_EDGE_WEIGHTS,
-            contracts.SetEdgeWeightsInput(
-                aws=self._aws(spec),
-                targets=[contracts.ShifterTarget(edge=edges[w.shifter_id], weights=w) for w in weights],
-            ),
-            contracts.EdgeWeightsResult,
-            interruptible=False,
-            compensation=True,
-        )
-        await self._verify_weights(spec, weights, compensation=True)
+        await self._write_weights(spec, state.plan.rollback_weights, compensation=True)
         state.green_weight = 0
         state.weights_changed_at = workflow.now()
         record.reversed.append("every shifter at 100% blue (verified)")

@@ -62,6 +62,8 @@ class FakeWorld:
         self.fail: dict[str, ApplicationError] = {}
         self.blocks: list[Block] = []
         self.hooks: dict[str, Callable[[FakeWorld], None]] = {}
+        # The next this many writes report their read-back as not in sync yet (DNS propagating).
+        self.unsynced_writes = 0
 
     # --- steering --------------------------------------------------------------------------
 
@@ -243,7 +245,11 @@ class FakeActivities:
         await self.world.enter(c.SET_EDGE_WEIGHTS)
         for target in inp.targets:
             self.world.weights[target.weights.shifter_id] = target.weights
-        return c.EdgeWeightsResult(readings=self.world.readings())
+        readings = self.world.readings()
+        if self.world.unsynced_writes > 0:
+            self.world.unsynced_writes -= 1
+            readings = [r.model_copy(update={"in_sync": False, "detail": "PENDING"}) for r in readings]
+        return c.EdgeWeightsResult(readings=readings)
 
     @activity.defn(name=c.READ_EDGE_WEIGHTS)
     async def read_edge_weights(self, inp: c.ReadEdgeWeightsInput) -> c.EdgeWeightsResult:

@@ -16,7 +16,16 @@ from workflows.sandbox import workflow_runner
 HISTORIES = Path(__file__).parent.parent / "histories"
 
 
-@pytest.mark.parametrize("name", ["happy_path", "rollback"])
+# The current histories, plus those recorded before each workflow.patched() change (``*_v1``...),
+# so that both sides of every patch stay covered.
+NAMES = sorted(p.stem for p in HISTORIES.glob("*.json"))
+
+
+def test_both_sides_of_the_patches_are_stored() -> None:
+    assert {"happy_path", "rollback", "happy_path_v1", "rollback_v1"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
 async def test_stored_history_replays(name: str) -> None:
     path = HISTORIES / f"{name}.json"
     history = WorkflowHistory.from_json(f"mesh-migration-replay-{name}", path.read_text())

@@ -1,6 +1,8 @@
-"""The workflow's own check of read-back weights (beside each shifter's verify)."""
+"""The workflow's own check of read-back weights (beside each shifter's verify), and when it reads
+the weights again after a write."""
 
-from migration.contracts import ShifterReading, ShifterWeights
+from migration.contracts import READ_EDGE_WEIGHTS, SET_EDGE_WEIGHTS, ShifterReading, ShifterWeights
+from tests.workflows.harness import make_spec, running_worker, start, world_for
 from workflows.migration import weight_mismatches
 
 
@@ -32,3 +34,24 @@ def test_not_promoted_when_promotion_expected_is_a_mismatch() -> None:
 def test_staging_weight_compared_before_promotion() -> None:
     assert weight_mismatches([_cf(0.95, 0.05, False)], [_read(0.95, 0.05, False)]) == []
     assert weight_mismatches([_cf(0.95, 0.05, False)], [_read(0.99, 0.01, False)])
+
+
+async def test_a_write_that_reads_back_as_written_needs_no_second_read(env_timeskipping, task_queue) -> None:
+    body = make_spec(ramp={"steps": [50, 100], "bake": "PT0S"}, alarms=[])
+    world = world_for(body)
+    async with running_worker(env_timeskipping, world, task_queue):
+        report = await (await start(env_timeskipping, task_queue, body)).result()
+    assert report.outcome == "completed"
+    assert world.calls[SET_EDGE_WEIGHTS] == 2
+    assert world.calls[READ_EDGE_WEIGHTS] == 0
+
+
+async def test_a_write_still_propagating_is_read_again_until_in_sync(env_timeskipping, task_queue) -> None:
+    body = make_spec(ramp={"steps": [50, 100], "bake": "PT0S"}, alarms=[])
+    world = world_for(body)
+    world.unsynced_writes = 1
+    async with running_worker(env_timeskipping, world, task_queue):
+        report = await (await start(env_timeskipping, task_queue, body)).result()
+    assert report.outcome == "completed"
+    assert world.calls[SET_EDGE_WEIGHTS] == 2
+    assert world.calls[READ_EDGE_WEIGHTS] == 1
