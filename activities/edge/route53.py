@@ -28,6 +28,7 @@ class Route53Shifter(Shifter):
     mechanism = "route53"
     edge: Route53Edge
     _change_id: str | None = None
+    _change_seen_in_sync = False  # INSYNC is final for a change: no need to ask again
 
     def _check_range(self, weights: ShifterWeights) -> None:
         for side, value in (("blue", weights.blue), ("green", weights.green)):
@@ -111,12 +112,14 @@ class Route53Shifter(Shifter):
                 },
             )
         self._change_id = answer["ChangeInfo"]["Id"]
+        self._change_seen_in_sync = False
 
     def _change_in_sync(self) -> bool:
         r53 = self.clients.route53(self.aws)
         with aws_errors(f"Reading Route 53 change {self._change_id} for {self._where()}"):
             status = r53.get_change(Id=self._change_id or "")["ChangeInfo"]["Status"]
-        return status == "INSYNC"
+        self._change_seen_in_sync = status == "INSYNC"
+        return self._change_seen_in_sync
 
     def wait_in_sync(self) -> None:
         if self._change_id is not None:
@@ -139,7 +142,5 @@ class Route53Shifter(Shifter):
             percent = 100.0 if green > 0 else 0.0
         else:
             percent = percent_of(blue, green)
-        in_sync = True
-        if self._change_id is not None:
-            in_sync = self._change_in_sync()
+        in_sync = self._change_id is None or self._change_seen_in_sync or self._change_in_sync()
         return self.reading(blue, green, percent, in_sync=in_sync, detail="; ".join(detail))

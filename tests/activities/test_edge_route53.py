@@ -157,6 +157,15 @@ def test_waits_for_insync_with_heartbeats(aws_inprocess: None, aws_clients: AwsC
     assert result.readings[0].in_sync
 
 
+def test_a_change_seen_insync_is_not_asked_about_again(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    edge = make_zone()
+    calls: list[str] = []
+    aws_clients.route53(CTX).meta.events.register("before-call.route-53.*", lambda model, **_: calls.append(model.name))
+    set_weights(aws_clients, edge, 255, 0)
+    # Read the records, write both in one batch, wait for INSYNC, read back: INSYNC is final.
+    assert calls == ["ListResourceRecordSets", "ChangeResourceRecordSets", "GetChange", "ListResourceRecordSets"]
+
+
 def test_insync_timeout_is_retryable(aws_inprocess: None, aws_clients: AwsClients) -> None:
     edge = make_zone()
     aws_clients.route53(CTX).meta.events.register(
