@@ -35,7 +35,7 @@ test: lint typecheck
 
 # The long forms of tests/reliability; their figures become docs/reliability.md.
 chaos: $(VENV)/.dev-installed
-	MESHSHIFT_CHAOS_RUNS=100 $(BIN)/pytest tests/reliability -m "not browser" $(PYTEST_ARGS)
+	MESHSHIFT_CHAOS_RUNS=100 $(BIN)/pytest tests/reliability -m "not browser" --timeout 3600 $(PYTEST_ARGS)
 	$(BIN)/python -m tests.reliability.report
 
 bench: $(VENV)/.dev-installed

@@ -1,8 +1,8 @@
 """The floor: the AWS calls a step or a rollback makes, made directly with boto3 and no Temporal.
 
 It runs meshshift's own shifters (activities/edge: the same describe/modify/UPSERT/get_change/
-IfMatch calls, in the same order and with the same concurrency as ``set_edge_weights`` followed
-by the workflow's verifying ``read_edge_weights``), with no client-side rate limiter, from the
+IfMatch calls, in the same order and with the same concurrency as ``set_edge_weights``, whose
+read-back the workflow accepts as its verification), with no client-side rate limiter, from the
 bench process. Whatever a benchmark measures above this floor is the cost of the orchestration.
 """
 
@@ -46,7 +46,7 @@ class Floor:
         return [shifter_class(edge.type)(edge, self.clients, self.ctx) for edge in edges]
 
     def set_weights(self, edges: Sequence[EdgeSpec], weights: Sequence[ShifterWeights]) -> float:
-        """set_edge_weights then the verifying read, as one step does; returns the seconds taken."""
+        """set_edge_weights with its read-back, as one step does; returns the seconds taken."""
         started = time.monotonic()
         shifters = self.shifters(edges)
         pairs = list(zip(shifters, weights, strict=True))
@@ -57,8 +57,6 @@ class Floor:
         readings = self._all(shifters, lambda s: s.read_weights())
         for (shifter, wanted), reading in zip(pairs, readings, strict=True):
             shifter.verify(wanted, reading)
-        # The workflow reads every shifter back once more (read_edge_weights) before it trusts a step.
-        self._all(self.shifters(edges), lambda s: s.read_weights())
         return time.monotonic() - started
 
     def close(self) -> None:

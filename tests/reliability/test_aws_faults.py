@@ -131,6 +131,9 @@ def test_same_seed_same_faults() -> None:
     assert FAULT_HOST.endswith(".invalid")  # RFC 6761: can never resolve
 
 
+REGIONS = ["us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"]
+
+
 @pytest.mark.integration
 async def test_migrations_finish_correctly_with_30_percent_of_aws_calls_failing(
     dev_server: EmbeddedServer, dev_client: Client, moto_server: str, log_dir: Path
@@ -150,40 +153,46 @@ async def test_migrations_finish_correctly_with_30_percent_of_aws_calls_failing(
     (log_dir / "clean").mkdir()
     clean.start()
     faulty.start()
+
+    async def run(world: Any, queue: str, wid: str, reject_at: int | None = None) -> Any:
+        spec = stack.fast_spec(world, alarm_poll_interval="PT1M")
+        spec["ramp"]["steps"] = [50, 100]
+        handle = await stack.start_migration(dev_client, queue, spec, wid)
+        approver = Approver(handle, random.Random(seed), reject_at=reject_at)
+        approving = asyncio.create_task(approver.run())
+        report = await asyncio.wait_for(handle.result(), 240)
+        await asyncio.wait_for(approving, 10)
+        assert not await approver.finish()
+        return report
+
     try:
-        stack.reset_sim(moto_server)
-        regions = ["us-east-1", *(["us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"] * runs)][: 1 + 2 * runs]
-        worlds = [stack.seed(moto_server, region, reset=False) for region in regions]
-
-        async def run(world: Any, queue: str, wid: str, reject_at: int | None = None) -> Any:
-            spec = stack.fast_spec(world, alarm_poll_interval="PT1M")
-            spec["ramp"]["steps"] = [50, 100]
-            handle = await stack.start_migration(dev_client, queue, spec, wid)
-            approver = Approver(handle, random.Random(seed), reject_at=reject_at)
-            approving = asyncio.create_task(approver.run())
-            report = await asyncio.wait_for(handle.result(), 240)
-            await asyncio.wait_for(approving, 10)
-            assert not await approver.finish()
-            return report
-
-        jobs = [run(worlds[0], clean.task_queue, f"faults-{seed}-reference")]
-        for i in range(runs):
-            jobs.append(run(worlds[1 + 2 * i], faulty.task_queue, f"faults-{seed}-complete-{i}"))
-            jobs.append(run(worlds[2 + 2 * i], faulty.task_queue, f"faults-{seed}-rollback-{i}", reject_at=50))
-        reports = await asyncio.gather(*jobs)
-        expected = stack.snapshot(moto_server, worlds[0])
-        assert reports[0].outcome == "completed"
-        for i in range(runs):
-            where = f"(seed {seed}, run {i})"
-            completed, rolled_back = reports[1 + 2 * i], reports[2 + 2 * i]
-            assert completed.outcome == "completed", f"{where}: {completed.events[-5:]}"
-            assert stack.snapshot(moto_server, worlds[1 + 2 * i]) == expected, where
-            assert rolled_back.outcome == "rolled_back", f"{where}: {rolled_back.events[-5:]}"
-            after = stack.snapshot(moto_server, worlds[2 + 2 * i])
-            assert after["alb_weights"] == [("blue", 100), ("green", 0)], where
-            weights = {r[2]: r[3] for r in after["route53_records"]}
-            assert weights == {"blue": 100, "green": 0}, where
-            assert not stack.duplicates(after), where
+        done = 0
+        while done < runs:
+            # Each simulated region holds one seeded shop: a round uses each region once.
+            size = min(len(REGIONS) // 2, runs - done)
+            stack.reset_sim(moto_server)
+            worlds = [stack.seed(moto_server, region, reset=False) for region in ["us-east-1", *REGIONS[: 2 * size]]]
+            jobs = [run(worlds[0], clean.task_queue, f"faults-{seed}-reference-{done}")]
+            for i in range(size):
+                jobs.append(run(worlds[1 + 2 * i], faulty.task_queue, f"faults-{seed}-complete-{done + i}"))
+                jobs.append(
+                    run(worlds[2 + 2 * i], faulty.task_queue, f"faults-{seed}-rollback-{done + i}", reject_at=50)
+                )
+            reports = await asyncio.gather(*jobs)
+            expected = stack.snapshot(moto_server, worlds[0])
+            assert reports[0].outcome == "completed"
+            for i in range(size):
+                where = f"(seed {seed}, run {done + i})"
+                completed, rolled_back = reports[1 + 2 * i], reports[2 + 2 * i]
+                assert completed.outcome == "completed", f"{where}: {completed.events[-5:]}"
+                assert stack.snapshot(moto_server, worlds[1 + 2 * i]) == expected, where
+                assert rolled_back.outcome == "rolled_back", f"{where}: {rolled_back.events[-5:]}"
+                after = stack.snapshot(moto_server, worlds[2 + 2 * i])
+                assert after["alb_weights"] == [("blue", 100), ("green", 0)], where
+                weights = {r[2]: r[3] for r in after["route53_records"]}
+                assert weights == {"blue": 100, "green": 0}, where
+                assert not stack.duplicates(after), where
+            done += size
         output = faulty.output()
         injected = {kind: output.count(f"injected {kind} on ") for kind in ("throttle", "error5xx")}
         assert injected["throttle"] > 0 and injected["error5xx"] >= 0
