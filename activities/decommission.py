@@ -9,7 +9,9 @@ dangling forward), and the last weighted record of a name (green's).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,6 +44,55 @@ def _absent(err: ClientError) -> bool:
 def _record_name(name: str) -> str:
     # Route 53 answers with a trailing dot, lower case, and '*' escaped as \052.
     return name.rstrip(".").lower().replace("\\052", "*")
+
+
+@dataclass
+class _ForwardUser:
+    """A listener default action or a rule that forwards to a target group."""
+
+    where: str
+    actions: list[Any]
+    write: Callable[[list[Any]], Any]
+
+
+def _listener_writer(elbv2: ElasticLoadBalancingv2Client, listener_arn: str) -> Callable[[list[Any]], Any]:
+    return lambda actions: elbv2.modify_listener(ListenerArn=listener_arn, DefaultActions=actions)
+
+
+def _rule_writer(elbv2: ElasticLoadBalancingv2Client, rule_arn: str) -> Callable[[list[Any]], Any]:
+    return lambda actions: elbv2.modify_rule(RuleArn=rule_arn, Actions=actions)
+
+
+def _groups(action: Any) -> list[Any]:
+    return list((action.get("ForwardConfig") or {}).get("TargetGroups", []))
+
+
+def _mentions(actions: list[Any], target_group_arn: str) -> bool:
+    return any(
+        action.get("TargetGroupArn") == target_group_arn
+        or any(g.get("TargetGroupArn") == target_group_arn for g in _groups(action))
+        for action in actions
+    )
+
+
+def _without_idle(actions: list[Any], target_group_arn: str) -> list[Any] | None:
+    """``actions`` with the group removed from the weighted forwards where it has weight 0 and
+    another group has weight; None if it cannot go (it carries weight, or is the only target)."""
+    out: list[Any] = []
+    for action in actions:
+        groups = _groups(action)
+        if not _mentions([action], target_group_arn):
+            out.append(action)
+            continue
+        mine = [g for g in groups if g.get("TargetGroupArn") == target_group_arn]
+        rest = [g for g in groups if g.get("TargetGroupArn") != target_group_arn]
+        # An unweighted group in a ForwardConfig has weight 1 (AWS's default).
+        if not mine or any(g.get("Weight", 1) > 0 for g in mine) or not any(g.get("Weight", 1) > 0 for g in rest):
+            return None
+        action = {k: copy.deepcopy(v) for k, v in action.items() if k != "TargetGroupArn"}
+        action["ForwardConfig"]["TargetGroups"] = rest
+        out.append(action)
+    return out
 
 
 # --- ECS ----------------------------------------------------------------------------------------
@@ -99,13 +150,16 @@ class DecommissionActivities:
             if group is None:
                 result.already_absent.append(arn)
                 continue
-            users = self._forwards_to(elbv2, arn, group.get("LoadBalancerArns", []))
+            lb_arns = group.get("LoadBalancerArns", [])
+            # The ALB shifter leaves blue in the forward at weight 0: take it out first.
+            for where in self._detach_idle(elbv2, arn, lb_arns):
+                result.warnings.append(f"removed {arn} (weight 0) from the forward of {where}")
+            users = [user.where for user in self._users(elbv2, arn, lb_arns)]
             if users:
                 raise ApplicationError(
                     f"Refusing to delete target group {arn}: it is still referenced by {', '.join(users)}, "
-                    "and deleting it would leave a forward to nothing. Expected: blue's target group removed "
-                    "from every forward action (a weight of 0 still counts). Next: point those actions at the "
-                    "green target group only, then retry the decommission.",
+                    "with a weight above 0 or as the only target, so deleting it would cut traffic. "
+                    "Next: point those actions at the green target group, then retry the decommission.",
                     type="TargetGroupInUse",
                     non_retryable=True,
                 )
@@ -135,35 +189,48 @@ class DecommissionActivities:
         return dict(groups[0]) if groups else None
 
     @staticmethod
-    def _forwards_to(elbv2: ElasticLoadBalancingv2Client, target_group_arn: str, lb_arns: list[str]) -> list[str]:
+    def _users(elbv2: ElasticLoadBalancingv2Client, target_group_arn: str, lb_arns: list[str]) -> list[_ForwardUser]:
         """Listeners (default action) and rules of the given load balancers that forward to the group."""
-
-        def mentions(actions: list[Any]) -> bool:
-            for action in actions:
-                if action.get("TargetGroupArn") == target_group_arn:
-                    return True
-                groups = (action.get("ForwardConfig") or {}).get("TargetGroups", [])
-                if any(g.get("TargetGroupArn") == target_group_arn for g in groups):
-                    return True
-            return False
-
-        users: list[str] = []
+        users: list[_ForwardUser] = []
         for lb_arn in lb_arns:
             with aws_errors(f"ELBv2 DescribeListeners for {lb_arn}"):
                 pages = elbv2.get_paginator("describe_listeners").paginate(LoadBalancerArn=lb_arn)
                 listeners = [listener for page in pages for listener in page.get("Listeners", [])]
             for listener in listeners:
                 listener_arn = listener["ListenerArn"]
-                if mentions(list(listener.get("DefaultActions", []))):
-                    users.append(f"listener {listener_arn} (default action)")
+                default = list(listener.get("DefaultActions", []))
+                if _mentions(default, target_group_arn):
+                    users.append(
+                        _ForwardUser(
+                            f"listener {listener_arn} (default action)",
+                            default,
+                            _listener_writer(elbv2, listener_arn),
+                        )
+                    )
                 with aws_errors(f"ELBv2 DescribeRules for {listener_arn}"):
                     rules = elbv2.describe_rules(ListenerArn=listener_arn).get("Rules", [])
                 users += [
-                    f"rule {rule['RuleArn']}"
+                    _ForwardUser(
+                        f"rule {rule['RuleArn']}",
+                        list(rule.get("Actions", [])),
+                        _rule_writer(elbv2, rule["RuleArn"]),
+                    )
                     for rule in rules
-                    if not rule.get("IsDefault") and mentions(list(rule.get("Actions", [])))
+                    if not rule.get("IsDefault") and _mentions(list(rule.get("Actions", [])), target_group_arn)
                 ]
         return users
+
+    def _detach_idle(self, elbv2: ElasticLoadBalancingv2Client, target_group_arn: str, lb_arns: list[str]) -> list[str]:
+        """Remove the group from every weighted forward where it has weight 0 and another group
+        carries the traffic; where it still matters it stays, for the caller to refuse."""
+        detached: list[str] = []
+        for user in self._users(elbv2, target_group_arn, lb_arns):
+            actions = _without_idle(user.actions, target_group_arn)
+            if actions is not None:
+                with aws_errors(f"ELBv2 removing {target_group_arn} from the forward of {user.where}"):
+                    user.write(actions)
+                detached.append(user.where)
+        return detached
 
     # --- Route 53 ---------------------------------------------------------------------------------
 

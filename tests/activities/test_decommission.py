@@ -128,14 +128,37 @@ def test_delete_unreferenced_target_group_is_idempotent(aws_mode: str, aws_clien
     assert run(aws_clients, "delete_target_groups", inp).already_absent == [old]
 
 
-def test_target_group_still_forwarded_to_is_refused(aws_inprocess: None, aws_clients: AwsClients) -> None:
-    blue, _, _, listener = _alb_with_groups()
+def _forward(listener: str) -> list[dict[str, Any]]:
+    elb = boto3.client("elbv2", region_name="us-east-1")
+    action = elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"][0]
+    return [{"arn": g["TargetGroupArn"], "weight": g.get("Weight")} for g in action["ForwardConfig"]["TargetGroups"]]
+
+
+def test_a_group_at_weight_0_is_taken_out_of_the_forward_then_deleted(
+    aws_inprocess: None, aws_clients: AwsClients
+) -> None:
+    blue, green, _, listener = _alb_with_groups()
+    inp = DeleteTargetGroupsInput(aws=CTX, target_group_arns=[blue])
+    result = run(aws_clients, "delete_target_groups", inp)
+    assert result.deleted == [blue]
+    assert any(listener in w and "weight 0" in w for w in result.warnings)
+    assert _forward(listener) == [{"arn": green, "weight": 999}]  # green keeps all the traffic
+    assert run(aws_clients, "delete_target_groups", inp).already_absent == [blue]
+
+
+def test_a_group_that_still_carries_traffic_is_refused(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    blue, green, _, listener = _alb_with_groups()
+    elb = boto3.client("elbv2", region_name="us-east-1")
+    groups = [{"TargetGroupArn": blue, "Weight": 1}, {"TargetGroupArn": green, "Weight": 999}]
+    elb.modify_listener(
+        ListenerArn=listener, DefaultActions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": groups}}]
+    )
     with pytest.raises(ApplicationError) as err:
         run(aws_clients, "delete_target_groups", DeleteTargetGroupsInput(aws=CTX, target_group_arns=[blue]))
     assert err.value.non_retryable and err.value.type == "TargetGroupInUse"
-    assert listener in str(err.value) and "weight of 0 still counts" in str(err.value)
-    groups = boto3.client("elbv2", region_name="us-east-1").describe_target_groups(TargetGroupArns=[blue])
-    assert len(groups["TargetGroups"]) == 1  # untouched
+    assert listener in str(err.value) and "weight above 0" in str(err.value)
+    assert len(elb.describe_target_groups(TargetGroupArns=[blue])["TargetGroups"]) == 1  # untouched
+    assert _forward(listener) == [{"arn": blue, "weight": 1}, {"arn": green, "weight": 999}]
 
 
 def test_delete_target_group_throttled_then_ok(
@@ -425,3 +448,18 @@ def test_activities_are_registered_under_their_contract_names(aws_clients: AwsCl
     for name, method in expected.items():
         definition = activity._Definition.must_from_callable(method)
         assert definition.name == name
+
+
+def test_only_an_idle_group_beside_a_weighted_one_can_be_taken_out() -> None:
+    from activities.decommission import _without_idle
+
+    def fwd(*groups: tuple[str, int | None]) -> dict[str, Any]:
+        tgs = [{"TargetGroupArn": a} if w is None else {"TargetGroupArn": a, "Weight": w} for a, w in groups]
+        return {"Type": "forward", "ForwardConfig": {"TargetGroups": tgs}}
+
+    assert _without_idle([fwd(("b", 0), ("g", 5))], "b") == [fwd(("g", 5))]
+    assert _without_idle([fwd(("b", 0), ("g", 0))], "b") is None  # nothing else carries traffic
+    assert _without_idle([fwd(("b", None), ("g", 5))], "b") is None  # unweighted counts as weight 1
+    assert _without_idle([{"Type": "forward", "TargetGroupArn": "b"}], "b") is None  # the only target
+    other = {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}
+    assert _without_idle([other, fwd(("b", 0), ("g", 1))], "b") == [other, fwd(("g", 1))]
