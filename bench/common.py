@@ -50,8 +50,9 @@ def seconds_between(a: datetime, b: datetime) -> float:
 
 async def rollback_timeline(handle: WorkflowHandle[Any, Any]) -> dict[str, float]:
     """Where a signal-triggered rollback's time goes, from the server's event times (seconds after
-    the signal was recorded): the restoring set_edge_weights scheduled, started, completed, then
-    the verifying read completed and the workflow closed."""
+    the signal was recorded): the restoring set_edge_weights scheduled, started, completed, a
+    second read of the weights completed (only when the write's read-back did not match yet), and
+    the workflow closed."""
     from temporalio.api.enums.v1 import EventType as E
 
     from migration.contracts import READ_EDGE_WEIGHTS, SET_EDGE_WEIGHTS

@@ -137,7 +137,8 @@ def _report(
         "floor_calls_seconds": summary([t.floor_calls for t in trials]),
         "ratio_to_floor": ratio,
         "timeline_after_signal_seconds_p50": {
-            mark: summary([t.timeline[mark] for t in trials if mark in t.timeline])["p50"]
+            # read_completed only when the write's own read-back did not match (None otherwise).
+            mark: summary([t.timeline[mark] for t in trials if mark in t.timeline]).get("p50")
             for mark in ("set_scheduled", "set_started", "set_completed", "read_completed", "closed")
         },
         "aws_calls_per_rollback": {"worker": worker_calls, "floor": floor_per_trial},

@@ -66,13 +66,10 @@ async def run(h: Harness, trials: int) -> dict[str, Any]:
                 d["p50"] < TARGET_SECONDS,
                 f"p50 {d['p50'] * 1000:.0f} ms, p95 {d['p95'] * 1000:.0f} ms",
                 "< 150 ms",
-                "Route 53's client-side limit (5 calls/s, AWS's own per-account quota) with 6 Route 53 calls per "
-                "step (set: list + change + get_change; read-back: list + get_change; the workflow's verifying "
-                "read: list) makes back-to-back steps take 1.2 s each. Real ramps bake for minutes, so the bucket "
-                "is full at each step and this does not show. Fewer calls per step would fix it: set_edge_weights "
-                "already reads back and verifies, so the separate read_edge_weights after it could go (or read "
-                "only on mismatch), and Route 53's read_weights need not call get_change again after "
-                "wait_in_sync saw INSYNC: 4 calls, 0.8 s.",
+                "Route 53's client-side limit (5 calls/s, AWS's own per-account quota): each step makes 4 "
+                "Route 53 calls (set: list + change + get_change; read-back: list), so back-to-back steps take "
+                "about 0.8 s each. Real ramps bake for minutes, so the bucket is full at each step and this does "
+                "not show.",
             ),
         ],
     }

@@ -256,7 +256,9 @@ def test_replay_histories_are_described_as_they_are() -> None:
 def test_workflow_patches_are_described_as_they_are() -> None:
     text = " ".join((DOCS / "architecture.md").read_text().split())
     source = (REPO / "workflows" / "migration.py").read_text()
+    # Literal ids, and ids held in PATCH_* constants (workflow.patched(PATCH_...)).
     patched = re.findall(r"workflow\.patched\(\s*[\"']([^\"']+)", source)
+    patched += re.findall(r"^PATCH_\w+\s*=\s*[\"']([^\"']+)", source, re.MULTILINE)
     if patched:
         missing = [p for p in patched if p not in text]
         assert not missing, f"docs/architecture.md does not list workflow patches {missing}"

@@ -21,8 +21,9 @@ What meshshift has been seen surviving: workers killed mid-step, the Temporal se
 AWS throttling and 5xx, malformed specs and messages, forged alarms, approvers who are not
 allowed. The figures below are those of the latest `make chaos` run (the long forms,
 `MESHSHIFT_CHAOS_RUNS=100`); `make test` runs the same tests in their short forms (10 chaos runs).
-`make chaos` rewrites this page from `tests/.artifacts/reliability.json`, which every run of
-`tests/reliability/` updates; `python -m tests.reliability.report` renders it by hand.
+`make chaos` rewrites this page from the figures that every run of `tests/reliability/` writes
+(tests/.artifacts/reliability.json, not committed); `python -m tests.reliability.report` renders
+it by hand.
 
 Everything runs against a real Temporal dev server and the simulated AWS (moto in server mode
 plus meshshift's ECS, App Mesh, CloudFront and CloudWatch extensions), with the worker started
