@@ -220,11 +220,12 @@ class DecommissionActivities:
                 ]
         return users
 
-    def _detach_idle(self, elbv2: ElasticLoadBalancingv2Client, target_group_arn: str, lb_arns: list[str]) -> list[str]:
+    @classmethod
+    def _detach_idle(cls, elbv2: ElasticLoadBalancingv2Client, target_group_arn: str, lb_arns: list[str]) -> list[str]:
         """Remove the group from every weighted forward where it has weight 0 and another group
         carries the traffic; where it still matters it stays, for the caller to refuse."""
         detached: list[str] = []
-        for user in self._users(elbv2, target_group_arn, lb_arns):
+        for user in cls._users(elbv2, target_group_arn, lb_arns):
             actions = _without_idle(user.actions, target_group_arn)
             if actions is not None:
                 with aws_errors(f"ELBv2 removing {target_group_arn} from the forward of {user.where}"):

@@ -1,5 +1,6 @@
 """A test certificate authority that signs SNS messages exactly as SNS does, and serves its
-signing certificate over HTTPS on loopback, so the alarm bridge's verification runs for real."""
+signing certificate over HTTPS on loopback, so the alarm bridge's verification runs for real;
+plus the ``sns`` fixture and a bridge wired to it, shared by the bridge's tests."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from workers.sns import SnsEnvelope, string_to_sign
+from workers.alarm_bridge import AlarmBridge, AlarmNotice
+from workers.sns import SnsEnvelope, SnsVerifier, https_fetcher, string_to_sign
 
 
 def _name(cn: str) -> x509.Name:
@@ -131,3 +134,30 @@ def serve_test_sns() -> Iterator[SnsTestAuthority]:
         finally:
             server.shutdown()
             server.server_close()
+
+
+class RecordingRouter:
+    """Routes every alarm to one migration and remembers what it was given."""
+
+    def __init__(self) -> None:
+        self.notices: list[AlarmNotice] = []
+
+    async def route(self, notice: AlarmNotice) -> list[str]:
+        self.notices.append(notice)
+        return ["mesh-migration-shop"]
+
+
+@pytest.fixture(scope="module")
+def sns() -> Iterator[SnsTestAuthority]:
+    with serve_test_sns() as authority:
+        yield authority
+
+
+def make_bridge(sns: SnsTestAuthority, router: RecordingRouter, confirmed: list[str] | None = None) -> AlarmBridge:
+    """A bridge that trusts only the test authority's topic and certificate."""
+    verifier = SnsVerifier(
+        allowed_topics={sns.topic_arn},
+        fetcher=https_fetcher(sns.client_context),
+        test_cert_url_prefix=sns.cert_url_prefix,
+    )
+    return AlarmBridge(verifier, router, confirm=(confirmed.append if confirmed is not None else lambda _: None))

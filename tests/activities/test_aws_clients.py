@@ -8,17 +8,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.aws import RateLimiter, _heartbeat_while_waiting, aws_errors
-
-
-class VirtualClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fixtures_aws import VirtualClock
 
 
 def test_limiter_allows_a_burst_then_the_rate() -> None:

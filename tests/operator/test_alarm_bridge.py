@@ -6,39 +6,13 @@ import asyncio
 import http.client
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.sns_signing import SnsTestAuthority, serve_test_sns
-from workers.alarm_bridge import AlarmBridge, AlarmNotice, make_http_server
-from workers.sns import SnsVerifier, https_fetcher
-
-
-class RecordingRouter:
-    def __init__(self) -> None:
-        self.notices: list[AlarmNotice] = []
-
-    async def route(self, notice: AlarmNotice) -> list[str]:
-        self.notices.append(notice)
-        return ["mesh-migration-shop"]
-
-
-@pytest.fixture(scope="module")
-def sns() -> Iterator[SnsTestAuthority]:
-    with serve_test_sns() as test_sns:
-        yield test_sns
-
-
-def make_bridge(sns: SnsTestAuthority, router: RecordingRouter, confirmed: list[str] | None = None) -> AlarmBridge:
-    verifier = SnsVerifier(
-        allowed_topics={sns.topic_arn},
-        fetcher=https_fetcher(sns.client_context),
-        test_cert_url_prefix=sns.cert_url_prefix,
-    )
-    return AlarmBridge(verifier, router, confirm=(confirmed.append if confirmed is not None else lambda _: None))
+from tests.sns_signing import RecordingRouter, SnsTestAuthority, make_bridge
+from workers.alarm_bridge import AlarmNotice, make_http_server
 
 
 @pytest.mark.parametrize("version", ["1", "2"])

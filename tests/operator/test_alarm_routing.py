@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,19 +15,13 @@ from temporalio.testing import WorkflowEnvironment
 from migration.constants import workflow_id
 from migration.state import Phase
 from tests.operator.conftest import Migration, cli
-from tests.sns_signing import SnsTestAuthority, serve_test_sns
+from tests.sns_signing import SnsTestAuthority
 from tests.workflows.harness import gate_open, start, wait_for
 from workers.alarm_bridge import AlarmBridge, TemporalAlarmRouter, make_http_server, topics_from
 from workers.alarm_lambda import handle_event, sns_body
 from workers.sns import SnsVerifier, https_fetcher
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def sns() -> Iterator[SnsTestAuthority]:
-    with serve_test_sns() as test_sns:
-        yield test_sns
 
 
 def bridge_for(sns: SnsTestAuthority, env: WorkflowEnvironment) -> AlarmBridge:

@@ -17,7 +17,6 @@ import base64
 import json
 import logging
 import random
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,11 +37,9 @@ from tests import iam_recorder
 from tests.iam_check import compare, direct_actions, load_policy
 from tests.reliability import figures, stack
 from tests.reliability.stack import Approver, WorkerProcess
-from tests.sns_signing import SnsTestAuthority, serve_test_sns
+from tests.sns_signing import RecordingRouter, SnsTestAuthority, make_bridge
 from tests.workflows.harness import gate_open, make_spec, running_worker, start, wait_for, world_for
-from workers.alarm_bridge import AlarmBridge, AlarmNotice
 from workers.embedded_server import EmbeddedServer
-from workers.sns import SnsVerifier, https_fetcher
 from workers.telemetry import traced_workflow_runner, tracing_interceptors
 from workers.worker import activity_methods, activity_objects
 from workflows.migration import MeshMigration
@@ -93,21 +90,6 @@ async def test_allow_list_and_two_person_rule_hold_for_signals_and_updates(
 # --- the alarm bridge ---------------------------------------------------------------------------
 
 
-class RecordingRouter:
-    def __init__(self) -> None:
-        self.notices: list[AlarmNotice] = []
-
-    async def route(self, notice: AlarmNotice) -> list[str]:
-        self.notices.append(notice)
-        return ["mesh-migration-shop"]
-
-
-@pytest.fixture(scope="module")
-def sns() -> Iterator[SnsTestAuthority]:
-    with serve_test_sns() as authority:
-        yield authority
-
-
 def _edit(body: bytes, **changes: Any) -> bytes:
     data = json.loads(body)
     for key, value in changes.items():
@@ -120,12 +102,7 @@ def _edit(body: bytes, **changes: Any) -> bytes:
 
 async def test_alarm_bridge_refuses_forged_unsigned_stale_and_wrong_topic_messages(sns: SnsTestAuthority) -> None:
     router = RecordingRouter()
-    verifier = SnsVerifier(
-        allowed_topics={sns.topic_arn},
-        fetcher=https_fetcher(sns.client_context),
-        test_cert_url_prefix=sns.cert_url_prefix,
-    )
-    bridge = AlarmBridge(verifier, router, confirm=lambda _url: None)
+    bridge = make_bridge(sns, router)
     other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     stale = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     genuine = sns.alarm("shop-green-5xx")
