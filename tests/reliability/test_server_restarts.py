@@ -113,7 +113,8 @@ async def test_server_restarts_during_bake_approval_wait_and_rollback(
         approvers = [Approver(h, random.Random(i)) for i, h in enumerate((a, b))]
         tasks = [asyncio.create_task(x.run()) for x in approvers]
         report_a, report_b, report_c = await asyncio.wait_for(asyncio.gather(a.result(), b.result(), c.result()), 180)
-        await asyncio.gather(*tasks)
+        # The approvers stop once their migration has ended; bounded so a stuck one fails with a reason.
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
         assert report_a.outcome == "completed", report_a.events[-5:]
         assert report_b.outcome == "completed", report_b.events[-5:]
         assert report_c.outcome == "rolled_back", report_c.events[-5:]
