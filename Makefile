@@ -5,19 +5,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip
 
-.PHONY: demo test lint typecheck unit chaos bench docs clean
+.PHONY: demo test lint typecheck unit chaos bench docs clean constraints
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
 # Stamp files so that a second `make` does not reinstall; they are redone when pyproject.toml changes.
-$(VENV)/.sim-installed: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[sim]'
+# constraints.txt holds the versions CI tested, so a fresh clone installs those and not whatever was released since.
+$(VENV)/.sim-installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install --quiet -c constraints.txt -e '.[sim]'
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e '.[dev,sim]'
+$(VENV)/.dev-installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,sim]'
 	touch $@
 
 demo: $(VENV)/.sim-installed
@@ -44,6 +45,16 @@ bench: $(VENV)/.dev-installed
 # Regenerates the docs that are derived from code (a test fails when they are stale).
 docs: $(VENV)/.dev-installed
 	$(BIN)/python -m migration.spec_reference > docs/spec-reference.md
+
+# Re-pin constraints.txt to the newest versions pyproject.toml allows (run make test afterwards).
+constraints:
+	rm -rf .constraints-venv
+	$(PYTHON) -m venv .constraints-venv
+	.constraints-venv/bin/pip install --quiet --upgrade pip
+	.constraints-venv/bin/pip install --quiet '.[dev,sim]'
+	{ sed -n '1,3p' constraints.txt; .constraints-venv/bin/pip freeze --exclude meshshift; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .constraints-venv
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build *.egg-info

@@ -79,6 +79,8 @@ async def run(h: Harness, counts: list[int]) -> dict[str, Any]:
                 f"{biggest['stalled']} stalled, {biggest['missed_approvals']} missed approvals, "
                 f"p99 approval->verified {biggest['approval_to_verified_seconds'].get('p99', float('nan')):.3f} s",
                 "0 stalled, 0 missed",
+                "a stalled migration or missed approval means the worker fell behind its workflow tasks or the "
+                "shared edge rate limits starved one migration; see the round's figures",
             )
         ],
     }

@@ -143,7 +143,22 @@ def _report(
         },
         "aws_calls_per_rollback": {"worker": worker_calls, "floor": floor_per_trial},
         "targets": [
-            target("rollback p99 < 1 s", p99_ok, f"{reaction['p99']:.3f} s", "< 1 s"),
-            target("rollback within 2x the floor (p99)", ratio_ok, f"{ratio['p99']:.2f}x", "<= 2x"),
+            target(
+                "rollback p99 < 1 s",
+                p99_ok,
+                f"{reaction['p99']:.3f} s",
+                "< 1 s",
+                f"the floor itself (the same calls made directly with boto3) took p99 {floor['p99']:.3f} s in this "
+                "run; the rest is the workflow task and activity dispatch, and the CloudFront reads before its "
+                "write, all on the shared 2-core machine (see timeline_after_signal_seconds_p50)",
+            ),
+            target(
+                "rollback within 2x the floor (p99)",
+                ratio_ok,
+                f"{ratio['p99']:.2f}x",
+                "<= 2x",
+                "Temporal round trips (signal, workflow task, activity dispatch) added to the floor's calls; at "
+                "tiny trial counts one slow trial sets the p99",
+            ),
         ],
     }

@@ -32,9 +32,12 @@ def summary(values: Sequence[float], digits: int = 4) -> dict[str, Any]:
     }
 
 
-def target(name: str, met: bool, measured: str, goal: str, why: str | None = None) -> dict[str, Any]:
-    """A target's verdict; ``why`` (what limits it and what would fix it) is kept only on a miss."""
+def target(name: str, met: bool, measured: str, goal: str, why: str) -> dict[str, Any]:
+    """A target's verdict. ``why`` (what limits the figure and what would move it) is required of every
+    target, so that any run that misses explains itself; it is kept only on a miss."""
+    if not why.strip():
+        raise ValueError(f"target {name!r} must say what limits it")
     out: dict[str, Any] = {"target": name, "goal": goal, "measured": measured, "result": "pass" if met else "miss"}
-    if not met and why:
+    if not met:
         out["why"] = why
     return out

@@ -23,6 +23,11 @@ for area in (server, worker, sim, spec_commands, client_commands, alarm_bridge, 
 
 
 def main() -> None:
+    # Line by line, whatever the output is (terminal, pipe or file): a long-running command such as
+    # `meshshift server > log` must show its "ready" lines while it runs, not when it exits.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
     code: int | str | None = 0
     try:
         app()
@@ -31,12 +36,12 @@ def main() -> None:
     # Exit without interpreter finalization: the Temporal core runtime's native threads can still
     # call into Python while it finalizes (seen after a refused connection: "PyGILState_Release ...
     # Aborted"), which would turn a clean error exit into a crash. Everything is flushed first.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
     if isinstance(code, str):
         print(code, file=sys.stderr)
         code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
     os._exit(code or 0)
 
 

@@ -101,8 +101,14 @@ def find_temporal_binary(*, path_env: str | None = None, python_executable: str 
 
 
 def check_port_free(port: int, *, host: str = LOOPBACK, flag: str = "--port") -> None:
-    """Fail early with a one-line message instead of letting the server die with a bind error in its log."""
+    """Fail early with a one-line message instead of letting the server die with a bind error in its log.
+
+    The probe binds the way the server itself will (Go sets SO_REUSEADDR on listeners), so only a
+    socket that is really listening counts as "in use": connections of a just-stopped server left
+    in TIME_WAIT (for a minute after a worker or the Web UI was connected) do not block a restart.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
