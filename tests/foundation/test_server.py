@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from uuid import uuid4
 
@@ -14,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from typer.testing import CliRunner
 
 from migration.constants import WORKFLOW_TYPE
-from tests.foundation.procs import ServerProcess, meshshift_env, run_meshshift
+from tests.foundation.procs import MESHSHIFT, ServerProcess, meshshift_env, run_meshshift
 from tests.netutil import free_ports
 from workers.cli import app
 
@@ -118,3 +122,63 @@ def test_demo_once_starts_everything_reports_and_stops(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert f"Web UI:          http://127.0.0.1:{ui_port}" in result.stdout
     assert "AWS here is SIMULATED" in result.stdout
+
+
+async def test_restart_right_after_a_client_was_connected(tmp_path: Path) -> None:
+    """A client's closed connections leave the ports in TIME_WAIT; the port check must not call that
+    "in use" (only a listener is), so a stop followed at once by a start succeeds."""
+    port, ui_port = free_ports(2)
+    first = ServerProcess(port, ui_port, tmp_path)
+    try:
+        await asyncio.to_thread(first.ready)
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+        await client.count_workflows()
+        await asyncio.to_thread(urllib.request.urlopen, f"http://127.0.0.1:{ui_port}/", timeout=30)
+        code, err = await asyncio.to_thread(first.terminate)
+        assert code == 0, err
+    finally:
+        first.kill_if_running()
+    assert _in_time_wait(port) or _in_time_wait(ui_port), "the scenario needs a connection left in TIME_WAIT"
+
+    second = ServerProcess(port, ui_port, tmp_path)
+    try:
+        await asyncio.to_thread(second.ready)
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
+        await client.count_workflows()
+    finally:
+        second.kill_if_running()
+
+
+def _in_time_wait(port: int) -> bool:
+    # /proc/net/tcp rows: local and remote address as hex ip:port, then the state (06 = TIME_WAIT).
+    rows = [row.split() for row in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return any(
+        cols[3] == "06" and port in (int(cols[1].split(":")[1], 16), int(cols[2].split(":")[1], 16)) for cols in rows
+    )
+
+
+def test_output_to_a_file_arrives_while_the_server_runs(tmp_path: Path) -> None:
+    """Redirected to a file, the banner must be there as soon as the server is ready, not at exit."""
+    port, ui_port = free_ports(2)
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(  # noqa: S603
+            [str(MESHSHIFT), "server", "--port", str(port), "--ui-port", str(ui_port), "--data-dir", str(tmp_path)],
+            stdout=stdout,
+            stderr=stderr,
+            env=meshshift_env(),
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "Press Ctrl-C" not in out.read_text():
+            assert process.poll() is None, err.read_text()
+            assert time.monotonic() < deadline, f"no banner in the file; stderr: {err.read_text()}"
+            time.sleep(0.1)
+        assert "Temporal dev server ready" in err.read_text()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+        assert err.read_text().rstrip().endswith("stopped.")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

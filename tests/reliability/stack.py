@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from migration.constants import QUERY_STATUS, SIGNAL_APPROVE, SIGNAL_REJECT, UPDATE_APPROVE, WORKFLOW_TYPE
 from migration.state import (
@@ -37,6 +37,7 @@ from migration.state import (
 )
 from workers import demo_world
 from workers.demo_world import DemoWorld
+from workers.progress import status_from_report
 
 ROOT = Path(__file__).resolve().parents[2]
 MESHSHIFT = Path(sys.executable).parent / "meshshift"
@@ -258,8 +259,18 @@ class WorkerProcess:
 # --- driving a migration ----------------------------------------------------------------------
 
 
-async def query_status(handle: WorkflowHandle[Any, Any], rpc_seconds: float = 2.0) -> MigrationStatus | None:
+async def query_status(handle: WorkflowHandle[Any, Any], rpc_seconds: float = 5.0) -> MigrationStatus | None:
+    """The migration's status, or None while it cannot be read (a dead worker, a restarting server).
+
+    A finished migration is read from its result, which the server answers alone, as `meshshift
+    status` does. Querying a closed run instead makes a worker replay its whole history; on a loaded
+    machine that took longer than the query's timeout, every retry queued another replay behind the
+    last, and no answer ever came back in time: the approvers' wind-down hang after a server restart.
+    """
     try:
+        description = await handle.describe()
+        if description.status is WorkflowExecutionStatus.COMPLETED:
+            return status_from_report(MigrationReport.model_validate(await handle.result()))
         return await handle.query(QUERY_STATUS, result_type=MigrationStatus, rpc_timeout=timedelta(seconds=rpc_seconds))
     except Exception:  # a dead worker (or a restarting server) cannot answer: try again later
         return None

@@ -27,7 +27,6 @@ from migration.state import ApprovePayload, MigrationReport, MigrationStatus, Re
 from tests.netutil import free_port
 from tests.reliability import figures, stack
 from tests.reliability.stack import Approver, WorkerProcess
-from workers import embedded_server
 from workers.embedded_server import EmbeddedServer
 
 pytestmark = pytest.mark.integration
@@ -66,12 +65,7 @@ async def test_server_restarts_during_bake_approval_wait_and_rollback(
         nonlocal server, restarts
         await asyncio.to_thread(server.stop)
         server = EmbeddedServer(port=port, ui_port=None, data_dir=data)
-        # The worker's closed connections leave the port in TIME_WAIT for a minute; the server binds
-        # with SO_REUSEADDR (Go's default) and does not mind, but EmbeddedServer's early check
-        # (a plain bind) would refuse it. See docs/reliability.md.
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(embedded_server, "check_port_free", lambda *_a, **_k: None)
-            await asyncio.to_thread(server.start)
+        await asyncio.to_thread(server.start)
         restarts += 1
         return await Client.connect(server.address, data_converter=pydantic_data_converter)
 
