@@ -93,8 +93,8 @@ def _repo_path_candidates(text: str) -> list[str]:
 
 def _generated(candidate: str) -> bool:
     """A path that a run makes (screenshots, figures) is git-ignored: it need not exist in a clone."""
-    done = subprocess.run(  # noqa: S603 - fixed argv
-        ["git", "check-ignore", "--quiet", "--no-index", candidate],  # noqa: S607
+    done = subprocess.run(
+        ["git", "check-ignore", "--quiet", "--no-index", candidate],
         cwd=REPO,
         check=False,
     )

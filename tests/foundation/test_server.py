@@ -162,7 +162,7 @@ def test_output_to_a_file_arrives_while_the_server_runs(tmp_path: Path) -> None:
     port, ui_port = free_ports(2)
     out, err = tmp_path / "out.txt", tmp_path / "err.txt"
     with out.open("w") as stdout, err.open("w") as stderr:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [str(MESHSHIFT), "server", "--port", str(port), "--ui-port", str(ui_port), "--data-dir", str(tmp_path)],
             stdout=stdout,
             stderr=stderr,
