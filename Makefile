@@ -11,40 +11,51 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-# Stamp files so that a second `make` does not reinstall; they are redone when pyproject.toml changes.
+# Stamp files so that a second `make` does not reinstall; they are redone when pyproject.toml or constraints.txt
+# changes.
 # constraints.txt holds the versions CI tested, so a fresh clone installs those and not whatever was released since.
-$(VENV)/.sim-installed: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) install --quiet -c constraints.txt -e '.[sim]'
+# The package is installed editable in "strict" mode: a link tree of meshshift.* that mypy can read. A module
+# added or removed changes MODULES, hence the stamp's name, and the link tree is made again.
+PACKAGE_DIRS := package migration activities workflows workers sim
+MODULES := $(shell find $(PACKAGE_DIRS) -name '*.py' 2>/dev/null | sort | cksum | cut -d' ' -f1)
+INSTALL := $(PIP) install --quiet -c constraints.txt --config-settings editable_mode=strict -e
+SIM_STAMP := $(VENV)/.sim-installed-$(MODULES)
+DEV_STAMP := $(VENV)/.dev-installed-$(MODULES)
+
+$(SIM_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	rm -f $(VENV)/.sim-installed-*
+	$(INSTALL) '.[sim]'
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml constraints.txt | $(BIN)/python
-	$(PIP) install --quiet -c constraints.txt -e '.[dev,sim]'
+$(DEV_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	rm -f $(VENV)/.dev-installed-* $(VENV)/.sim-installed-*
+	$(INSTALL) '.[dev,sim]'
 	touch $@
 
-demo: $(VENV)/.sim-installed
+demo: $(SIM_STAMP)
 	$(BIN)/meshshift demo $(DEMO_ARGS)
 
-lint: $(VENV)/.dev-installed
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(VENV)/.dev-installed
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The long forms of tests/reliability; their figures become docs/reliability.md.
-chaos: $(VENV)/.dev-installed
+chaos: $(DEV_STAMP)
 	MESHSHIFT_CHAOS_RUNS=100 $(BIN)/pytest tests/reliability -m "not browser" --timeout 3600 $(PYTEST_ARGS)
 	$(BIN)/python -m tests.reliability.report
 
-bench: $(VENV)/.dev-installed
+bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Regenerates the docs that are derived from code (a test fails when they are stale).
-docs: $(VENV)/.dev-installed
-	$(BIN)/python -m migration.spec_reference > docs/spec-reference.md
+docs: $(DEV_STAMP)
+	$(BIN)/python -m meshshift.migration.spec_reference > docs/spec-reference.md
 
 # Re-pin constraints.txt to the newest versions pyproject.toml allows (run make test afterwards).
 constraints:

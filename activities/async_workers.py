@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
-from activities.aws import AwsClients, aws_errors
-from migration import contracts
-from migration.contracts import ScaleServiceInput, ScaleServiceResult, ServiceState
+from meshshift.activities.aws import AwsClients, aws_errors
+from meshshift.migration import contracts
+from meshshift.migration.contracts import ScaleServiceInput, ScaleServiceResult, ServiceState
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient

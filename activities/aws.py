@@ -19,8 +19,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from migration.contracts import AwsContext
-from migration.spec import RateLimits
+from meshshift.migration.contracts import AwsContext
+from meshshift.migration.spec import RateLimits
 
 if TYPE_CHECKING:
     from mypy_boto3_appmesh import AppMeshClient

@@ -18,10 +18,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.async_workers import describe_service, pause
-from activities.aws import AwsClients, aws_errors, error_code
-from migration import contracts
-from migration.contracts import (
+from meshshift.activities.async_workers import describe_service, pause
+from meshshift.activities.aws import AwsClients, aws_errors, error_code
+from meshshift.migration import contracts
+from meshshift.migration.contracts import (
     DeleteAppMeshInput,
     DeleteServicesInput,
     DeleteTargetGroupsInput,

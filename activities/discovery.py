@@ -15,8 +15,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.aws import AwsClients, aws_errors, error_code, is_transient
-from migration.contracts import (
+from meshshift.activities.aws import AwsClients, aws_errors, error_code, is_transient
+from meshshift.migration.contracts import (
     DISCOVER_BLUE,
     AppMeshGateway,
     AppMeshInventory,
@@ -36,7 +36,7 @@ from migration.contracts import (
     NetworkConfig,
     TaskDefinition,
 )
-from migration.translate import READ_ONLY_TASK_KEYS
+from meshshift.migration.translate import READ_ONLY_TASK_KEYS
 
 if TYPE_CHECKING:
     from mypy_boto3_appmesh import AppMeshClient

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
-from activities.aws import AwsClients, aws_errors
-from migration.contracts import (
+from meshshift.activities.aws import AwsClients, aws_errors
+from meshshift.migration.contracts import (
     CHECK_TARGET_HEALTH,
     DEEP_HEALTH_CHECK,
     WAIT_SERVICES_STABLE,
@@ -34,7 +34,7 @@ from migration.contracts import (
     TargetHealthResult,
     UrlCheck,
 )
-from migration.spec import HealthSpec
+from meshshift.migration.spec import HealthSpec
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient

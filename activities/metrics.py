@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from temporalio import activity
 
-from activities.aws import AwsClients, aws_errors
-from migration import contracts
-from migration.contracts import (
+from meshshift.activities.aws import AwsClients, aws_errors
+from meshshift.migration import contracts
+from meshshift.migration.contracts import (
     AlarmState,
     CollectMetricsInput,
     MetricSources,

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
-from activities.aws import AwsClients, aws_errors
-from migration.contracts import (
+from meshshift.activities.aws import AwsClients, aws_errors
+from meshshift.migration.contracts import (
     ENSURE_NAMESPACE,
     PROVISION_GREEN_SERVICE,
     EnsureNamespaceInput,
@@ -32,7 +32,7 @@ from migration.contracts import (
     ProvisionServiceInput,
     TaskDefinition,
 )
-from migration.spec import ProvisionMode
+from meshshift.migration.spec import ProvisionMode
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient

@@ -10,7 +10,7 @@ from temporalio import activity
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
-from migration import contracts
+from meshshift.migration import contracts
 
 
 class TemporalMetaActivities:

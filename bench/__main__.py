@@ -31,7 +31,7 @@ from rich.table import Table
 
 from bench import large, many, rollback, step
 from bench.harness import Harness
-from workers.embedded_server import find_temporal_binary
+from meshshift.workers.embedded_server import find_temporal_binary
 
 BENCHMARKS = ("rollback", "step", "large", "many")
 RESULTS = Path(__file__).with_name("results.json")

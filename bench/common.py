@@ -9,7 +9,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from bench.observe import Published, published
-from migration.constants import WORKFLOW_TYPE, workflow_id
+from meshshift.migration.constants import WORKFLOW_TYPE, workflow_id
 
 
 async def start(client: Client, task_queue: str, spec: dict[str, Any]) -> WorkflowHandle[Any, Any]:
@@ -55,7 +55,7 @@ async def rollback_timeline(handle: WorkflowHandle[Any, Any]) -> dict[str, float
     the workflow closed."""
     from temporalio.api.enums.v1 import EventType as E
 
-    from migration.contracts import READ_EDGE_WEIGHTS, SET_EDGE_WEIGHTS
+    from meshshift.migration.contracts import READ_EDGE_WEIGHTS, SET_EDGE_WEIGHTS
 
     signaled: datetime | None = None
     marks: dict[str, float] = {}

@@ -13,13 +13,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from activities.aws import AwsClients, RateLimiter
-from activities.edge.base import Shifter
-from activities.edge.registry import shifter_class
 from bench.worker import CallCounter, bench_hooks
 from bench.world import REGION
-from migration.contracts import AwsContext, ShifterWeights
-from migration.spec import EdgeSpec
+from meshshift.activities.aws import AwsClients, RateLimiter
+from meshshift.activities.edge.base import Shifter
+from meshshift.activities.edge.registry import shifter_class
+from meshshift.migration.contracts import AwsContext, ShifterWeights
+from meshshift.migration.spec import EdgeSpec
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -26,8 +26,8 @@ import psutil  # type: ignore[import-untyped]
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from workers.demo_world import aws_environment, sim_environment
-from workers.embedded_server import EmbeddedServer
+from meshshift.sim.demo_world import aws_environment, sim_environment
+from meshshift.workers.embedded_server import EmbeddedServer
 
 READY_TIMEOUT = 60.0
 
@@ -56,7 +56,7 @@ class SimulatedAws:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._log = (workdir / "sim.log").open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "sim", "--port", str(self.port)],
+            [sys.executable, "-m", "meshshift.workers.cli", "sim", "--port", str(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -19,7 +19,7 @@ from bench.common import start, wait_published
 from bench.harness import Harness
 from bench.stats import target
 from bench.world import seed_app, seed_base, spec_for
-from migration.spec import RateLimits
+from meshshift.migration.spec import RateLimits
 
 # botocore's service id (as in event names) -> the RateLimits field that limits it.
 SERVICE_RATE_FIELD = {

@@ -31,7 +31,7 @@ from bench.harness import Harness
 from bench.observe import published
 from bench.stats import summary, target
 from bench.world import APPROVER, seed_apps, seed_base, spec_for
-from migration.constants import UPDATE_APPROVE
+from meshshift.migration.constants import UPDATE_APPROVE
 
 STEPS = [1, 5, 25, 50, 100]
 RAISED_RATE = 1000.0

@@ -16,8 +16,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 
 from bench.world import aws
-from migration.constants import SA_GREEN_WEIGHT, SA_PHASE
-from migration.spec import AlbEdge, CloudFrontEdge, Route53Edge
+from meshshift.migration.constants import SA_GREEN_WEIGHT, SA_PHASE
+from meshshift.migration.spec import AlbEdge, CloudFrontEdge, Route53Edge
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from bench.harness import Harness
 from bench.observe import EdgeObserver
 from bench.stats import summary, target
 from bench.world import ALARM, seed_apps, seed_base, spec_for
-from migration import plan as planning
-from migration.constants import SIGNAL_ALARM
+from meshshift.migration import plan as planning
+from meshshift.migration.constants import SIGNAL_ALARM
 
 # Straight to 25% and held there (bake 2 h); 50 and 100 are never reached.
 HOLD_STEPS: list[Any] = [{"weight": 25, "bake": "PT2H"}, 50, 100]

@@ -23,7 +23,7 @@ from bench.floor import Floor
 from bench.harness import Harness
 from bench.stats import summary, target
 from bench.world import seed_apps, seed_base, spec_for
-from migration import plan as planning
+from meshshift.migration import plan as planning
 
 STEPS = [1, 5, 25, 50, 100]
 EDGES = ["alb", "route53"]

@@ -1,4 +1,4 @@
-"""The benchmark's worker process: the real meshshift worker (``workers.worker.build_worker``)
+"""The benchmark's worker process: the real meshshift worker (``meshshift.workers.worker.build_worker``)
 with two extra botocore hooks on its ``AwsClients``:
 
 - a call counter per AWS service and operation (every HTTP attempt, like the rate limiter);
@@ -27,8 +27,8 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.aws import AwsClients
-from workers.worker import build_worker
+from meshshift.activities.aws import AwsClients
+from meshshift.workers.worker import build_worker
 
 STATS_INTERVAL = 0.1
 

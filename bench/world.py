@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from migration.spec import AlbEdge, CloudFrontEdge, MigrationSpec, Route53Edge
+from meshshift.migration.spec import AlbEdge, CloudFrontEdge, MigrationSpec, Route53Edge
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

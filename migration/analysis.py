@@ -10,8 +10,8 @@ silence.
 
 from __future__ import annotations
 
-from migration.contracts import AnalysisVerdict, MetricsSnapshot, Verdict
-from migration.spec import AnalysisSpec, DrainSpec, NoDataAction
+from meshshift.migration.contracts import AnalysisVerdict, MetricsSnapshot, Verdict
+from meshshift.migration.spec import AnalysisSpec, DrainSpec, NoDataAction
 
 _NO_DATA_VERDICT = {
     NoDataAction.PASS: Verdict.PASS,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from migration.spec import (
+from meshshift.migration.spec import (
     AnalysisSpec,
     EdgeSpec,
     HealthSpec,

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-from migration.errors import rule_error, show
+from meshshift.migration.errors import rule_error, show
 
 MAX_DURATION = timedelta(days=366)
 _EXPECTED = "an ISO 8601 duration like 'PT10M' or a number of seconds"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
-    from migration.spec import MigrationSpec
+    from meshshift.migration.spec import MigrationSpec
 
 # The error type of meshshift's own rules; its context carries the problems, each with a path
 # relative to the location pydantic reports (so a nested model's rule need not know its parent).
@@ -196,7 +196,7 @@ def format_problems(error: ValidationError, model: type[BaseModel] | None = None
     field names when a key is unknown.
     """
     if model is None:
-        from migration.spec import MigrationSpec
+        from meshshift.migration.spec import MigrationSpec
 
         model = MigrationSpec
     out: list[SpecProblem] = []
@@ -305,7 +305,7 @@ def read_spec_file(path: Path | str) -> dict[str, Any]:
 
 def validate_spec(data: Any, source: str | None = None) -> MigrationSpec:
     """``MigrationSpec.model_validate`` with problems as a SpecError."""
-    from migration.spec import MigrationSpec
+    from meshshift.migration.spec import MigrationSpec
 
     try:
         return MigrationSpec.model_validate(data)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from migration import weights
-from migration.contracts import (
+from meshshift.migration import weights
+from meshshift.migration.contracts import (
     AlbMetricSource,
     BlueDiscovery,
     BlueService,
@@ -16,7 +16,7 @@ from migration.contracts import (
     ServiceConnectMetricSource,
     ShifterWeights,
 )
-from migration.spec import (
+from meshshift.migration.spec import (
     AlbEdge,
     ApprovalMode,
     CloudFrontEdge,
@@ -26,7 +26,7 @@ from migration.spec import (
     Route53Edge,
     parse_elb_arn,
 )
-from migration.translate import (
+from meshshift.migration.translate import (
     TranslatedService,
     drop_duplicate_aliases,
     make_discovery_names_unique,

@@ -42,9 +42,9 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
-from migration import weights
-from migration.durations import Duration, WaitDuration, format_duration
-from migration.errors import format_problems, problem, rule_error, rule_error_from_problems, show
+from meshshift.migration import weights
+from meshshift.migration.durations import Duration, WaitDuration, format_duration
+from meshshift.migration.errors import format_problems, problem, rule_error, rule_error_from_problems, show
 
 
 class SpecModel(BaseModel):
@@ -733,7 +733,7 @@ class MigrationSpec(SpecModel):
     # -- rules (each yields (path, expected, got)) --
 
     def _edge_problems(self) -> Iterable[tuple[str, str, str]]:
-        from migration.plan import shifter_id  # the plan owns shifter identity; imported late (cycle)
+        from meshshift.migration.plan import shifter_id  # the plan owns shifter identity; imported late (cycle)
 
         seen: dict[str, int] = {}
         regions: dict[str, tuple[str, str]] = {}  # region -> (first path, its ARN)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from migration.spec import MigrationSpec
+from meshshift.migration.spec import MigrationSpec
 
 HEADER = """# Spec reference
 

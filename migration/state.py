@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, RootModel, ValidationError
 
-from migration.contracts import (
+from meshshift.migration.contracts import (
     AnalysisVerdict,
     DeletionResult,
     MetricsSnapshot,
@@ -36,7 +36,7 @@ from migration.contracts import (
     ShifterReading,
     TrafficFigures,
 )
-from migration.spec import MigrationSpec
+from meshshift.migration.spec import MigrationSpec
 
 # --- phases -------------------------------------------------------------------------------------
 

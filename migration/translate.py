@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from migration.contracts import (
+from meshshift.migration.contracts import (
     AppMeshInventory,
     AppMeshListener,
     AppMeshVirtualNode,

@@ -3,7 +3,7 @@
 No test ever reaches real AWS: fake credentials are forced for the whole session, the user's
 ``~/.aws`` files and ``AWS_PROFILE`` are hidden, and every AWS call goes either to moto in-process
 (``aws_inprocess``) or to a local moto server (``aws_server_env``). Both carry meshshift's
-extensions (``workers.simaws``).
+extensions (``meshshift.sim.aws``).
 
 Fixture names are stable; other test modules rely on them:
 
@@ -21,9 +21,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from activities.aws import AwsClients, RateLimiter
+from meshshift.activities.aws import AwsClients, RateLimiter
+from meshshift.sim.aws import SimulatedAwsServer, install_extensions, serve
 from tests import iam_recorder
-from workers.simaws import SimulatedAwsServer, install_extensions, serve
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",

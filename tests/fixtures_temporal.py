@@ -14,9 +14,9 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from migration.constants import SA_APP, SA_GREEN_WEIGHT, SA_PHASE
+from meshshift.migration.constants import SA_APP, SA_GREEN_WEIGHT, SA_PHASE
+from meshshift.workers.embedded_server import BinaryNotFoundError, find_binary, find_temporal_binary
 from tests.netutil import free_port
-from workers.embedded_server import BinaryNotFoundError, find_binary, find_temporal_binary
 
 SEARCH_ATTRIBUTES: list[SearchAttributeKey[Any]] = [
     SearchAttributeKey.for_keyword(SA_APP),

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from workers.alarm_bridge import AlarmBridge, AlarmNotice
-from workers.sns import SnsEnvelope, SnsVerifier, https_fetcher, string_to_sign
+from meshshift.workers.alarm_bridge import AlarmBridge, AlarmNotice
+from meshshift.workers.sns import SnsEnvelope, SnsVerifier, https_fetcher, string_to_sign
 
 
 def _name(cn: str) -> x509.Name:

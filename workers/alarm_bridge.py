@@ -25,10 +25,10 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from migration.constants import QUERY_STATUS, SIGNAL_ALARM, WORKFLOW_TYPE
-from migration.state import MigrationStatus
-from workers.connection import TemporalSettings, TemporalUnreachable, connect
-from workers.sns import MAX_BODY_BYTES, Refused, SnsVerifier, check_subscribe_url, parse_alarm
+from meshshift.migration.constants import QUERY_STATUS, SIGNAL_ALARM, WORKFLOW_TYPE
+from meshshift.migration.state import MigrationStatus
+from meshshift.workers.connection import TemporalSettings, TemporalUnreachable, connect
+from meshshift.workers.sns import MAX_BODY_BYTES, Refused, SnsVerifier, check_subscribe_url, parse_alarm
 
 log = logging.getLogger("meshshift.alarm_bridge")
 

@@ -1,6 +1,6 @@
 """The alarm bridge as an AWS Lambda handler (CloudWatch alarm -> SNS -> Lambda -> `alarm` signal).
 
-Set the function's handler to ``workers.alarm_lambda.handler`` and its environment to
+Set the function's handler to ``meshshift.workers.alarm_lambda.handler`` and its environment to
 ``MESHSHIFT_ALARM_TOPICS`` (the allowed TopicArns, comma-separated) and the usual ``TEMPORAL_*``
 variables (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY`` or the mTLS paths).
 
@@ -20,9 +20,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from workers.alarm_bridge import AlarmBridge, BridgeOutcome, TemporalAlarmRouter, topics_from
-from workers.connection import TemporalSettings, connect
-from workers.sns import SnsVerifier
+from meshshift.workers.alarm_bridge import AlarmBridge, BridgeOutcome, TemporalAlarmRouter, topics_from
+from meshshift.workers.connection import TemporalSettings, connect
+from meshshift.workers.sns import SnsVerifier
 
 log = logging.getLogger("meshshift.alarm_lambda")
 

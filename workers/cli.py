@@ -8,7 +8,11 @@ import sys
 
 import typer
 
-from workers import alarm_bridge, client_commands, demo, server, sim, spec_commands, worker
+# The CLI is the composition root: its `sim` and `demo` commands are the one way from an entry point into
+# the simulation (meshshift.sim), which nothing else in production imports.
+from meshshift.sim import command as sim
+from meshshift.sim import demo
+from meshshift.workers import alarm_bridge, client_commands, server, spec_commands, worker
 
 app = typer.Typer(
     name="meshshift",

@@ -34,12 +34,12 @@ from temporalio.common import SearchAttributeKey, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from migration import constants as k
-from migration.contracts import MigrationPlan, ShifterWeights
-from migration.durations import format_duration as format_iso
-from migration.errors import SpecError, SpecLoadError, read_spec_file, validate_spec
-from migration.spec import MigrationSpec
-from migration.state import (
+from meshshift.migration import constants as k
+from meshshift.migration.contracts import MigrationPlan, ShifterWeights
+from meshshift.migration.durations import format_duration as format_iso
+from meshshift.migration.errors import SpecError, SpecLoadError, read_spec_file, validate_spec
+from meshshift.migration.spec import MigrationSpec
+from meshshift.migration.state import (
     ApprovePayload,
     AuditEvent,
     CommandResult,
@@ -48,8 +48,8 @@ from migration.state import (
     ResumePayload,
     RollbackPayload,
 )
-from workers.connection import TemporalSettings, TemporalUnreachable, connect
-from workers.progress import StatusUnavailable, event_line, fetch_status, follow, render_status
+from meshshift.workers.connection import TemporalSettings, TemporalUnreachable, connect
+from meshshift.workers.progress import StatusUnavailable, event_line, fetch_status, follow, render_status
 
 EXIT_FAILED = 1
 EXIT_UNREADABLE = 2
@@ -217,10 +217,10 @@ def plan_migration(spec_path: Path, as_json: bool, console: Console) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
     from temporalio.testing import ActivityEnvironment
 
-    from activities.aws import AwsClients
-    from activities.discovery import DiscoveryActivities
-    from migration.contracts import AwsContext, DiscoverInput
-    from migration.plan import build_plan
+    from meshshift.activities.aws import AwsClients
+    from meshshift.activities.discovery import DiscoveryActivities
+    from meshshift.migration.contracts import AwsContext, DiscoverInput
+    from meshshift.migration.plan import build_plan
 
     document, _ = load_spec_document(spec_path)
     spec = validate_spec(document, str(spec_path))

@@ -19,7 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
-from migration.constants import DEFAULT_TASK_QUEUE
+from meshshift.migration.constants import DEFAULT_TASK_QUEUE
 
 DEFAULT_ADDRESS = "127.0.0.1:7233"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from migration.constants import SA_APP, SA_GREEN_WEIGHT, SA_PHASE
+from meshshift.migration.constants import SA_APP, SA_GREEN_WEIGHT, SA_PHASE
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 7233

@@ -23,8 +23,8 @@ from rich.text import Text
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.service import RPCError
 
-from migration.constants import QUERY_STATUS
-from migration.state import (
+from meshshift.migration.constants import QUERY_STATUS
+from meshshift.migration.state import (
     TERMINAL_PHASES,
     AuditEvent,
     GateKind,

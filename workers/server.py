@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from workers.embedded_server import DEFAULT_PORT, DEFAULT_UI_PORT, NAMESPACE, EmbeddedServer, ServerError
+from meshshift.workers.embedded_server import DEFAULT_PORT, DEFAULT_UI_PORT, NAMESPACE, EmbeddedServer, ServerError
 
 
 class StopRequested(BaseException):

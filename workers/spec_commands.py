@@ -14,10 +14,10 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from migration.durations import format_duration
-from migration.errors import SpecError, SpecLoadError, load_spec
-from migration.plan import describe_step_weights, ramp_steps, shifter_id, spec_warnings
-from migration.spec import MigrationSpec
+from meshshift.migration.durations import format_duration
+from meshshift.migration.errors import SpecError, SpecLoadError, load_spec
+from meshshift.migration.plan import describe_step_weights, ramp_steps, shifter_id, spec_warnings
+from meshshift.migration.spec import MigrationSpec
 
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2

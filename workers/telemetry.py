@@ -53,7 +53,7 @@ from temporalio.worker import (
 )
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from workflows.sandbox import workflow_runner
+from meshshift.workflows.sandbox import workflow_runner
 
 SERVICE_NAME = "meshshift-worker"
 SPAN_HEADER = "meshshift-span"

@@ -12,9 +12,11 @@ traces over OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (or ``--trace-conso
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -27,19 +29,18 @@ from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.contrib.pydantic import PydanticPayloadConverter
 from temporalio.worker import Worker, WorkflowRunner
 
-from activities.async_workers import AsyncWorkerActivities
-from activities.aws import AwsClients
-from activities.decommission import DecommissionActivities
-from activities.discovery import DiscoveryActivities
-from activities.edge.activities import EdgeActivities
-from activities.health import HealthActivities
-from activities.metrics import MetricsActivities
-from activities.provisioning import ProvisioningActivities
-from activities.temporal_meta import TemporalMetaActivities
-from workers import faults
-from workers.connection import TemporalSettings, TemporalUnreachable, connect
-from workers.keepalive import KeepaliveInterceptor
-from workers.telemetry import (
+from meshshift.activities.async_workers import AsyncWorkerActivities
+from meshshift.activities.aws import AwsClients
+from meshshift.activities.decommission import DecommissionActivities
+from meshshift.activities.discovery import DiscoveryActivities
+from meshshift.activities.edge.activities import EdgeActivities
+from meshshift.activities.health import HealthActivities
+from meshshift.activities.metrics import MetricsActivities
+from meshshift.activities.provisioning import ProvisioningActivities
+from meshshift.activities.temporal_meta import TemporalMetaActivities
+from meshshift.workers.connection import TemporalSettings, TemporalUnreachable, connect
+from meshshift.workers.keepalive import KeepaliveInterceptor
+from meshshift.workers.telemetry import (
     LogFormat,
     Observability,
     TelemetrySettings,
@@ -47,8 +48,8 @@ from workers.telemetry import (
     secrets_from_environment,
     setup_observability,
 )
-from workflows.migration import MeshMigration
-from workflows.sandbox import workflow_runner as default_workflow_runner
+from meshshift.workflows.migration import MeshMigration
+from meshshift.workflows.sandbox import workflow_runner as default_workflow_runner
 
 __all__ = ["WorkerSettings", "build_worker", "connect", "run_worker"]
 
@@ -102,6 +103,17 @@ def activity_methods(objects: Sequence[Any]) -> list[Any]:
     return found
 
 
+def chaos_hooks(environ: Mapping[str, str]) -> list[tuple[str, Callable[..., Any]]]:
+    """Chaos-testing switch, off by default: MESHSHIFT_FAULTS injects AWS throttling, 5xx and delays
+    (sim/faults.py, docs/reliability.md). Unset, nothing of the simulation is even imported: the fault
+    injector is a test double, loaded by name so that production code has no import of it."""
+    if not environ.get("MESHSHIFT_FAULTS", "").strip():
+        return []
+    faults = importlib.import_module("meshshift.sim.faults")
+    hooks: list[tuple[str, Callable[..., Any]]] = faults.worker_hooks(environ)
+    return hooks
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -122,7 +134,7 @@ def build_worker(
     if not issubclass(client.data_converter.payload_converter_class, PydanticPayloadConverter):
         raise ValueError(
             "the Temporal client must use temporalio.contrib.pydantic.pydantic_data_converter "
-            "(meshshift's payloads are pydantic models); connect with workers.worker.connect()"
+            "(meshshift's payloads are pydantic models); connect with meshshift.workers.worker.connect()"
         )
     executor = activity_executor or ThreadPoolExecutor(
         max_workers=max_concurrent_activities, thread_name_prefix="meshshift-activity"
@@ -166,9 +178,7 @@ async def _serve_until_stopped(settings: WorkerSettings, stop: asyncio.Event, ob
         worker = build_worker(
             client,
             settings.task_queue,
-            # Chaos-testing switch, off by default: MESHSHIFT_FAULTS injects AWS throttling/5xx/delays
-            # (workers/faults.py, docs/reliability.md). Unset, this installs no hook at all.
-            AwsClients(hooks=faults.worker_hooks()),
+            AwsClients(hooks=chaos_hooks(os.environ)),
             settings.max_concurrent_activities,
             activity_executor=executor,
             interceptors=worker_only,

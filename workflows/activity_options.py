@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-from migration import contracts
+from meshshift.migration import contracts
 
 # Heartbeats are also how a rollback's cancellation reaches a running call: the SDK sends them at
 # most every 0.8 x this timeout, which bounds how long a rollback waits for a call to stop.

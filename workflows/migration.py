@@ -31,9 +31,9 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from migration import analysis, contracts
-    from migration import plan as planning
-    from migration.constants import (
+    from meshshift.migration import analysis, contracts
+    from meshshift.migration import plan as planning
+    from meshshift.migration.constants import (
         QUERY_STATUS,
         SA_APP,
         SA_GREEN_WEIGHT,
@@ -51,9 +51,9 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_ROLLBACK,
         WORKFLOW_TYPE,
     )
-    from migration.errors import SpecError, validate_spec
-    from migration.spec import AlbEdge, ApprovalMode, ApprovalTimeoutAction, MigrationSpec, Route53Edge
-    from migration.state import (
+    from meshshift.migration.errors import SpecError, validate_spec
+    from meshshift.migration.spec import AlbEdge, ApprovalMode, ApprovalTimeoutAction, MigrationSpec, Route53Edge
+    from meshshift.migration.state import (
         AlarmPayload,
         Approval,
         ApprovePayload,
@@ -93,7 +93,7 @@ with workflow.unsafe.imports_passed_through():
         parse_payload,
         rollback_message,
     )
-    from workflows.activity_options import (
+    from meshshift.workflows.activity_options import (
         PROVISION_CONCURRENCY,
         REGISTERED_SEARCH_ATTRIBUTES_RETRY,
         REGISTERED_SEARCH_ATTRIBUTES_TIMEOUT,

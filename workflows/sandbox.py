@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-PASSTHROUGH_MODULES = ("migration",)
+PASSTHROUGH_MODULES = ("meshshift.migration",)
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -17,10 +17,10 @@ from typing import TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.aws import AwsClients
-from activities.edge.base import READBACK_MISMATCH, Shifter, ShifterOptions, refuse
-from activities.edge.registry import shifter_class
-from migration.contracts import (
+from meshshift.activities.aws import AwsClients
+from meshshift.activities.edge.base import READBACK_MISMATCH, Shifter, ShifterOptions, refuse
+from meshshift.activities.edge.registry import shifter_class
+from meshshift.migration.contracts import (
     READ_EDGE_WEIGHTS,
     SET_EDGE_WEIGHTS,
     AwsContext,
@@ -29,7 +29,7 @@ from migration.contracts import (
     SetEdgeWeightsInput,
     ShifterReading,
 )
-from migration.spec import EdgeSpec
+from meshshift.migration.spec import EdgeSpec
 
 T = TypeVar("T")
 R = TypeVar("R")

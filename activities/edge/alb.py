@@ -14,10 +14,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from activities.aws import aws_errors
-from activities.edge.base import EDGE_MISCONFIGURED, Shifter, percent_of, refuse
-from migration.contracts import ShifterReading, ShifterWeights
-from migration.spec import AlbEdge
+from meshshift.activities.aws import aws_errors
+from meshshift.activities.edge.base import EDGE_MISCONFIGURED, Shifter, percent_of, refuse
+from meshshift.migration.contracts import ShifterReading, ShifterWeights
+from meshshift.migration.spec import AlbEdge
 
 MAX_WEIGHT = 999
 

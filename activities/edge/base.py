@@ -20,10 +20,10 @@ from typing import Any, ClassVar, Literal
 
 from temporalio.exceptions import ApplicationError
 
-from activities.aws import AwsClients
-from migration import plan
-from migration.contracts import AwsContext, ShifterReading, ShifterWeights
-from migration.spec import EdgeSpec
+from meshshift.activities.aws import AwsClients
+from meshshift.migration import plan
+from meshshift.migration.contracts import AwsContext, ShifterReading, ShifterWeights
+from meshshift.migration.spec import EdgeSpec
 
 Mechanism = Literal["alb", "route53", "cloudfront"]
 

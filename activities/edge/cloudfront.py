@@ -25,10 +25,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from activities.aws import aws_errors, error_code
-from activities.edge.base import EDGE_MISCONFIGURED, Shifter, refuse
-from migration.contracts import ShifterReading, ShifterWeights
-from migration.spec import CloudFrontEdge
+from meshshift.activities.aws import aws_errors, error_code
+from meshshift.activities.edge.base import EDGE_MISCONFIGURED, Shifter, refuse
+from meshshift.migration.contracts import ShifterReading, ShifterWeights
+from meshshift.migration.spec import CloudFrontEdge
 
 MAX_STAGING_WEIGHT = 0.15
 ROUTING_FIELDS = (

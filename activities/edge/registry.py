@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from activities.edge.alb import AlbShifter
-from activities.edge.base import Shifter
-from activities.edge.cloudfront import CloudFrontShifter
-from activities.edge.route53 import Route53Shifter
+from meshshift.activities.edge.alb import AlbShifter
+from meshshift.activities.edge.base import Shifter
+from meshshift.activities.edge.cloudfront import CloudFrontShifter
+from meshshift.activities.edge.route53 import Route53Shifter
 
 SHIFTERS: dict[str, type[Shifter]] = {
     "alb": AlbShifter,

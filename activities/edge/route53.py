@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from activities.aws import aws_errors
-from activities.edge.base import Shifter, percent_of, refuse
-from migration.contracts import ShifterReading, ShifterWeights
-from migration.spec import Route53Edge, WeightedRecord
+from meshshift.activities.aws import aws_errors
+from meshshift.activities.edge.base import Shifter, percent_of, refuse
+from meshshift.migration.contracts import ShifterReading, ShifterWeights
+from meshshift.migration.spec import Route53Edge, WeightedRecord
 
 MAX_WEIGHT = 255
 

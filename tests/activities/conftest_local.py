@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from migration.contracts import (
+from meshshift.migration.contracts import (
     AwsContext,
     ContainerDefinition,
     GreenServicePlan,
@@ -25,7 +25,7 @@ from migration.contracts import (
     ServiceConnectService,
     TaskDefinition,
 )
-from migration.spec import MigrationSpec
+from meshshift.migration.spec import MigrationSpec
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

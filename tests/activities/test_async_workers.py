@@ -10,9 +10,9 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.async_workers import AsyncWorkerActivities
-from activities.aws import AwsClients
-from migration.contracts import AwsContext, ScaleServiceInput, ScaleServiceResult
+from meshshift.activities.async_workers import AsyncWorkerActivities
+from meshshift.activities.aws import AwsClients
+from meshshift.migration.contracts import AwsContext, ScaleServiceInput, ScaleServiceResult
 from tests.activities.throttle import no_retry_backoff, throttle_once
 
 __all__ = ["no_retry_backoff"]

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.aws import RateLimiter, _heartbeat_while_waiting, aws_errors
+from meshshift.activities.aws import RateLimiter, _heartbeat_while_waiting, aws_errors
 from tests.fixtures_aws import VirtualClock
 
 

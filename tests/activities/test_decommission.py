@@ -10,9 +10,9 @@ from botocore.exceptions import EndpointConnectionError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.aws import AwsClients
-from activities.decommission import DecommissionActivities
-from migration.contracts import (
+from meshshift.activities.aws import AwsClients
+from meshshift.activities.decommission import DecommissionActivities
+from meshshift.migration.contracts import (
     AwsContext,
     DeleteAppMeshInput,
     DeleteServicesInput,
@@ -20,7 +20,7 @@ from migration.contracts import (
     DeleteWeightedRecordInput,
     DeregisterTaskDefinitionsInput,
 )
-from migration.spec import Route53Edge, WeightedRecord
+from meshshift.migration.spec import Route53Edge, WeightedRecord
 from tests.activities.test_async_workers import make_service
 from tests.activities.throttle import ThrottleOnce, no_retry_backoff, throttle_once
 
@@ -429,9 +429,9 @@ def test_deregister_throttled_then_ok(aws_inprocess: None, aws_clients: AwsClien
 def test_activities_are_registered_under_their_contract_names(aws_clients: AwsClients) -> None:
     from temporalio import activity
 
-    from activities.async_workers import AsyncWorkerActivities
-    from activities.metrics import MetricsActivities
-    from migration import contracts
+    from meshshift.activities.async_workers import AsyncWorkerActivities
+    from meshshift.activities.metrics import MetricsActivities
+    from meshshift.migration import contracts
 
     decommission = DecommissionActivities(aws_clients)
     metrics = MetricsActivities(aws_clients)
@@ -451,7 +451,7 @@ def test_activities_are_registered_under_their_contract_names(aws_clients: AwsCl
 
 
 def test_only_an_idle_group_beside_a_weighted_one_can_be_taken_out() -> None:
-    from activities.decommission import _without_idle
+    from meshshift.activities.decommission import _without_idle
 
     def fwd(*groups: tuple[str, int | None]) -> dict[str, Any]:
         tgs = [{"TargetGroupArn": a} if w is None else {"TargetGroupArn": a, "Weight": w} for a, w in groups]

@@ -6,13 +6,13 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.aws import AwsClients
-from activities.discovery import DiscoveryActivities, registerable_task_definition
-from migration.contracts import AppMeshStatus, BlueDiscovery, DiscoverInput
+from meshshift.activities.aws import AwsClients
+from meshshift.activities.discovery import DiscoveryActivities, registerable_task_definition
+from meshshift.migration.contracts import AppMeshStatus, BlueDiscovery, DiscoverInput
+from meshshift.sim.aws.appmesh import UNAVAILABLE_ENV
 from tests.activities import conftest_local as blue
 from tests.activities.throttle import no_retry_backoff, throttle_once
 from tests.netutil import free_port
-from workers.simaws.appmesh import UNAVAILABLE_ENV
 
 __all__ = ["no_retry_backoff"]  # a fixture, used by name
 

@@ -6,11 +6,11 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.aws import AwsClients
-from activities.edge.activities import EdgeActivities
-from activities.edge.base import WEIGHTS_REFUSED
-from activities.edge.registry import SHIFTERS, shifter_class
-from migration.contracts import AwsContext, ReadEdgeWeightsInput, SetEdgeWeightsInput, ShifterTarget
+from meshshift.activities.aws import AwsClients
+from meshshift.activities.edge.activities import EdgeActivities
+from meshshift.activities.edge.base import WEIGHTS_REFUSED
+from meshshift.activities.edge.registry import SHIFTERS, shifter_class
+from meshshift.migration.contracts import AwsContext, ReadEdgeWeightsInput, SetEdgeWeightsInput, ShifterTarget
 from tests.activities import test_edge_alb as alb
 from tests.activities import test_edge_cloudfront as cloudfront
 from tests.activities import test_edge_route53 as route53

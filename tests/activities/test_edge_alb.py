@@ -9,12 +9,18 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.aws import AwsClients
-from activities.edge.activities import EdgeActivities
-from activities.edge.base import READBACK_MISMATCH, WEIGHTS_REFUSED
-from migration import plan
-from migration.contracts import AwsContext, ReadEdgeWeightsInput, SetEdgeWeightsInput, ShifterTarget, ShifterWeights
-from migration.spec import AlbEdge
+from meshshift.activities.aws import AwsClients
+from meshshift.activities.edge.activities import EdgeActivities
+from meshshift.activities.edge.base import READBACK_MISMATCH, WEIGHTS_REFUSED
+from meshshift.migration import plan
+from meshshift.migration.contracts import (
+    AwsContext,
+    ReadEdgeWeightsInput,
+    SetEdgeWeightsInput,
+    ShifterTarget,
+    ShifterWeights,
+)
+from meshshift.migration.spec import AlbEdge
 from tests.activities.throttle import no_retry_backoff, throttle_once
 
 __all__ = ["no_retry_backoff"]

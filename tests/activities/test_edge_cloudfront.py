@@ -1,4 +1,4 @@
-"""CloudFront continuous deployment shifter against the simulated CloudFront (workers.simaws)."""
+"""CloudFront continuous deployment shifter against the simulated CloudFront (meshshift.sim.aws)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,19 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.aws import AwsClients
-from activities.edge.activities import EdgeActivities
-from activities.edge.base import EDGE_MISCONFIGURED, READBACK_MISMATCH, WEIGHTS_REFUSED, ShifterOptions
-from activities.edge.cloudfront import ALREADY_PROMOTED
-from migration import plan
-from migration.contracts import AwsContext, ReadEdgeWeightsInput, SetEdgeWeightsInput, ShifterTarget, ShifterWeights
-from migration.spec import CloudFrontEdge
+from meshshift.activities.aws import AwsClients
+from meshshift.activities.edge.activities import EdgeActivities
+from meshshift.activities.edge.base import EDGE_MISCONFIGURED, READBACK_MISMATCH, WEIGHTS_REFUSED, ShifterOptions
+from meshshift.activities.edge.cloudfront import ALREADY_PROMOTED
+from meshshift.migration import plan
+from meshshift.migration.contracts import (
+    AwsContext,
+    ReadEdgeWeightsInput,
+    SetEdgeWeightsInput,
+    ShifterTarget,
+    ShifterWeights,
+)
+from meshshift.migration.spec import CloudFrontEdge
 from tests.activities.throttle import ThrottleOnce, no_retry_backoff, throttle_once
 
 __all__ = ["no_retry_backoff"]

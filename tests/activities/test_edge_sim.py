@@ -1,4 +1,4 @@
-"""The simulated AWS server (`meshshift sim` / workers.simaws.serve) and its CloudFront extension."""
+"""The simulated AWS server (`meshshift sim` / meshshift.sim.aws.serve) and its CloudFront extension."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from workers.cli import app
-from workers.simaws import serve
+from meshshift.sim.aws import serve
+from meshshift.workers.cli import app
 
 
 def test_busy_port_is_a_clear_error() -> None:

@@ -14,13 +14,13 @@ from botocore.stub import Stubber
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.testing import ActivityEnvironment
 
-from activities.aws import AwsClients
-from activities.health import HealthActivities
-from migration.contracts import DeepHealthInput, ServicesStableInput, TargetHealthInput
-from migration.spec import HealthSpec
+from meshshift.activities.aws import AwsClients
+from meshshift.activities.health import HealthActivities
+from meshshift.migration.contracts import DeepHealthInput, ServicesStableInput, TargetHealthInput
+from meshshift.migration.spec import HealthSpec
+from meshshift.sim.aws.ecs import ROLLOUT_POLLS_ENV
 from tests.activities import conftest_local as blue
 from tests.activities.throttle import no_retry_backoff, throttle_once
-from workers.simaws.ecs import ROLLOUT_POLLS_ENV
 
 __all__ = ["no_retry_backoff"]  # a fixture, used by name
 

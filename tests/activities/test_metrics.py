@@ -11,9 +11,9 @@ from botocore.stub import Stubber
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.aws import AwsClients
-from activities.metrics import MetricsActivities, build_queries, period_for
-from migration.contracts import (
+from meshshift.activities.aws import AwsClients
+from meshshift.activities.metrics import MetricsActivities, build_queries, period_for
+from meshshift.migration.contracts import (
     AlbMetricSource,
     AwsContext,
     CollectMetricsInput,

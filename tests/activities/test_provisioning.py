@@ -9,16 +9,16 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.aws import AwsClients
-from activities.provisioning import ProvisioningActivities, client_token, creator_request_id
-from migration.contracts import (
+from meshshift.activities.aws import AwsClients
+from meshshift.activities.provisioning import ProvisioningActivities, client_token, creator_request_id
+from meshshift.migration.contracts import (
     EnsureNamespaceInput,
     GreenServicePlan,
     NamespaceResult,
     ProvisionedService,
     ProvisionServiceInput,
 )
-from migration.spec import ProvisionMode
+from meshshift.migration.spec import ProvisionMode
 from tests.activities import conftest_local as blue
 from tests.activities.throttle import no_retry_backoff, throttle_once
 

@@ -16,16 +16,16 @@ from uuid import uuid4
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.aws import AwsClients
-from migration.constants import QUERY_STATUS, WORKFLOW_ID_PREFIX
-from migration.errors import validate_spec
-from migration.state import MigrationStatus
+from meshshift.activities.aws import AwsClients
+from meshshift.migration.constants import QUERY_STATUS, WORKFLOW_ID_PREFIX
+from meshshift.migration.errors import validate_spec
+from meshshift.migration.state import MigrationStatus
+from meshshift.sim import demo_world
+from meshshift.sim.demo_world import DemoWorld, EdgeWeights
+from meshshift.sim.green_health import GreenHealth
+from meshshift.workers.embedded_server import NAMESPACE, EmbeddedServer
+from meshshift.workers.worker import build_worker
 from tests.netutil import free_ports
-from workers import demo_world
-from workers.demo_world import DemoWorld, EdgeWeights
-from workers.embedded_server import NAMESPACE, EmbeddedServer
-from workers.green_health import GreenHealth
-from workers.worker import build_worker
 
 MAX_CONCURRENT_ACTIVITIES = 10
 

@@ -24,8 +24,8 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
-from migration.constants import SA_APP, SA_GREEN_WEIGHT, SA_PHASE, SIGNAL_APPROVE, WORKFLOW_TYPE
-from migration.state import Phase
+from meshshift.migration.constants import SA_APP, SA_GREEN_WEIGHT, SA_PHASE, SIGNAL_APPROVE, WORKFLOW_TYPE
+from meshshift.migration.state import Phase
 from tests.browser.conftest import VIEWPORT
 from tests.browser.stack import Stack, running_stack
 

@@ -14,12 +14,12 @@ import pytest
 from rich.console import Console
 from temporalio.testing import ActivityEnvironment
 
-from activities.aws import AwsClients
-from activities.discovery import DiscoveryActivities
-from activities.edge.activities import EdgeActivities
-from activities.health import HealthActivities
-from activities.metrics import MetricsActivities
-from migration.contracts import (
+from meshshift.activities.aws import AwsClients
+from meshshift.activities.discovery import DiscoveryActivities
+from meshshift.activities.edge.activities import EdgeActivities
+from meshshift.activities.health import HealthActivities
+from meshshift.activities.metrics import MetricsActivities
+from meshshift.migration.contracts import (
     AlbMetricSource,
     AwsContext,
     CollectMetricsInput,
@@ -30,14 +30,14 @@ from migration.contracts import (
     SetEdgeWeightsInput,
     ShifterTarget,
 )
-from migration.errors import validate_spec
-from migration.plan import build_plan, metric_sources, weights_for
-from migration.spec import HealthSpec, MigrationSpec
-from workers import demo_world
-from workers.demo import DemoError, DemoOptions, DemoStack
-from workers.demo_world import DemoWorld
-from workers.green_health import GreenHealth
-from workers.traffic import TrafficProfile, TrafficSimulator
+from meshshift.migration.errors import validate_spec
+from meshshift.migration.plan import build_plan, metric_sources, weights_for
+from meshshift.migration.spec import HealthSpec, MigrationSpec
+from meshshift.sim import demo_world
+from meshshift.sim.demo import DemoError, DemoOptions, DemoStack
+from meshshift.sim.demo_world import DemoWorld
+from meshshift.sim.green_health import GreenHealth
+from meshshift.sim.traffic import TrafficProfile, TrafficSimulator
 
 CTX = AwsContext(region=demo_world.REGION)
 HEALTH_URLS = ["http://127.0.0.1:9/health"]

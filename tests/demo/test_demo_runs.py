@@ -6,7 +6,7 @@ Each run asserts on the final status AND on the simulated AWS as boto3 reads it 
 
 Timing: the completed run cannot be much shorter than about a minute and a half, whatever the
 speed. The drain verifies on data that blue receives nothing, and ALB metrics have one-minute
-resolution (``activities.metrics.period_for``), so blue reads idle only a full minute after its
+resolution (``meshshift.activities.metrics.period_for``), so blue reads idle only a full minute after its
 last request.
 """
 
@@ -21,10 +21,10 @@ import boto3
 import pytest
 from rich.console import Console
 
-from migration.state import Phase, RollbackTrigger
+from meshshift.migration.state import Phase, RollbackTrigger
+from meshshift.sim import demo_world
+from meshshift.sim.demo import DemoOptions, DemoStack, print_summary
 from tests.netutil import free_port
-from workers import demo_world
-from workers.demo import DemoOptions, DemoStack, print_summary
 
 SPEED = 20.0
 

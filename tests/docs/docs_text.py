@@ -123,7 +123,7 @@ def cli_options() -> dict[str, set[str]]:
     """``meshshift`` command -> its option flags (``--help`` included), read from the Typer app."""
     import typer
 
-    from workers.cli import app
+    from meshshift.workers.cli import app
 
     # Typer vendors its own click, so the objects are duck-typed here rather than isinstance-checked.
     group = typer.main.get_command(app)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from migration import constants
+from meshshift.migration import constants
 from tests.docs.docs_text import cli_options
 
 REPO = Path(__file__).resolve().parents[2]
@@ -247,7 +247,7 @@ def test_the_cli_runs_without_the_sim_and_dev_extras() -> None:
         "for name in ('moto', 'pytest', 'hypothesis', 'jsonschema', 'psutil', 'mypy_boto3_ecs'):\n"
         "    sys.modules[name] = None  # importing any of them now raises ImportError\n"
         "from typer.testing import CliRunner\n"
-        "from workers.cli import app\n"
+        "from meshshift.workers.cli import app\n"
         "for command in ('worker', 'alarm-bridge', 'start', 'status'):\n"
         "    result = CliRunner().invoke(app, [command, '--help'])\n"
         "    assert result.exit_code == 0, (command, result.output, result.exception)\n"

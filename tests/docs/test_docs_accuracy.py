@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from migration import constants, contracts
-from migration.state import Phase
+from meshshift.migration import constants, contracts
+from meshshift.migration.state import Phase
 from tests.docs.docs_text import (
     DOCS,
     REPO,
@@ -78,7 +78,19 @@ def test_the_documents_this_issue_promised_exist() -> None:
 
 # --- repository paths -----------------------------------------------------------------------------
 
-TOP_LEVEL = ("migration/", "activities/", "workflows/", "workers/", "tests/", "docker/", "docs/", "bench/", "examples/")
+TOP_LEVEL = (
+    "package/",
+    "migration/",
+    "activities/",
+    "workflows/",
+    "workers/",
+    "sim/",
+    "tests/",
+    "docker/",
+    "docs/",
+    "bench/",
+    "examples/",
+)
 
 
 def _repo_path_candidates(text: str) -> list[str]:

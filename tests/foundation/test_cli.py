@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer.main
 
+from meshshift.workers.cli import app
 from tests.foundation.procs import run_meshshift
-from workers.cli import app
 
 # Commands a user can rely on from the first version; later issues fill them in.
 CONTRACT_COMMANDS = {"server", "worker", "demo", "start", "status", "approve", "reject", "rollback", "pause", "resume"}

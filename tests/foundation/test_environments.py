@@ -6,7 +6,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from migration.constants import SA_APP, SA_GREEN_WEIGHT, SA_PHASE
+from meshshift.migration.constants import SA_APP, SA_GREEN_WEIGHT, SA_PHASE
 
 
 async def test_time_skipping_environment_starts(env_timeskipping: WorkflowEnvironment) -> None:

@@ -17,10 +17,10 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from typer.testing import CliRunner
 
-from migration.constants import WORKFLOW_TYPE
+from meshshift.migration.constants import WORKFLOW_TYPE
+from meshshift.workers.cli import app
 from tests.foundation.procs import MESHSHIFT, ServerProcess, meshshift_env, run_meshshift
 from tests.netutil import free_ports
-from workers.cli import app
 
 pytestmark = pytest.mark.integration
 

@@ -16,10 +16,10 @@ from typing import Any
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from migration.constants import UPDATE_APPROVE
-from migration.state import CommandResult
+from meshshift.migration.constants import UPDATE_APPROVE
+from meshshift.migration.state import CommandResult
+from meshshift.workers.embedded_server import find_binary
 from tests.workflows.harness import baking, gate_open, make_spec, running_worker, send, start, wait_for, world_for
-from workers.embedded_server import find_binary
 
 HERE = Path(__file__).parent
 HAPPY = HERE / "happy_path.json"

@@ -17,10 +17,10 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
-from migration.constants import workflow_id
+from meshshift.migration.constants import workflow_id
+from meshshift.workers.cli import app
 from tests.workflows.fakes import FakeWorld
 from tests.workflows.harness import make_spec, running_worker, world_for
-from workers.cli import app
 
 
 @dataclass

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from meshshift.workers.alarm_bridge import AlarmNotice, make_http_server
 from tests.sns_signing import RecordingRouter, SnsTestAuthority, make_bridge
-from workers.alarm_bridge import AlarmNotice, make_http_server
 
 
 @pytest.mark.parametrize("version", ["1", "2"])

@@ -12,14 +12,14 @@ import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from migration.constants import workflow_id
-from migration.state import Phase
+from meshshift.migration.constants import workflow_id
+from meshshift.migration.state import Phase
+from meshshift.workers.alarm_bridge import AlarmBridge, TemporalAlarmRouter, make_http_server, topics_from
+from meshshift.workers.alarm_lambda import handle_event, sns_body
+from meshshift.workers.sns import SnsVerifier, https_fetcher
 from tests.operator.conftest import Migration, cli
 from tests.sns_signing import SnsTestAuthority
 from tests.workflows.harness import gate_open, start, wait_for
-from workers.alarm_bridge import AlarmBridge, TemporalAlarmRouter, make_http_server, topics_from
-from workers.alarm_lambda import handle_event, sns_body
-from workers.sns import SnsVerifier, https_fetcher
 
 pytestmark = pytest.mark.integration
 

@@ -13,12 +13,12 @@ import pytest
 from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 
-from migration.constants import workflow_id
-from migration.state import MigrationStatus, Phase, RollbackPayload
+from meshshift.migration.constants import workflow_id
+from meshshift.migration.state import MigrationStatus, Phase, RollbackPayload
+from meshshift.workers.connection import TemporalSettings
+from meshshift.workers.progress import follow
 from tests.operator.conftest import Migration, cli
 from tests.workflows.harness import gate_open, wait_for
-from workers.connection import TemporalSettings
-from workers.progress import follow
 
 pytestmark = pytest.mark.integration
 

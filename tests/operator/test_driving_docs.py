@@ -14,10 +14,10 @@ from uuid import uuid4
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from migration.state import MigrationStatus, Phase
+from meshshift.migration.state import MigrationStatus, Phase
+from meshshift.workers.embedded_server import find_temporal_binary
 from tests.operator.conftest import address_of
 from tests.workflows.harness import gate_open, make_spec, running_worker, wait_for, world_for
-from workers.embedded_server import find_temporal_binary
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from temporalio.exceptions import ActivityError, TimeoutError, TimeoutType
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Interceptor, Worker
 
-from workers.keepalive import KeepaliveInterceptor
+from meshshift.workers.keepalive import KeepaliveInterceptor
 
 QUIET_SECONDS = 2.5
 

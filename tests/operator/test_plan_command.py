@@ -10,9 +10,9 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
+from meshshift.workers.cli import app
 from tests.activities.conftest_local import CLUSTER, MESH, SERVICES, WORKER, seed_blue
 from tests.workflows.harness import make_spec
-from workers.cli import app
 
 
 def spec_file(tmp_path: Path) -> Path:

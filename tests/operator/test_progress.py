@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
-from migration.contracts import ShifterReading
-from migration.state import (
+from meshshift.migration.contracts import ShifterReading
+from meshshift.migration.state import (
     AuditEvent,
     AwaitingApproval,
     Countdown,
@@ -16,7 +16,7 @@ from migration.state import (
     RollbackInfo,
     StepStage,
 )
-from workers.progress import StatusView, approve_command, format_duration, render_status
+from meshshift.workers.progress import StatusView, approve_command, format_duration, render_status
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

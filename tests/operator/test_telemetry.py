@@ -18,13 +18,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from migration.constants import workflow_id
-from migration.state import Phase, RollbackPayload
-from tests.netutil import free_port
-from tests.operator.conftest import address_of
-from tests.workflows.fakes import FakeActivities
-from tests.workflows.harness import gate_open, make_spec, start, wait_for, world_for
-from workers.telemetry import (
+from meshshift.migration.constants import workflow_id
+from meshshift.migration.state import Phase, RollbackPayload
+from meshshift.workers.telemetry import (
     JsonFormatter,
     RedactingFilter,
     TelemetrySettings,
@@ -34,7 +30,11 @@ from workers.telemetry import (
     tracer_provider,
     tracing_interceptors,
 )
-from workflows.migration import MeshMigration
+from meshshift.workflows.migration import MeshMigration
+from tests.netutil import free_port
+from tests.operator.conftest import address_of
+from tests.workflows.fakes import FakeActivities
+from tests.workflows.harness import gate_open, make_spec, start, wait_for, world_for
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from meshshift.workers.embedded_server import EmbeddedServer
 from tests.netutil import free_port
-from workers.embedded_server import EmbeddedServer
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ plus meshshift's ECS, App Mesh, CloudFront and CloudWatch extensions), with the 
 as `meshshift worker`, as a user runs it, except the state machine, which uses fake activities
 so it can throw thousands of operations at the workflow.
 
-The chaos switch used below, `MESHSHIFT_FAULTS` (workers/faults.py), is **off by default**: it makes
+The chaos switch used below, `MESHSHIFT_FAULTS` (sim/faults.py), is **off by default**: it makes
 the worker's AWS calls fail on purpose and exists only for these tests.
 """
 

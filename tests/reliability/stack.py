@@ -25,8 +25,8 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
-from migration.constants import QUERY_STATUS, SIGNAL_APPROVE, SIGNAL_REJECT, UPDATE_APPROVE, WORKFLOW_TYPE
-from migration.state import (
+from meshshift.migration.constants import QUERY_STATUS, SIGNAL_APPROVE, SIGNAL_REJECT, UPDATE_APPROVE, WORKFLOW_TYPE
+from meshshift.migration.state import (
     ApprovePayload,
     CommandResult,
     MigrationInput,
@@ -35,9 +35,9 @@ from migration.state import (
     RejectPayload,
     RunOptions,
 )
-from workers import demo_world
-from workers.demo_world import DemoWorld
-from workers.progress import status_from_report
+from meshshift.sim import demo_world
+from meshshift.sim.demo_world import DemoWorld
+from meshshift.workers.progress import status_from_report
 
 ROOT = Path(__file__).resolve().parents[2]
 MESHSHIFT = Path(sys.executable).parent / "meshshift"

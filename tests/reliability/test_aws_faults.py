@@ -1,4 +1,4 @@
-"""AWS faults: the injection layer itself (workers/faults.py), then whole migrations run by a
+"""AWS faults: the injection layer itself (sim/faults.py), then whole migrations run by a
 ``meshshift worker`` whose AWS calls are throttled or fail with 5xx 30% of the time.
 
 The layer must really stop a faulted call before any endpoint sees it: under ``mock_aws`` a
@@ -21,12 +21,19 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from temporalio.client import Client
 
-from activities.aws import AwsClients, is_transient
-from migration.contracts import AwsContext
+from meshshift.activities.aws import AwsClients, is_transient
+from meshshift.migration.contracts import AwsContext
+from meshshift.sim.faults import (
+    FAULT_HOST,
+    FaultConfig,
+    FaultConfigError,
+    FaultInjector,
+    from_environment,
+    worker_hooks,
+)
+from meshshift.workers.embedded_server import EmbeddedServer
 from tests.reliability import figures, stack
 from tests.reliability.stack import Approver, WorkerProcess
-from workers.embedded_server import EmbeddedServer
-from workers.faults import FAULT_HOST, FaultConfig, FaultConfigError, FaultInjector, from_environment, worker_hooks
 
 CREATES: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], int]]] = {
     # service: (throttling code, a creating call, how many such resources exist)

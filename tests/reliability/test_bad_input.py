@@ -30,15 +30,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.aws import AwsClients
-from migration.constants import WORKFLOW_TYPE
-from migration.errors import SpecError, validate_spec
-from migration.state import Command, Phase, parse_payload
+from meshshift.activities.aws import AwsClients
+from meshshift.migration.constants import WORKFLOW_TYPE
+from meshshift.migration.errors import SpecError, validate_spec
+from meshshift.migration.state import Command, Phase, parse_payload
+from meshshift.workers.embedded_server import EmbeddedServer
+from meshshift.workers.worker import build_worker
 from tests.reliability import figures
 from tests.unit.test_spec_fuzz import specs
 from tests.workflows.harness import gate_open, make_spec, running_worker, start, wait_for, world_for
-from workers.embedded_server import EmbeddedServer
-from workers.worker import build_worker
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),

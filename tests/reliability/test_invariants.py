@@ -36,14 +36,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from migration import contracts as c
-from migration.state import MigrationInput, MigrationStatus, Phase, RunOptions
+from meshshift.migration import contracts as c
+from meshshift.migration.state import MigrationInput, MigrationStatus, Phase, RunOptions
+from meshshift.workers.keepalive import KeepaliveInterceptor
+from meshshift.workflows.migration import MeshMigration
+from meshshift.workflows.sandbox import workflow_runner
 from tests.reliability import figures
 from tests.workflows.fakes import FakeActivities, FakeWorld
 from tests.workflows.harness import fast_spec, start, status, world_for
-from workers.keepalive import KeepaliveInterceptor
-from workflows.migration import MeshMigration
-from workflows.sandbox import workflow_runner
 
 T = TypeVar("T")
 

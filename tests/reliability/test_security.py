@@ -31,18 +31,18 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.aws import AwsClients
-from migration.state import ApprovePayload, ResumePayload
+from meshshift.activities.aws import AwsClients
+from meshshift.migration.state import ApprovePayload, ResumePayload
+from meshshift.workers.embedded_server import EmbeddedServer
+from meshshift.workers.telemetry import traced_workflow_runner, tracing_interceptors
+from meshshift.workers.worker import activity_methods, activity_objects
+from meshshift.workflows.migration import MeshMigration
 from tests import iam_recorder
 from tests.iam_check import compare, direct_actions, load_policy
 from tests.reliability import figures, stack
 from tests.reliability.stack import Approver, WorkerProcess
 from tests.sns_signing import RecordingRouter, SnsTestAuthority, make_bridge
 from tests.workflows.harness import gate_open, make_spec, running_worker, start, wait_for, world_for
-from workers.embedded_server import EmbeddedServer
-from workers.telemetry import traced_workflow_runner, tracing_interceptors
-from workers.worker import activity_methods, activity_objects
-from workflows.migration import MeshMigration
 
 # --- approvers ----------------------------------------------------------------------------------
 

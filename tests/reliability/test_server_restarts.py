@@ -22,12 +22,12 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from migration.constants import SIGNAL_APPROVE, SIGNAL_REJECT
-from migration.state import ApprovePayload, MigrationReport, MigrationStatus, RejectPayload
+from meshshift.migration.constants import SIGNAL_APPROVE, SIGNAL_REJECT
+from meshshift.migration.state import ApprovePayload, MigrationReport, MigrationStatus, RejectPayload
+from meshshift.workers.embedded_server import EmbeddedServer
 from tests.netutil import free_port
 from tests.reliability import figures, stack
 from tests.reliability.stack import Approver, WorkerProcess
-from workers.embedded_server import EmbeddedServer
 
 pytestmark = pytest.mark.integration
 

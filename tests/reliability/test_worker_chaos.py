@@ -29,10 +29,10 @@ import pytest
 from temporalio.api.enums.v1 import EventType, TimeoutType
 from temporalio.client import Client
 
-from migration.state import MigrationReport
+from meshshift.migration.state import MigrationReport
+from meshshift.workers.embedded_server import EmbeddedServer
 from tests.reliability import figures, stack
 from tests.reliability.stack import Approver, WorkerProcess
-from workers.embedded_server import EmbeddedServer
 
 pytestmark = pytest.mark.integration
 

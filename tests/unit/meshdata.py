@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migration.contracts import (
+from meshshift.migration.contracts import (
     AppMeshInventory,
     AppMeshListener,
     AppMeshRoute,

@@ -3,7 +3,7 @@ the time between its timers (alarm polls, metric reads) counts."""
 
 from datetime import UTC, datetime, timedelta
 
-from migration.state import Countdown
+from meshshift.migration.state import Countdown
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 S = timedelta(seconds=1)

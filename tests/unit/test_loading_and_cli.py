@@ -10,10 +10,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from migration.errors import SpecError, SpecLoadError, load_spec
-from migration.spec import MigrationSpec
+from meshshift.migration.errors import SpecError, SpecLoadError, load_spec
+from meshshift.migration.spec import MigrationSpec
+from meshshift.workers.cli import app
 from tests.unit.specdata import ALB_ONLY, SHOP, shop
-from workers.cli import app
 
 runner = CliRunner()
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from migration.analysis import blue_is_idle, judge
-from migration.contracts import (
+from meshshift.migration.analysis import blue_is_idle, judge
+from meshshift.migration.contracts import (
     AppMeshStatus,
     BlueDiscovery,
     BlueService,
@@ -18,9 +18,9 @@ from migration.contracts import (
     TrafficFigures,
     Verdict,
 )
-from migration.errors import validate_spec
-from migration.plan import build_plan, metric_sources, ramp_steps, spec_warnings
-from migration.spec import AnalysisSpec, DrainSpec, MigrationSpec
+from meshshift.migration.errors import validate_spec
+from meshshift.migration.plan import build_plan, metric_sources, ramp_steps, spec_warnings
+from meshshift.migration.spec import AnalysisSpec, DrainSpec, MigrationSpec
 from tests.unit.meshdata import blue_task_definition, inventory
 from tests.unit.specdata import BLUE_TG, CLOUDFRONT_EDGE, shop
 

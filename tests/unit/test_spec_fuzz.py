@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from migration.errors import format_problems
-from migration.plan import ramp_steps
-from migration.spec import MigrationSpec
+from meshshift.migration.errors import format_problems
+from meshshift.migration.plan import ramp_steps
+from meshshift.migration.spec import MigrationSpec
 from tests.unit.specdata import CLOUDFRONT_EDGE, shop
 
 PEOPLE = ["alice", "bob", "carol"]

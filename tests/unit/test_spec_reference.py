@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from migration.spec_reference import render
+from meshshift.migration.spec_reference import render
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "spec-reference.md"
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from migration.errors import SpecError, SpecProblem, format_problems, load_spec, validate_spec
-from migration.spec import MigrationSpec, RampStep
+from meshshift.migration.errors import SpecError, SpecProblem, format_problems, load_spec, validate_spec
+from meshshift.migration.spec import MigrationSpec, RampStep
 from tests.unit.specdata import ALB_ONLY, BLUE_TG, CLOUDFRONT_EDGE, GREEN_TG, LISTENER, RULE, SHOP, shop
 
 Edit = Callable[[dict[str, Any]], None]

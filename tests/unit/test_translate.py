@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migration.contracts import (
+from meshshift.migration.contracts import (
     AppMeshInventory,
     AppMeshListener,
     AppMeshRoute,
@@ -10,7 +10,7 @@ from migration.contracts import (
     AppMeshVirtualNode,
     TaskDefinition,
 )
-from migration.translate import (
+from meshshift.migration.translate import (
     envoy_container_names,
     make_discovery_names_unique,
     mesh_untranslatable,

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migration import weights
-from migration.plan import rollback_weights, weights_for
-from migration.spec import AlbEdge, CloudFrontEdge, Route53Edge
+from meshshift.migration import weights
+from meshshift.migration.plan import rollback_weights, weights_for
+from meshshift.migration.spec import AlbEdge, CloudFrontEdge, Route53Edge
 from tests.unit.specdata import BLUE_TG, CLOUDFRONT_EDGE, GREEN_TG, LISTENER
 
 percents = st.integers(min_value=0, max_value=100)
@@ -108,7 +108,7 @@ def test_weights_for_every_mechanism(percent: int) -> None:
 
 
 def test_rollback_weights_are_all_blue() -> None:
-    from migration.errors import load_spec
+    from meshshift.migration.errors import load_spec
     from tests.unit.specdata import SHOP
 
     for w in rollback_weights(load_spec(SHOP)):

@@ -18,9 +18,9 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from migration import contracts as c
-from migration import plan as planning
-from migration.spec import AlbEdge, MigrationSpec
+from meshshift.migration import contracts as c
+from meshshift.migration import plan as planning
+from meshshift.migration.spec import AlbEdge, MigrationSpec
 
 BLUE_COUNT = 2
 BLUE_WORKER_COUNT = 3

@@ -15,13 +15,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from migration.constants import QUERY_STATUS, WORKFLOW_TYPE
-from migration.errors import validate_spec
-from migration.state import MigrationReport, MigrationStatus
+from meshshift.migration.constants import QUERY_STATUS, WORKFLOW_TYPE
+from meshshift.migration.errors import validate_spec
+from meshshift.migration.state import MigrationReport, MigrationStatus
+from meshshift.workers.keepalive import KeepaliveInterceptor
+from meshshift.workflows.migration import MeshMigration
+from meshshift.workflows.sandbox import workflow_runner
 from tests.workflows.fakes import FakeActivities, FakeWorld
-from workers.keepalive import KeepaliveInterceptor
-from workflows.migration import MeshMigration
-from workflows.sandbox import workflow_runner
 
 LISTENER = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2"
 BLUE_TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-blue/73e2d6bc24d8a067"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from migration.state import MigrationInput, MigrationState, Phase, RollbackTrigger, RunOptions
+from meshshift.migration.state import MigrationInput, MigrationState, Phase, RollbackTrigger, RunOptions
 from tests.workflows.harness import (
     baking,
     fast_spec,

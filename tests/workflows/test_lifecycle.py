@@ -10,9 +10,9 @@ import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
-from migration import contracts as c
-from migration.constants import UPDATE_APPROVE
-from migration.state import CommandResult, GateKind, Phase
+from meshshift.migration import contracts as c
+from meshshift.migration.constants import UPDATE_APPROVE
+from meshshift.migration.state import CommandResult, GateKind, Phase
 from tests.workflows.fakes import BLUE_WORKER_COUNT
 from tests.workflows.harness import (
     baking,

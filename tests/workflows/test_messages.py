@@ -8,9 +8,9 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from migration import contracts as c
-from migration.constants import UPDATE_APPROVE, UPDATE_PAUSE, UPDATE_RESUME
-from migration.state import CommandResult, Phase, RollbackTrigger
+from meshshift.migration import contracts as c
+from meshshift.migration.constants import UPDATE_APPROVE, UPDATE_PAUSE, UPDATE_RESUME
+from meshshift.migration.state import CommandResult, Phase, RollbackTrigger
 from tests.workflows.harness import (
     baking,
     gate_open,

@@ -10,8 +10,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.migration import MeshMigration
-from workflows.sandbox import workflow_runner
+from meshshift.workflows.migration import MeshMigration
+from meshshift.workflows.sandbox import workflow_runner
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 

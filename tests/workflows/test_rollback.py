@@ -11,8 +11,8 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
-from migration import contracts as c
-from migration.state import Phase, RollbackTrigger
+from meshshift.migration import contracts as c
+from meshshift.migration.state import Phase, RollbackTrigger
 from tests.workflows.fakes import BLUE_WORKER_COUNT, FakeWorld
 from tests.workflows.harness import (
     baking,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from migration.errors import validate_spec
-from migration.state import (
+from meshshift.migration.errors import validate_spec
+from meshshift.migration.state import (
     AlarmPayload,
     ApprovePayload,
     AwaitingApproval,

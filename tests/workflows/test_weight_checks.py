@@ -1,9 +1,9 @@
 """The workflow's own check of read-back weights (beside each shifter's verify), and when it reads
 the weights again after a write."""
 
-from migration.contracts import READ_EDGE_WEIGHTS, SET_EDGE_WEIGHTS, ShifterReading, ShifterWeights
+from meshshift.migration.contracts import READ_EDGE_WEIGHTS, SET_EDGE_WEIGHTS, ShifterReading, ShifterWeights
+from meshshift.workflows.migration import weight_mismatches
 from tests.workflows.harness import make_spec, running_worker, start, world_for
-from workflows.migration import weight_mismatches
 
 
 def _cf(blue: float, green: float, promoted: bool) -> ShifterWeights:

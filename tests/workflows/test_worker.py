@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.aws import AwsClients
-from migration import contracts
-from workers.worker import WorkerSettings, activity_methods, activity_objects, build_worker
+from meshshift.activities.aws import AwsClients
+from meshshift.migration import contracts
+from meshshift.workers.worker import WorkerSettings, activity_methods, activity_objects, build_worker
 
 ACTIVITY_NAMES = {value for name, value in vars(contracts).items() if name.isupper() and isinstance(value, str)}
 

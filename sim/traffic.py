@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import random
@@ -38,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from workers.demo_world import CLUSTER, HEALTH_DEPENDENCIES, DemoWorld, EdgeWeights, client, read_edge_weights
+from meshshift.sim.demo_world import CLUSTER, HEALTH_DEPENDENCIES, DemoWorld, EdgeWeights, client, read_edge_weights
 
 log = logging.getLogger("meshshift.demo.traffic")
 
@@ -345,21 +344,3 @@ class TrafficSimulator:
             if not changes or sample.weights != changes[-1].weights:
                 changes.append(sample)
         return changes
-
-
-def describe_alarm_changes(changes: Iterable[AlarmChange]) -> list[str]:
-    return [f"{c.time:%H:%M:%S} {c.alarm} -> {c.state}: {c.reason}" for c in changes]
-
-
-def dumps_sample(sample: TrafficSample) -> str:
-    """One line of JSON per tick, for logs."""
-    return json.dumps(
-        {
-            "time": sample.time.isoformat(),
-            "alb": [sample.weights.alb_blue, sample.weights.alb_green],
-            "route53": [sample.weights.route53_blue, sample.weights.route53_green],
-            "blue": sample.blue_requests,
-            "green": sample.green_requests,
-            "green_5xx": sample.green_errors,
-        }
-    )

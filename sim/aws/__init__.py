@@ -10,7 +10,7 @@ import logging
 import threading
 from typing import Any
 
-from workers.simaws import appmesh, cloudfront, cloudwatch, ecs
+from meshshift.sim.aws import appmesh, cloudfront, cloudwatch, ecs
 
 _installed = False
 _install_lock = threading.Lock()

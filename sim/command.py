@@ -23,7 +23,7 @@ def sim(
 ) -> None:
     """Serve the simulated AWS (moto with meshshift's extensions) on 127.0.0.1 until Ctrl-C."""
     try:
-        from workers.simaws import serve
+        from meshshift.sim.aws import serve
     except ModuleNotFoundError as exc:
         typer.echo(
             f"meshshift sim: error: the simulation needs moto ({exc.name} is missing). "

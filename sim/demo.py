@@ -5,11 +5,11 @@ Everything runs on 127.0.0.1 and in this process, except the Temporal dev server
 - the embedded Temporal server and its Web UI (its own data directory, fresh for every run unless
   ``--keep-data``);
 - the simulated AWS (moto + meshshift's extensions), seeded with the blue shop on App Mesh
-  (workers/demo_world.py);
-- deep /health endpoints for green's services (workers/green_health.py);
-- the meshshift worker, built by ``workers.worker.build_worker`` exactly as ``meshshift worker``
+  (sim/demo_world.py);
+- deep /health endpoints for green's services (sim/green_health.py);
+- the meshshift worker, built by ``meshshift.workers.worker.build_worker`` exactly as ``meshshift worker``
   builds it, with boto3 pointed at the simulation through ``AWS_ENDPOINT_URL`` only;
-- the traffic simulator (workers/traffic.py), which turns the weights set in the simulated ALB and
+- the traffic simulator (sim/traffic.py), which turns the weights set in the simulated ALB and
   Route 53 into CloudWatch metrics and alarm states, so drain and rollback are decided on data.
 
 Approvals: every ramp step and the decommission of blue ask for an approval (``approval:
@@ -44,10 +44,10 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from activities.aws import AwsClients
-from migration.constants import DEFAULT_TASK_QUEUE, QUERY_STATUS, UPDATE_APPROVE, WORKFLOW_TYPE, workflow_id
-from migration.errors import validate_spec
-from migration.state import (
+from meshshift.activities.aws import AwsClients
+from meshshift.migration.constants import DEFAULT_TASK_QUEUE, QUERY_STATUS, UPDATE_APPROVE, WORKFLOW_TYPE, workflow_id
+from meshshift.migration.errors import validate_spec
+from meshshift.migration.state import (
     TERMINAL_PHASES,
     ApprovePayload,
     CommandResult,
@@ -56,9 +56,10 @@ from migration.state import (
     MigrationStatus,
     Phase,
 )
-from workers import demo_world
-from workers.demo_world import DemoWorld, EdgeWeights
-from workers.embedded_server import (
+from meshshift.sim import demo_world
+from meshshift.sim.demo_world import DemoWorld, EdgeWeights
+from meshshift.sim.green_health import GreenHealth
+from meshshift.workers.embedded_server import (
     DEFAULT_PORT,
     DEFAULT_UI_PORT,
     LOCK_FILENAME,
@@ -68,8 +69,7 @@ from workers.embedded_server import (
     check_port_free,
     default_data_dir,
 )
-from workers.green_health import GreenHealth
-from workers.worker import build_worker
+from meshshift.workers.worker import build_worker
 
 log = logging.getLogger("meshshift.demo")
 T = TypeVar("T")
@@ -241,7 +241,7 @@ class DemoStack:
         )
         self._worker_task = asyncio.create_task(self._worker.run(), name="meshshift-worker")
 
-        from workers.traffic import TrafficProfile, TrafficSimulator
+        from meshshift.sim.traffic import TrafficProfile, TrafficSimulator
 
         self.traffic = TrafficSimulator(
             self.world,
@@ -357,7 +357,7 @@ class DemoStack:
 
     async def run_migration(self) -> DemoResult:
         """Start the migration, show it live, answer gates (``--auto-approve``), return the outcome."""
-        from workers.progress import follow
+        from meshshift.workers.progress import follow
 
         started = datetime.now(UTC)
         handle = await self.start_migration()
@@ -415,7 +415,7 @@ class DemoStack:
 
 def _start_simulation(port: int) -> Any:
     try:
-        from workers.simaws import serve
+        from meshshift.sim.aws import serve
     except ModuleNotFoundError as exc:  # pragma: no cover - the [sim] extra is missing
         raise DemoError(
             f"the simulated AWS needs moto ({exc.name} is missing); pip install 'meshshift[sim]'."

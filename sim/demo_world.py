@@ -14,7 +14,7 @@ seeds, frontend -> user-api, stock-api, plus an order worker on an SQS queue):
   targets, so target health answers ``healthy`` as it would once tasks pass their checks;
 - a weighted Route 53 record pair ``api.shop.example.com`` (blue 100, green 0);
 - CloudWatch alarms on green's target group (5xx count, p99 latency); moto never evaluates them,
-  the traffic simulator (workers/traffic.py) does;
+  the traffic simulator (sim/traffic.py) does;
 - an SQS queue ``shop-orders`` consumed by the ``order-worker`` service.
 
 Every call goes through boto3's standard configuration: the caller points ``AWS_ENDPOINT_URL`` at
@@ -31,7 +31,7 @@ from typing import Any
 
 import boto3
 
-from migration.spec import parse_elb_arn
+from meshshift.migration.spec import parse_elb_arn
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
