@@ -143,9 +143,14 @@ async def test_fail_at_25_rolls_back_to_full_blue(tmp_path: Path, output: io.Str
         }
         assert "frontend-sc" in services
         assert demo_world.MESH in aws.meshes()
-        # It failed on data: green was failing and the 5xx alarm was set from the metrics.
+        # It failed on data: green was failing, and whichever read the metrics first rolled it back:
+        # the 5xx alarm set from them, or the bake's own analysis (on a loaded machine the analysis
+        # can judge a window before the alarm's period has closed).
         assert stack.traffic.failing
-        assert any(c.alarm == demo_world.ALARM_5XX and c.state == "ALARM" for c in stack.traffic.alarm_changes)
+        if rollback.trigger is RollbackTrigger.ALARM:
+            assert any(c.alarm == demo_world.ALARM_5XX and c.state == "ALARM" for c in stack.traffic.alarm_changes)
+        else:
+            assert "metric analysis failed" in rollback.reason and " is above " in rollback.reason, rollback.reason
         assert max(s.weights.alb_green for s in stack.traffic.samples) < 50
 
     assert "outcome: rolled_back" in output.getvalue()

@@ -145,6 +145,8 @@ async def test_restart_right_after_a_client_was_connected(tmp_path: Path) -> Non
         await asyncio.to_thread(second.ready)
         client = await Client.connect(f"127.0.0.1:{port}", data_converter=pydantic_data_converter)
         await client.count_workflows()
+        code, err = await asyncio.to_thread(second.terminate)
+        assert code == 0, err
     finally:
         second.kill_if_running()
 
