@@ -12,49 +12,57 @@ $(BIN)/python:
 	$(PIP) install --quiet --upgrade pip
 
 # Stamp files so that a second `make` does not reinstall; they are redone when pyproject.toml or constraints.txt
-# changes.
-# constraints.txt holds the versions CI tested, so a fresh clone installs those and not whatever was released since.
-# The package is installed editable in "strict" mode: a link tree of meshshift.* that mypy can read. A module
-# added or removed changes MODULES, hence the stamp's name, and the link tree is made again.
-PACKAGE_DIRS := package migration activities workflows workers sim
-MODULES := $(shell find $(PACKAGE_DIRS) -name '*.py' 2>/dev/null | sort | cksum | cut -d' ' -f1)
-INSTALL := $(PIP) install --quiet -c constraints.txt --config-settings editable_mode=strict -e
-SIM_STAMP := $(VENV)/.sim-installed-$(MODULES)
-DEV_STAMP := $(VENV)/.dev-installed-$(MODULES)
+# changes. constraints.txt holds the versions CI tested, so a fresh clone installs those and not whatever was
+# released since.
+INSTALL := $(PIP) install --quiet -c constraints.txt -e
 
-$(SIM_STAMP): pyproject.toml constraints.txt | $(BIN)/python
-	rm -f $(VENV)/.sim-installed-*
+$(VENV)/.sim-installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(INSTALL) '.[sim]'
 	touch $@
 
-$(DEV_STAMP): pyproject.toml constraints.txt | $(BIN)/python
-	rm -f $(VENV)/.dev-installed-* $(VENV)/.sim-installed-*
+$(VENV)/.dev-installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(INSTALL) '.[dev,sim]'
 	touch $@
+	touch $(VENV)/.sim-installed
 
-demo: $(SIM_STAMP)
+# meshshift.* is installed from the top-level folders (package-dir). Python finds them through setuptools'
+# editable import hook, which mypy cannot follow; mypy reads this view instead: build/typecheck/meshshift,
+# whose subpackages are links to the folders themselves, so a new module is seen without a reinstall.
+TYPECHECK_VIEW := build/typecheck/meshshift
+PACKAGE_DIRS := migration activities workflows workers sim
+
+$(TYPECHECK_VIEW):
+	mkdir -p $@
+	ln -sfn ../../../package/__init__.py $@/__init__.py
+	ln -sfn ../../../package/py.typed $@/py.typed
+	for dir in $(PACKAGE_DIRS); do ln -sfn ../../../$$dir $@/$$dir; done
+
+demo: $(VENV)/.sim-installed
 	$(BIN)/meshshift demo $(DEMO_ARGS)
 
-lint: $(DEV_STAMP)
+# lint-imports checks the import contracts in pyproject.toml ([tool.importlinter]). Its graph library, grimp, walks
+# the folder of the package it is given, so it reads the same view as mypy.
+lint: $(VENV)/.dev-installed $(TYPECHECK_VIEW)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=build/typecheck $(BIN)/lint-imports --no-logo --no-cache
 
-typecheck: $(DEV_STAMP)
+typecheck: $(VENV)/.dev-installed $(TYPECHECK_VIEW)
 	$(BIN)/mypy
 
 test: lint typecheck
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The long forms of tests/reliability; their figures become docs/reliability.md.
-chaos: $(DEV_STAMP)
+chaos: $(VENV)/.dev-installed
 	MESHSHIFT_CHAOS_RUNS=100 $(BIN)/pytest tests/reliability -m "not browser" --timeout 3600 $(PYTEST_ARGS)
 	$(BIN)/python -m tests.reliability.report
 
-bench: $(DEV_STAMP)
+bench: $(VENV)/.dev-installed
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Regenerates the docs that are derived from code (a test fails when they are stale).
-docs: $(DEV_STAMP)
+docs: $(VENV)/.dev-installed
 	$(BIN)/python -m meshshift.migration.spec_reference > docs/spec-reference.md
 
 # Re-pin constraints.txt to the newest versions pyproject.toml allows (run make test afterwards).

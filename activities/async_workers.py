@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from meshshift.activities.aws import AwsClients, aws_errors
+from meshshift.activities.polling import Backoff
 from meshshift.migration import contracts
 from meshshift.migration.contracts import ScaleServiceInput, ScaleServiceResult, ServiceState
 
@@ -88,6 +89,7 @@ class AsyncWorkerActivities:
                 ecs.update_service(cluster=inp.cluster, service=inp.service, desiredCount=inp.desired_count)
 
         deadline = time.monotonic() + inp.timeout.total_seconds()
+        waits = Backoff(inp.poll_interval.total_seconds())
         while True:
             svc = describe_service(ecs, inp.cluster, inp.service)
             if svc is None:
@@ -126,4 +128,4 @@ class AsyncWorkerActivities:
                     type="ServiceNotStable",
                 )
             activity.heartbeat(state.model_dump())
-            pause(inp.poll_interval.total_seconds())
+            pause(waits.next())

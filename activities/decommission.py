@@ -5,11 +5,16 @@ Every method is safe to repeat: what is already gone is reported as ``already_ab
 every deletion is read back. What would break the live path is refused, non-retryably, with
 what to do instead: a target group still referenced by a listener or rule (that would leave a
 dangling forward), and the last weighted record of a name (green's).
+
+A target group is deleted only once none of its targets is still draining: blue's tasks are
+deregistered when their service is scaled in, and ELB keeps serving their open connections for
+the group's deregistration delay; deleting the group would cut them.
 """
 
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 
 from meshshift.activities.async_workers import describe_service, pause
 from meshshift.activities.aws import AwsClients, aws_errors, error_code
+from meshshift.activities.polling import Backoff
 from meshshift.migration import contracts
 from meshshift.migration.contracts import (
     DeleteAppMeshInput,
@@ -29,6 +35,7 @@ from meshshift.migration.contracts import (
     DeletionResult,
     DeregisterTaskDefinitionsInput,
 )
+from meshshift.migration.edge.route53 import ROUTE53
 
 if TYPE_CHECKING:
     from mypy_boto3_appmesh import AppMeshClient
@@ -98,9 +105,14 @@ def _without_idle(actions: list[Any], target_group_arn: str) -> list[Any] | None
 # --- ECS ----------------------------------------------------------------------------------------
 
 
+# ELB's largest deregistration delay (3600 s) plus a margin: no target drains longer than that.
+MAX_DRAIN_SECONDS = 3660.0
+
+
 class DecommissionActivities:
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(self, clients: AwsClients, poll_interval: float = 10.0) -> None:
         self._clients = clients
+        self._poll_interval = poll_interval
 
     @activity.defn(name=contracts.DELETE_ECS_SERVICES)
     def delete_ecs_services(self, inp: DeleteServicesInput) -> DeletionResult:
@@ -163,6 +175,7 @@ class DecommissionActivities:
                     type="TargetGroupInUse",
                     non_retryable=True,
                 )
+            self._wait_drained(elbv2, arn)
             try:
                 with aws_errors(f"ELBv2 DeleteTargetGroup {arn}"):
                     elbv2.delete_target_group(TargetGroupArn=arn)
@@ -176,6 +189,36 @@ class DecommissionActivities:
                 )
             result.deleted.append(arn)
         return result
+
+    def _wait_drained(self, elbv2: ElasticLoadBalancingv2Client, arn: str) -> None:
+        """Wait, heartbeating, until no target of the group is draining (or fail, retryably, after
+        ELB's longest possible deregistration delay)."""
+        deadline = time.monotonic() + MAX_DRAIN_SECONDS
+        waits = Backoff(self._poll_interval)
+        while True:
+            try:
+                with aws_errors(f"ELBv2 DescribeTargetHealth {arn}"):
+                    descriptions = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+            except ApplicationError as err:
+                if err.type in ("TargetGroupNotFound", "TargetGroupNotFoundException"):
+                    return
+                raise
+            draining = [
+                str(d.get("Target", {}).get("Id"))
+                for d in descriptions
+                if d.get("TargetHealth", {}).get("State") == "draining"
+            ]
+            if not draining:
+                return
+            if time.monotonic() >= deadline:
+                raise ApplicationError(
+                    f"Target group {arn} still has draining targets {draining} after {MAX_DRAIN_SECONDS:.0f}s, "
+                    "longer than any deregistration delay. Next: check the targets in the ELB console; the "
+                    "decommission retries.",
+                    type="TargetsStillDraining",
+                )
+            activity.heartbeat(f"{arn}: waiting for {len(draining)} draining target(s) before deleting it")
+            pause(waits.next())
 
     @staticmethod
     def _target_group(elbv2: ElasticLoadBalancingv2Client, arn: str) -> dict[str, Any] | None:
@@ -238,6 +281,13 @@ class DecommissionActivities:
     @activity.defn(name=contracts.DELETE_WEIGHTED_RECORD)
     def delete_weighted_record(self, inp: DeleteWeightedRecordInput) -> DeletionResult:
         edge = inp.edge
+        if not ROUTE53.owns(edge):
+            raise ApplicationError(
+                f"Refusing to delete a weighted record of a {edge.type} edge: only Route 53 edges own weighted "
+                "records. Next: fix the decommission input.",
+                type="NotARoute53Edge",
+                non_retryable=True,
+            )
         route53 = self._clients.route53(inp.aws)
         label = f"{edge.record_name} {edge.record_type} set {inp.set_identifier!r} in zone {edge.hosted_zone_id}"
         if inp.set_identifier == edge.green.set_identifier:
@@ -320,14 +370,15 @@ class DecommissionActivities:
                 kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
 
     @staticmethod
-    def _wait_insync(route53: Route53Client, change_id: str, label: str, interval: float = 2.0) -> None:
+    def _wait_insync(route53: Route53Client, change_id: str, label: str, interval: float = 5.0) -> None:
+        waits = Backoff(interval)
         while True:
             with aws_errors(f"Route 53 GetChange {change_id} ({label})"):
                 status = route53.get_change(Id=change_id)["ChangeInfo"]["Status"]
             if status == "INSYNC":
                 return
             activity.heartbeat(f"{change_id} {status}")
-            pause(interval)
+            pause(waits.next())
 
     # --- App Mesh ---------------------------------------------------------------------------------
 

@@ -18,9 +18,13 @@ from temporalio.exceptions import ApplicationError
 from meshshift.activities.aws import AwsClients, aws_errors, error_code, is_transient
 from meshshift.migration.contracts import (
     DISCOVER_BLUE,
+    AppMeshClientPolicy,
     AppMeshGateway,
+    AppMeshGatewayRoute,
     AppMeshInventory,
     AppMeshListener,
+    AppMeshMatch,
+    AppMeshRetryPolicy,
     AppMeshRoute,
     AppMeshRouteTarget,
     AppMeshStatus,
@@ -31,6 +35,7 @@ from meshshift.migration.contracts import (
     BlueDiscovery,
     BlueService,
     CapacityProviderItem,
+    CloudMapRegistration,
     DiscoverInput,
     LoadBalancerAttachment,
     NetworkConfig,
@@ -41,6 +46,7 @@ from meshshift.migration.translate import READ_ONLY_TASK_KEYS
 if TYPE_CHECKING:
     from mypy_boto3_appmesh import AppMeshClient
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_servicediscovery import ServiceDiscoveryClient
 
 # describe_services accepts at most 10 services per call.
 DESCRIBE_SERVICES_BATCH = 10
@@ -73,8 +79,19 @@ def virtual_node_from_task_definition(task_definition: TaskDefinition) -> str | 
                 marker = "/virtualNode/"
                 if marker in env.value:
                     return env.value.split(marker, 1)[1]
+                if "/virtualGateway/" in env.value:
+                    return None  # a gateway's Envoy: the plan reports the gateway, it is no node
                 return env.value.rsplit("/", 1)[-1]
     return None
+
+
+def _runs_a_gateway(task_definition: TaskDefinition) -> bool:
+    """A virtual gateway's Envoy names its gateway: the plan reports it, it is no service without a node."""
+    return any(
+        env.name in VIRTUAL_NODE_ENV and "/virtualGateway/" in env.value
+        for container in task_definition.containerDefinitions
+        for env in container.environment
+    )
 
 
 class DiscoveryActivities:
@@ -89,6 +106,7 @@ class DiscoveryActivities:
         task_definitions: dict[str, TaskDefinition] = {}
 
         services = self._describe(ecs, spec.blue.cluster, spec.blue.services, task_definitions, warnings)
+        self._read_registrations(params.aws, services, warnings)
 
         workers_by_cluster: dict[str, list[str]] = {}
         for worker in spec.async_workers:
@@ -112,11 +130,16 @@ class DiscoveryActivities:
                     "review the green Service Connect configuration, or supply them in the spec."
                 )
             for service in [*services, *async_workers]:
-                if service.virtual_node_name is None:
+                if service.virtual_node_name is None and not _runs_a_gateway(service.task_definition):
+                    fallback = (
+                        "the plan looks it up in App Mesh by its Cloud Map registration, else it is migrated as a "
+                        "plain ECS service"
+                        if service.cloud_map
+                        else "it is migrated as a plain ECS service"
+                    )
                     warnings.append(
                         f"Blue service {service.name!r} (cluster {service.cluster!r}) has no envoy sidecar naming an "
-                        "App Mesh virtual node (APPMESH_RESOURCE_ARN / APPMESH_VIRTUAL_NODE_NAME); it is migrated "
-                        "as a plain ECS service."
+                        f"App Mesh virtual node (APPMESH_RESOURCE_ARN / APPMESH_VIRTUAL_NODE_NAME); {fallback}."
                     )
 
         return BlueDiscovery(
@@ -126,6 +149,31 @@ class DiscoveryActivities:
             appmesh=inventory,
             warnings=warnings,
         )
+
+    # --- Cloud Map ------------------------------------------------------------------------------
+
+    def _read_registrations(self, aws: AwsContext, services: list[BlueService], warnings: list[str]) -> None:
+        """Where services without Envoy register in Cloud Map: an App Mesh backend that runs no Envoy
+        is found by that name, and green's copy must take it over (or green keeps calling blue)."""
+        unmeshed = [s for s in services if s.virtual_node_name is None and s.cloud_map]
+        if not unmeshed:
+            return
+        reader = _CloudMapReader(self._clients.servicediscovery(aws))
+        for service in unmeshed:
+            try:
+                service.cloud_map = [reader.resolve(r) for r in service.cloud_map]
+            except ClientError as err:
+                if is_transient(err):
+                    raise ApplicationError(
+                        f"Cloud Map lookup for service {service.name!r}: transient error {error_code(err)}",
+                        type=error_code(err),
+                    ) from err
+                warnings.append(
+                    f"Blue service {service.name!r}: its Cloud Map registration could not be read "
+                    f"({error_code(err)}); if other services call it by that name, give green's copy the client "
+                    "alias by hand."
+                )
+            activity.heartbeat(f"cloud map registrations of {service.name}")
 
     # --- ECS ------------------------------------------------------------------------------------
 
@@ -219,6 +267,11 @@ class DiscoveryActivities:
             load_balancers=load_balancers,
             network=network,
             virtual_node_name=virtual_node_from_task_definition(task_definition),
+            cloud_map=[
+                CloudMapRegistration(registry_arn=r["registryArn"])
+                for r in service.get("serviceRegistries") or []
+                if r.get("registryArn")
+            ],
         )
 
     # --- App Mesh -------------------------------------------------------------------------------
@@ -247,19 +300,157 @@ def _seconds(duration: dict[str, Any] | None) -> int | None:
     return int(value / 1000) if duration.get("unit") == "ms" else int(value)
 
 
+def _source(holder: dict[str, Any] | None) -> str | None:
+    """Which of App Mesh's certificate sources (acm, file, sds) a certificate or trust uses."""
+    return next(iter(sorted(holder)), None) if holder else None
+
+
 def _listener(listener: dict[str, Any]) -> AppMeshListener:
     mapping = listener.get("portMapping", {})
     protocol = mapping.get("protocol", "http")
     timeout = (listener.get("timeout") or {}).get(protocol) or {}
+    tls = listener.get("tls") or {}
     return AppMeshListener(
         port=mapping.get("port", 0),
         protocol=protocol,
         timeout_seconds=_seconds(timeout.get("perRequest")),
         idle_timeout_seconds=_seconds(timeout.get("idle")),
-        tls_mode=(listener.get("tls") or {}).get("mode"),
+        tls_mode=tls.get("mode"),
         has_outlier_detection=bool(listener.get("outlierDetection")),
         has_connection_pool=bool(listener.get("connectionPool")),
+        tls_certificate=_source(tls.get("certificate")),
+        tls_validation=_source((tls.get("validation") or {}).get("trust")),
+        connection_pool=_connection_pool(listener.get("connectionPool")),
+        outlier_detection=_outlier_detection(listener.get("outlierDetection")),
+        health_check=_health_check(listener.get("healthCheck")),
     )
+
+
+def _connection_pool(pool: dict[str, Any] | None) -> dict[str, int]:
+    # One key per protocol (http, http2, grpc, tcp), each holding the limits.
+    limits = next(iter((pool or {}).values()), None)
+    return {k: int(v) for k, v in (limits or {}).items() if isinstance(v, int | float)}
+
+
+def _outlier_detection(outlier: dict[str, Any] | None) -> dict[str, int]:
+    if not outlier:
+        return {}
+    out = {k: int(v) for k, v in outlier.items() if isinstance(v, int | float)}
+    for key in ("interval", "baseEjectionDuration"):
+        seconds = _seconds(outlier.get(key))
+        if seconds is not None:
+            out[f"{key}Seconds"] = seconds
+    return out
+
+
+def _health_check(check: dict[str, Any] | None) -> str | None:
+    if not check:
+        return None
+    parts = [str(check.get("protocol", "?")), *([str(check["path"])] if check.get("path") else [])]
+    if check.get("port"):
+        parts.append(f"port {check['port']}")
+    if check.get("intervalMillis"):
+        parts.append(f"every {check['intervalMillis']} ms")
+    return " ".join(parts)
+
+
+def _client_policies(spec: dict[str, Any]) -> list[AppMeshClientPolicy]:
+    """Client TLS of backendDefaults and of each backend, for a node or a gateway."""
+    scoped = [("backendDefaults", (spec.get("backendDefaults") or {}).get("clientPolicy"))]
+    for item in spec.get("backends") or []:
+        backend = item.get("virtualService") or {}
+        scoped.append((backend.get("virtualServiceName", "?"), backend.get("clientPolicy")))
+    policies = []
+    for scope, policy in scoped:
+        tls = (policy or {}).get("tls")
+        if not tls:
+            continue
+        policies.append(
+            AppMeshClientPolicy(
+                scope=scope,
+                enforce=bool(tls.get("enforce", True)),
+                ports=[int(p) for p in tls.get("ports") or []],
+                certificate=_source(tls.get("certificate")),
+                validation=_source((tls.get("validation") or {}).get("trust")),
+            )
+        )
+    return policies
+
+
+def _text_match(field: str, match: dict[str, Any] | None) -> str:
+    """``x-version exact 2`` from App Mesh's ``{name, match: {exact: 2}, invert}``."""
+    if not match:
+        return f"{field} present"
+    kind = next(iter(sorted(match)), "")
+    value = match[kind] if kind else ""
+    if isinstance(value, dict):  # range: {start, end}
+        value = f"{value.get('start')}..{value.get('end')}"
+    return f"{field} {kind} {value}".strip()
+
+
+def _conditions(items: list[dict[str, Any]] | None) -> list[str]:
+    out = []
+    for item in items or []:
+        text = _text_match(str(item.get("name", "?")), item.get("match"))
+        out.append(f"!{text}" if item.get("invert") else text)
+    return out
+
+
+def _match(match: dict[str, Any] | None) -> AppMeshMatch:
+    match = match or {}
+    path = match.get("path") or {}
+    hostname = match.get("hostname") or {}
+    return AppMeshMatch(
+        prefix=match.get("prefix"),
+        path=" ".join(f"{k} {v}" for k, v in sorted(path.items())) or None,
+        method=match.get("method"),
+        scheme=match.get("scheme"),
+        hostname=" ".join(f"{k} {v}" for k, v in sorted(hostname.items())) or None,
+        headers=_conditions(match.get("headers")),
+        query_parameters=_conditions(match.get("queryParameters")),
+        port=match.get("port"),
+        service_name=match.get("serviceName"),
+        method_name=match.get("methodName"),
+        metadata=_conditions(match.get("metadata")),
+    )
+
+
+def _retry_policy(policy: dict[str, Any] | None) -> AppMeshRetryPolicy | None:
+    if not policy:
+        return None
+    per_try = policy.get("perRetryTimeout") or {}
+    seconds = None
+    if "value" in per_try:
+        seconds = float(per_try["value"]) / (1000 if per_try.get("unit") == "ms" else 1)
+    events = [
+        *policy.get("httpRetryEvents", []),
+        *policy.get("tcpRetryEvents", []),
+        *policy.get("grpcRetryEvents", []),
+    ]
+    return AppMeshRetryPolicy(
+        max_retries=int(policy.get("maxRetries", 0)), per_retry_timeout_seconds=seconds, events=events
+    )
+
+
+def _gateway_rewrite(protocol: str, match: AppMeshMatch, action: dict[str, Any]) -> str | None:
+    """What the gateway does to the request before forwarding, App Mesh's defaults included."""
+    rewrite = action.get("rewrite") or {}
+    parts = []
+    prefix = rewrite.get("prefix") or {}
+    if prefix.get("value"):
+        parts.append(f"prefix rewritten to {prefix['value']}")
+    elif (
+        protocol in ("http", "http2")
+        and match.prefix not in (None, "", "/")
+        and prefix.get("defaultPrefix") != "DISABLED"
+    ):
+        # App Mesh's default for a prefix match: the matched prefix becomes "/".
+        parts.append(f"prefix {match.prefix} rewritten to /")
+    if (rewrite.get("path") or {}).get("exact"):
+        parts.append(f"path rewritten to {rewrite['path']['exact']}")
+    if (rewrite.get("hostname") or {}).get("defaultTargetHostname") == "ENABLED":
+        parts.append("host name rewritten to the target's")
+    return ", ".join(parts) or None
 
 
 class _MeshReader:
@@ -284,6 +475,7 @@ class _MeshReader:
         metadata = mesh["metadata"]
         inventory = AppMeshInventory(
             mesh_name=self._mesh,
+            egress_filter=((mesh.get("spec") or {}).get("egressFilter") or {}).get("type"),
             mesh_owner=metadata.get("meshOwner"),
             shared_from_other_account=bool(
                 metadata.get("meshOwner")
@@ -323,12 +515,8 @@ class _MeshReader:
                 inventory.routes.append(self._route(router_name, route_ref["routeName"], dict(route["route"]["spec"])))
             activity.heartbeat(f"virtual router {router_name}")
         for ref in self._pages("list_virtual_gateways", "virtualGateways"):
-            gateway = ref["virtualGatewayName"]
-            routes = [
-                item["gatewayRouteName"]
-                for item in self._pages("list_gateway_routes", "gatewayRoutes", virtualGatewayName=gateway)
-            ]
-            inventory.virtual_gateways.append(AppMeshGateway(name=gateway, routes=routes))
+            inventory.virtual_gateways.append(self._gateway(ref["virtualGatewayName"]))
+            activity.heartbeat(f"virtual gateway {ref['virtualGatewayName']}")
         return inventory
 
     @staticmethod
@@ -342,6 +530,8 @@ class _MeshReader:
             if "virtualService" in item
         ]
         client_tls = ((spec.get("backendDefaults") or {}).get("clientPolicy") or {}).get("tls") or {}
+        access_log = ((spec.get("logging") or {}).get("accessLog") or {}).get("file") or {}
+        log_format = access_log.get("format") or {}
         return AppMeshVirtualNode(
             name=node["virtualNodeName"],
             listeners=[_listener(item) for item in spec.get("listeners", [])],
@@ -349,8 +539,10 @@ class _MeshReader:
             cloud_map_service=cloud_map.get("serviceName"),
             dns_hostname=(discovery.get("dns") or {}).get("hostname"),
             backends=backends,
-            access_log_path=(((spec.get("logging") or {}).get("accessLog") or {}).get("file") or {}).get("path"),
+            access_log_path=access_log.get("path"),
             client_tls_enforced=bool(client_tls.get("enforce", bool(client_tls))),
+            client_policies=_client_policies(spec),
+            access_log_format="JSON" if "json" in log_format else ("TEXT" if "text" in log_format else None),
         )
 
     @staticmethod
@@ -365,16 +557,79 @@ class _MeshReader:
             if body is None:
                 continue
             targets = [
-                AppMeshRouteTarget(virtual_node=item["virtualNode"], weight=item["weight"], port=item.get("port"))
+                AppMeshRouteTarget(
+                    virtual_node=item.get("virtualNode", "?"), weight=int(item.get("weight", 0)), port=item.get("port")
+                )
                 for item in (body.get("action") or {}).get("weightedTargets", [])
             ]
-            timeout = (body.get("timeout") or {}).get("perRequest") or (body.get("timeout") or {}).get("idle")
+            timeout = body.get("timeout") or {}
             return AppMeshRoute(
                 router=router,
                 name=name,
                 protocol=protocol,
                 targets=targets,
-                timeout_seconds=_seconds(timeout),
+                timeout_seconds=_seconds(timeout.get("perRequest")),
+                idle_timeout_seconds=_seconds(timeout.get("idle")),
                 has_retry_policy=bool(body.get("retryPolicy")),
+                retry_policy=_retry_policy(body.get("retryPolicy")),
+                match=_match(body.get("match")),
+                priority=spec.get("priority"),
             )
         return AppMeshRoute(router=router, name=name, protocol="unknown")
+
+    def _gateway(self, name: str) -> AppMeshGateway:
+        client = self._client
+        spec = client.describe_virtual_gateway(**self._scope, virtualGatewayName=name)["virtualGateway"]["spec"]
+        routes = []
+        for ref in self._pages("list_gateway_routes", "gatewayRoutes", virtualGatewayName=name):
+            answer = client.describe_gateway_route(
+                **self._scope, virtualGatewayName=name, gatewayRouteName=ref["gatewayRouteName"]
+            )
+            routes.append(_gateway_route(ref["gatewayRouteName"], dict(answer["gatewayRoute"]["spec"])))
+        access_log = ((spec.get("logging") or {}).get("accessLog") or {}).get("file") or {}
+        return AppMeshGateway(
+            name=name,
+            routes=[r.name for r in routes],
+            listeners=[_listener(item) for item in spec.get("listeners", [])],
+            client_policies=_client_policies(spec),
+            gateway_routes=routes,
+            access_log_path=access_log.get("path"),
+        )
+
+
+def _gateway_route(name: str, spec: dict[str, Any]) -> AppMeshGatewayRoute:
+    for protocol, key in (("http", "httpRoute"), ("http2", "http2Route"), ("grpc", "grpcRoute")):
+        body = spec.get(key)
+        if body is None:
+            continue
+        match = _match(body.get("match"))
+        action = body.get("action") or {}
+        target = action.get("target") or {}
+        return AppMeshGatewayRoute(
+            name=name,
+            protocol=protocol,
+            match=match,
+            target_virtual_service=(target.get("virtualService") or {}).get("virtualServiceName"),
+            target_port=target.get("port"),
+            rewrite=_gateway_rewrite(protocol, match, action),
+            priority=spec.get("priority"),
+        )
+    return AppMeshGatewayRoute(name=name, protocol="unknown")
+
+
+class _CloudMapReader:
+    """Cloud Map service and namespace names behind ECS ``serviceRegistries`` ARNs (cached)."""
+
+    def __init__(self, client: ServiceDiscoveryClient) -> None:
+        self._client = client
+        self._namespaces: dict[str, str | None] = {}
+
+    def resolve(self, registration: CloudMapRegistration) -> CloudMapRegistration:
+        service_id = registration.registry_arn.rsplit("/", 1)[-1]
+        service = self._client.get_service(Id=service_id)["Service"]
+        namespace_id = service.get("NamespaceId")
+        if namespace_id and namespace_id not in self._namespaces:
+            self._namespaces[namespace_id] = self._client.get_namespace(Id=namespace_id)["Namespace"].get("Name")
+        return registration.model_copy(
+            update={"service": service.get("Name"), "namespace": self._namespaces.get(namespace_id or "")}
+        )

@@ -1,8 +1,14 @@
 """Validation of green: ECS steady state, ALB target health, deep HTTP health checks.
 
 The waits poll with a heartbeat on every round and sleep through ``wait_for_cancelled_sync``, so a
-cancelled activity stops at the next round instead of after its whole timeout. On timeout they
-return ``ok=False`` with what they saw: whether that means rollback is the workflow's decision.
+cancelled activity stops at the next round instead of after its whole timeout; the first rounds
+come quickly and back off to the poll interval (activities/polling.py). On timeout they return
+``ok=False`` with what they saw: whether that means rollback is the workflow's decision.
+
+Target health is judged the way ELB reports it: a newly registered target is ``initial`` until it
+has passed its checks, so a group is healthy only once every target in it is (draining targets,
+leaving anyway, are not counted). An empty group, or one whose targets are ``unused`` because no
+listener forwards to it, is not healthy.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from meshshift.activities.aws import AwsClients, aws_errors
+from meshshift.activities.polling import Backoff
 from meshshift.migration.contracts import (
     CHECK_TARGET_HEALTH,
     DEEP_HEALTH_CHECK,
@@ -46,10 +53,10 @@ MAX_BODY_BYTES = 1_000_000
 HEALTHY_STATES = frozenset({"ok", "up", "pass", "passed", "passing", "healthy", "green", "true", "available"})
 
 
-def _pause(interval: timedelta, detail: Any) -> None:
-    """Heartbeat, then sleep ``interval`` unless cancelled meanwhile."""
+def _pause(wait: float, detail: Any) -> None:
+    """Heartbeat, then sleep ``wait`` seconds unless cancelled meanwhile."""
     activity.heartbeat(detail)
-    activity.wait_for_cancelled_sync(timeout=interval)
+    activity.wait_for_cancelled_sync(timeout=timedelta(seconds=wait))
     if activity.is_cancelled():
         raise CancelledError("health check cancelled")
 
@@ -64,13 +71,14 @@ class HealthActivities:
     def wait_services_stable(self, params: ServicesStableInput) -> ServicesStableResult:
         ecs = self._clients.ecs(params.aws)
         deadline = time.monotonic() + params.timeout.total_seconds()
+        waits = Backoff(params.poll_interval.total_seconds())
         while True:
             states = self._states(ecs, params.cluster, params.services)
             ok = all(state.stable for state in states)
             if ok or time.monotonic() >= deadline:
                 return ServicesStableResult(ok=ok, services=states)
             waiting = [s.name for s in states if not s.stable]
-            _pause(params.poll_interval, f"waiting for steady state: {waiting}")
+            _pause(waits.next(), f"waiting for steady state: {waiting}")
 
     @staticmethod
     def _states(ecs: ECSClient, cluster: str, names: list[str]) -> list[ServiceState]:
@@ -125,6 +133,7 @@ class HealthActivities:
     def check_target_health(self, params: TargetHealthInput) -> TargetHealthResult:
         elbv2 = self._clients.elbv2(params.aws)
         deadline = time.monotonic() + params.timeout.total_seconds()
+        waits = Backoff(params.poll_interval.total_seconds())
         while True:
             groups: list[TargetGroupHealth] = []
             for arn in params.target_group_arns:
@@ -134,20 +143,23 @@ class HealthActivities:
                 ):
                     descriptions = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
                 counts = {"healthy": 0, "unhealthy": 0, "other": 0}
+                draining = 0
                 for description in descriptions:
                     state = description.get("TargetHealth", {}).get("State", "")
                     counts[state if state in ("healthy", "unhealthy") else "other"] += 1
+                    draining += state == "draining"
                 groups.append(
                     TargetGroupHealth(
                         target_group_arn=arn,
                         **counts,
-                        ok=counts["healthy"] >= 1 and counts["unhealthy"] == 0,
+                        # ``initial`` (checks not passed yet) and ``unused`` (no listener) are not healthy.
+                        ok=counts["healthy"] >= 1 and counts["unhealthy"] == 0 and counts["other"] == draining,
                     )
                 )
             ok = all(group.ok for group in groups)
             if ok or time.monotonic() >= deadline:
                 return TargetHealthResult(ok=ok, groups=groups)
-            _pause(params.poll_interval, [g.model_dump() for g in groups if not g.ok])
+            _pause(waits.next(), [g.model_dump() for g in groups if not g.ok])
 
     # --- deep HTTP health -----------------------------------------------------------------------
 
@@ -164,6 +176,7 @@ class HealthActivities:
                 )
         checks = {url: UrlCheck(url=url, ok=False, consecutive_successes=0, attempts=0) for url in health.urls}
         deadline = time.monotonic() + health.timeout.total_seconds()
+        interval = health.interval.total_seconds()
         while True:
             for check in checks.values():
                 if check.ok:
@@ -176,7 +189,8 @@ class HealthActivities:
             done = all(check.ok for check in checks.values())
             if done or time.monotonic() >= deadline:
                 return DeepHealthResult(ok=done, checks=list(checks.values()))
-            _pause(health.interval, {"waiting": [c.url for c in checks.values() if not c.ok]})
+            # Consecutive successes are counted at the spec's interval: no backoff here.
+            _pause(interval, {"waiting": [c.url for c in checks.values() if not c.ok]})
 
 
 def _probe(check: UrlCheck, health: HealthSpec) -> None:

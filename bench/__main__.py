@@ -38,11 +38,13 @@ RESULTS = Path(__file__).with_name("results.json")
 QUICK_RESULTS = Path(__file__).with_name("results-quick.json")
 
 NOT_MODELLED = (
-    "The simulated AWS (moto + meshshift's extensions) answers in about a millisecond on loopback: it does "
-    "not model AWS API latency (tens of ms per call; use --aws-latency), Route 53 propagation (get_change is "
-    "INSYNC at once; real changes take up to ~60 s and DNS caches hold old answers for the TTL), CloudFront "
-    "deployment time (Deployed at once; minutes on AWS), AWS-side throttling, or ECS task start-up. The "
-    "Temporal server is the single-process dev server with SQLite on local disk, not a production cluster."
+    "The simulated AWS (moto + meshshift's extensions) runs on its instant profile here: ECS still starts and "
+    "registers tasks and targets still drain, but every such change lands at once and calls answer in about a "
+    "millisecond on loopback, so the figures are meshshift's own overhead. Left out: AWS API latency (tens of "
+    "ms per call; use --aws-latency), Route 53 propagation (INSYNC at once; real changes take up to ~60 s and "
+    "DNS caches hold old answers for the TTL), CloudFront deployment time (minutes on AWS), health checks and "
+    "draining time, AWS-side throttling and ECS task start-up (`meshshift sim --profile realistic` has them). "
+    "The Temporal server is the single-process dev server with SQLite on local disk, not a production cluster."
 )
 
 

@@ -17,7 +17,9 @@ from temporalio.client import WorkflowHandle
 
 from bench.world import aws
 from meshshift.migration.constants import SA_GREEN_WEIGHT, SA_PHASE
-from meshshift.migration.spec import AlbEdge, CloudFrontEdge, Route53Edge
+from meshshift.migration.edge.alb import AlbEdge
+from meshshift.migration.edge.cloudfront import CloudFrontEdge
+from meshshift.migration.edge.route53 import Route53Edge
 
 
 @dataclass(frozen=True)

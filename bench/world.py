@@ -18,7 +18,10 @@ from typing import Any
 
 import boto3
 
-from meshshift.migration.spec import AlbEdge, CloudFrontEdge, MigrationSpec, Route53Edge
+from meshshift.migration.edge.alb import AlbEdge
+from meshshift.migration.edge.cloudfront import CloudFrontEdge
+from meshshift.migration.edge.route53 import Route53Edge
+from meshshift.migration.spec import MigrationSpec
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -127,19 +130,23 @@ def task_definition(family: str, port: int) -> dict[str, Any]:
     }
 
 
-def _seed_service(base: Base, name: str) -> None:
+def _seed_service(base: Base, name: str, target_group_arn: str | None = None) -> None:
     ecs = aws("ecs")
     arn = ecs.register_task_definition(**task_definition(name, 8080))["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(
-        cluster=CLUSTER,
-        serviceName=name,
-        taskDefinition=arn,
-        desiredCount=1,
-        launchType="FARGATE",
-        networkConfiguration={
+    request: dict[str, Any] = {
+        "cluster": CLUSTER,
+        "serviceName": name,
+        "taskDefinition": arn,
+        "desiredCount": 1,
+        "launchType": "FARGATE",
+        "networkConfiguration": {
             "awsvpcConfiguration": {"subnets": base.subnet_ids, "securityGroups": [base.security_group_id]}
         },
-    )
+    }
+    if target_group_arn is not None:
+        # ECS (simulated) registers the service's task in the group; green's plan follows this attachment.
+        request["loadBalancers"] = [{"targetGroupArn": target_group_arn, "containerName": "app", "containerPort": 8080}]
+    ecs.create_service(**request)
 
 
 def _seed_alb(base: Base, app: str, priority: int) -> dict[str, Any]:
@@ -149,8 +156,6 @@ def _seed_alb(base: Base, app: str, priority: int) -> dict[str, Any]:
         groups[color] = elbv2.create_target_group(
             Name=f"{app}-{color}"[:32], Protocol="HTTP", Port=8080, VpcId=base.vpc_id, TargetType="ip"
         )["TargetGroups"][0]["TargetGroupArn"]
-        # Registered targets: moto reports them healthy, as ALB does once tasks pass their checks.
-        elbv2.register_targets(TargetGroupArn=groups[color], Targets=[{"Id": "10.30.1.10", "Port": 8080}])
     rule = elbv2.create_rule(
         ListenerArn=base.listener_arn,
         Priority=priority,
@@ -264,14 +269,23 @@ def _seed_cloudfront(app: str) -> dict[str, Any]:
 
 
 def seed_app(base: Base, name: str, index: int, *, services: int, edges: Sequence[str]) -> App:
-    """One app: ``services`` blue services and one resource per edge mechanism in ``edges``."""
+    """One app: ``services`` blue services and one resource per edge mechanism in ``edges``.
+
+    With an ALB edge, the app's first service runs behind its blue target group (the group and its
+    listener rule come first: ECS only registers tasks in a group a load balancer uses).
+    """
     app = App(name=name, services=[f"{name}-s{i}" for i in range(services)])
-    with ThreadPoolExecutor(max_workers=SEED_THREADS) as pool:
-        list(pool.map(lambda svc: _seed_service(base, svc), app.services))
+    front: str | None = None
     for kind in edges:
         if kind == "alb":
             app.edges.append(_seed_alb(base, name, priority=index + 1))
-        elif kind == "route53":
+            front = app.edges[-1]["blue_target_group_arn"]
+    with ThreadPoolExecutor(max_workers=SEED_THREADS) as pool:
+        list(pool.map(lambda svc: _seed_service(base, svc, front if svc == app.services[0] else None), app.services))
+    for kind in edges:
+        if kind == "alb":
+            continue
+        if kind == "route53":
             app.edges.append(_seed_route53(base, name))
         else:
             app.edges.append(_seed_cloudfront(name))

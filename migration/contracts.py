@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from meshshift.migration.edge import registry as edge_registry
+from meshshift.migration.edge.registry import EdgeSpec
 from meshshift.migration.spec import (
     AnalysisSpec,
-    EdgeSpec,
     HealthSpec,
     MigrationSpec,
     ProvisionMode,
     RateLimits,
-    Route53Edge,
 )
 
 # --- activity names (stable: renaming one breaks running workflows) ----------------------------
@@ -169,6 +169,25 @@ class AppMeshListener(Payload):
     tls_mode: str | None = None  # STRICT | PERMISSIVE | DISABLED
     has_outlier_detection: bool = False
     has_connection_pool: bool = False
+    tls_certificate: str | None = Field(default=None, description="acm | file | sds: where the listener's cert is")
+    tls_validation: str | None = Field(
+        default=None, description="acm | file | sds: trust for client certificates (listener validation = mTLS)"
+    )
+    connection_pool: dict[str, int] = Field(default_factory=dict, description="e.g. maxConnections: 100")
+    outlier_detection: dict[str, int] = Field(
+        default_factory=dict, description="maxServerErrors, maxEjectionPercent, intervalSeconds, ..."
+    )
+    health_check: str | None = Field(default=None, description="Envoy's active health check, e.g. 'http /ping'")
+
+
+class AppMeshClientPolicy(Payload):
+    """TLS a client (virtual node or gateway) uses towards its backends."""
+
+    scope: str = Field(description="'backendDefaults', or the virtual service it applies to")
+    enforce: bool = True
+    ports: list[int] = Field(default_factory=list)
+    certificate: str | None = Field(default=None, description="file | sds: a client certificate is presented (mTLS)")
+    validation: str | None = Field(default=None, description="acm | file | sds: trust used to check the server")
 
 
 class AppMeshVirtualNode(Payload):
@@ -180,6 +199,8 @@ class AppMeshVirtualNode(Payload):
     backends: list[str] = Field(default_factory=list, description="virtual service names")
     access_log_path: str | None = None
     client_tls_enforced: bool = False
+    client_policies: list[AppMeshClientPolicy] = Field(default_factory=list)
+    access_log_format: str | None = Field(default=None, description="TEXT | JSON when the access log sets a format")
 
 
 class AppMeshVirtualService(Payload):
@@ -194,13 +215,39 @@ class AppMeshRouteTarget(Payload):
     port: int | None = None
 
 
+class AppMeshMatch(Payload):
+    """What a route or gateway route matches, as written in App Mesh (all empty = every request)."""
+
+    prefix: str | None = None
+    path: str | None = Field(default=None, description="'exact /a' or 'regex ^/a'")
+    method: str | None = None
+    scheme: str | None = None
+    hostname: str | None = Field(default=None, description="gateway routes: 'exact a.example.com' or 'suffix ...'")
+    headers: list[str] = Field(default_factory=list, description="e.g. 'x-version exact 2', '!x-canary present'")
+    query_parameters: list[str] = Field(default_factory=list)
+    port: int | None = None
+    service_name: str | None = Field(default=None, description="gRPC")
+    method_name: str | None = Field(default=None, description="gRPC")
+    metadata: list[str] = Field(default_factory=list, description="gRPC")
+
+
+class AppMeshRetryPolicy(Payload):
+    max_retries: int = 0
+    per_retry_timeout_seconds: float | None = None
+    events: list[str] = Field(default_factory=list, description="http, tcp and gRPC retry events")
+
+
 class AppMeshRoute(Payload):
     router: str
     name: str
     protocol: str
     targets: list[AppMeshRouteTarget] = Field(default_factory=list)
-    timeout_seconds: int | None = None
+    timeout_seconds: int | None = Field(default=None, description="per-request timeout")
     has_retry_policy: bool = False
+    match: AppMeshMatch | None = Field(default=None, description="None: not read (treated as every request)")
+    priority: int | None = None
+    retry_policy: AppMeshRetryPolicy | None = None
+    idle_timeout_seconds: int | None = None
 
 
 class AppMeshVirtualRouter(Payload):
@@ -208,9 +255,23 @@ class AppMeshVirtualRouter(Payload):
     listeners: list[AppMeshListener] = Field(default_factory=list)
 
 
+class AppMeshGatewayRoute(Payload):
+    name: str
+    protocol: str
+    match: AppMeshMatch = Field(default_factory=AppMeshMatch)
+    target_virtual_service: str | None = None
+    target_port: int | None = None
+    rewrite: str | None = Field(default=None, description="how the request is rewritten before it is forwarded")
+    priority: int | None = None
+
+
 class AppMeshGateway(Payload):
     name: str
     routes: list[str] = Field(default_factory=list)
+    listeners: list[AppMeshListener] = Field(default_factory=list)
+    client_policies: list[AppMeshClientPolicy] = Field(default_factory=list)
+    gateway_routes: list[AppMeshGatewayRoute] = Field(default_factory=list)
+    access_log_path: str | None = None
 
 
 class AppMeshInventory(Payload):
@@ -222,6 +283,19 @@ class AppMeshInventory(Payload):
     virtual_routers: list[AppMeshVirtualRouter] = Field(default_factory=list)
     routes: list[AppMeshRoute] = Field(default_factory=list)
     virtual_gateways: list[AppMeshGateway] = Field(default_factory=list)
+    egress_filter: str | None = Field(default=None, description="ALLOW_ALL | DROP_ALL")
+
+
+class CloudMapRegistration(Payload):
+    """A Cloud Map service the ECS service registers its tasks in: clients find them at ``service.namespace``."""
+
+    registry_arn: str
+    service: str | None = None
+    namespace: str | None = None
+
+    @property
+    def dns_name(self) -> str | None:
+        return f"{self.service}.{self.namespace}" if self.service and self.namespace else None
 
 
 class AppMeshStatus(StrEnum):
@@ -244,6 +318,9 @@ class BlueService(Payload):
     load_balancers: list[LoadBalancerAttachment] = Field(default_factory=list)
     network: NetworkConfig | None = None
     virtual_node_name: str | None = Field(default=None, description="From APPMESH_RESOURCE_ARN, if any")
+    cloud_map: list[CloudMapRegistration] = Field(
+        default_factory=list, description="Where ECS registers the tasks (serviceRegistries), when read"
+    )
 
 
 class DiscoverInput(Payload):
@@ -277,16 +354,16 @@ class GreenServicePlan(Payload):
     is_async_worker: bool = False
 
 
-class ShifterWeights(Payload):
-    """Weights in the mechanism's own units.
+# The name of a registered edge mechanism (migration.edge.registry).
+MechanismName = Annotated[str, AfterValidator(edge_registry.check_name)]
 
-    ALB: integers 0-999. Route 53: integers 0-255. CloudFront: ``green`` is the staging
-    weight as a fraction (at most 0.15) and ``blue`` is ``1 - green``; ``promoted`` means the
-    staging config has been promoted to the primary (100% green).
-    """
+
+class ShifterWeights(Payload):
+    """Weights in the mechanism's own units (each mechanism's module under migration/edge/ says
+    which); ``promoted`` means the mechanism moved all traffic at once (100% green)."""
 
     shifter_id: str
-    mechanism: Literal["alb", "route53", "cloudfront"]
+    mechanism: MechanismName
     blue: float
     green: float
     promoted: bool = False
@@ -300,6 +377,21 @@ class PlannedStep(Payload):
     weights: list[ShifterWeights]
 
 
+class UntranslatableItem(Payload):
+    """One App Mesh construct that green does not get as blue had it, and what to do instead."""
+
+    service: str | None = Field(description="Blue ECS service it concerns; None = the mesh as a whole")
+    app_mesh_construct: str = Field(description="e.g. 'retry policy', 'route match', 'virtual gateway', 'mTLS'")
+    resource: str = Field(description="The App Mesh resource, e.g. 'route color-router/color2'")
+    detail: str
+    next_step: str
+
+    def text(self) -> str:
+        """The one-line form kept in ``MigrationPlan.untranslatable``."""
+        prefix = f"service {self.service!r}: " if self.service else ""
+        return f"{prefix}{self.app_mesh_construct} ({self.resource}): {self.detail}. Next: {self.next_step}"
+
+
 class MigrationPlan(Payload):
     services: list[GreenServicePlan]
     async_workers: list[GreenServicePlan] = Field(default_factory=list)
@@ -307,6 +399,12 @@ class MigrationPlan(Payload):
     rollback_weights: list[ShifterWeights]
     warnings: list[str] = Field(default_factory=list)
     untranslatable: list[str] = Field(default_factory=list)
+    untranslatable_items: list[UntranslatableItem] = Field(
+        default_factory=list, description="The same findings as untranslatable, structured, each with its next step"
+    )
+    retired_services: list[str] = Field(
+        default_factory=list, description="Blue services that get no green copy (virtual gateways, blue.retire)"
+    )
 
 
 # --- provisioning -------------------------------------------------------------------------------
@@ -427,7 +525,7 @@ class ReadEdgeWeightsInput(Payload):
 
 class ShifterReading(Payload):
     shifter_id: str
-    mechanism: Literal["alb", "route53", "cloudfront"]
+    mechanism: MechanismName
     blue: float
     green: float
     promoted: bool = False
@@ -557,7 +655,7 @@ class DeleteTargetGroupsInput(Payload):
 
 class DeleteWeightedRecordInput(Payload):
     aws: AwsContext
-    edge: Route53Edge
+    edge: EdgeSpec  # one whose mechanism lists the record among its blue resources
     set_identifier: str
 
 

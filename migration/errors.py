@@ -1,8 +1,10 @@
-"""Spec problems that a tired engineer can act on, and loading a spec from a file or text.
+"""Spec problems that a tired engineer can act on.
 
 Every problem names the field path (``ramp.steps[2]``), what was expected and what arrived.
 ``format_problems`` is pure: the CLI, ``meshshift start`` and the workflow (which receives the
 spec as a JSON object from any client) all turn a pydantic ``ValidationError`` into the same lines.
+This module imports nothing of the spec (the spec's validators use it); reading a spec from a file
+or text is ``migration.loading``.
 """
 
 from __future__ import annotations
@@ -10,15 +12,12 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
-if TYPE_CHECKING:
-    from meshshift.migration.spec import MigrationSpec
+from meshshift.migration.edge.tags import union_tags
 
 # The error type of meshshift's own rules; its context carries the problems, each with a path
 # relative to the location pydantic reports (so a nested model's rule need not know its parent).
@@ -26,7 +25,7 @@ RULE_ERROR_TYPE = "spec_rule"
 
 # Tags of the spec's tagged unions appear in pydantic's error locations after the list index
 # (``edge.0.alb.listener_arn``); they are noise to a reader and are left out of the path.
-_UNION_TAGS = frozenset({"alb", "route53", "cloudfront", "percent", "step"})
+_UNION_TAGS = union_tags("percent", "step")  # plus every registered edge type, now and later
 
 _MAX_SHOWN = 120
 
@@ -55,15 +54,6 @@ class SpecError(Exception):
         count = len(self.problems)
         head = f"{where}{count} problem{'s' if count != 1 else ''} in the migration spec"
         super().__init__("\n".join([head, *(f"  {p.message}" for p in self.problems)]))
-
-
-class SpecLoadError(SpecError):
-    """The spec could not be read or parsed at all (missing file, broken YAML): one line."""
-
-    def __init__(self, source: str, expected: str, got: str):
-        problem = SpecProblem(path="", expected=expected, got=got, message=f"{source}: {got}; expected {expected}")
-        super().__init__([problem], source)
-        self.args = (problem.message,)
 
 
 def show(value: Any) -> str:
@@ -189,16 +179,12 @@ def _expected_from_message(msg: str) -> str:
     return msg[0].lower() + msg[1:] if msg else msg
 
 
-def format_problems(error: ValidationError, model: type[BaseModel] | None = None) -> list[SpecProblem]:
+def format_problems(error: ValidationError, model: type[BaseModel]) -> list[SpecProblem]:
     """One ``SpecProblem`` per problem in a pydantic error, with a readable path.
 
-    ``model`` is the validated model (default: ``MigrationSpec``), used to list the allowed
-    field names when a key is unknown.
+    ``model`` is the validated model (``MigrationSpec``, or one that holds it), used to list the
+    allowed field names when a key is unknown.
     """
-    if model is None:
-        from meshshift.migration.spec import MigrationSpec
-
-        model = MigrationSpec
     out: list[SpecProblem] = []
     for err in error.errors(include_url=False):
         loc = tuple(err.get("loc", ()))
@@ -244,81 +230,3 @@ def format_problems(error: ValidationError, model: type[BaseModel] | None = None
         else:
             out.append(problem(base, _expected_from_message(str(err.get("msg", ""))), got))
     return out
-
-
-def spec_error(error: ValidationError, source: str | None = None) -> SpecError:
-    return SpecError(format_problems(error), source)
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML silently keeps the last of two equal keys; a duplicated section is a typo we refuse."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            mark = key_node.start_mark
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def parse_spec_text(text: str, source: str = "<spec>") -> dict[str, Any]:
-    """YAML (which includes JSON) text -> the spec's mapping. Raises SpecLoadError (one line)."""
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        reason = " ".join(str(exc.problem or exc.context or "malformed").split())
-        raise SpecLoadError(where, "valid YAML or JSON", f"could not parse it: {reason}") from None
-    except yaml.YAMLError as exc:
-        raise SpecLoadError(source, "valid YAML or JSON", f"could not parse it: {' '.join(str(exc).split())}") from None
-    if not isinstance(data, dict):
-        kind = "an empty document" if data is None else f"a {type(data).__name__}"
-        raise SpecLoadError(source, "a mapping of spec fields (name, region, blue, green, edge, ...)", kind)
-    return data
-
-
-def read_spec_file(path: Path | str) -> dict[str, Any]:
-    """Read and parse a spec file. Raises SpecLoadError (one line) for any I/O or parse failure."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecLoadError(str(p), "an existing YAML or JSON file", "no such file") from None
-    except IsADirectoryError:
-        raise SpecLoadError(str(p), "a YAML or JSON file", "a directory") from None
-    except PermissionError:
-        raise SpecLoadError(str(p), "a readable file", "permission denied") from None
-    except UnicodeDecodeError as exc:
-        raise SpecLoadError(str(p), "UTF-8 text", f"undecodable bytes at offset {exc.start}") from None
-    except OSError as exc:
-        raise SpecLoadError(str(p), "a readable file", exc.strerror or type(exc).__name__) from None
-    return parse_spec_text(text, str(p))
-
-
-def validate_spec(data: Any, source: str | None = None) -> MigrationSpec:
-    """``MigrationSpec.model_validate`` with problems as a SpecError."""
-    from meshshift.migration.spec import MigrationSpec
-
-    try:
-        return MigrationSpec.model_validate(data)
-    except ValidationError as exc:
-        raise spec_error(exc, source) from None
-
-
-def load_spec(path_or_text: Path | str) -> MigrationSpec:
-    """Load and validate a spec from a file path or from YAML/JSON text.
-
-    A ``str`` is text when it has a newline or starts with ``{``; otherwise it is a path.
-    Raises SpecLoadError (unreadable/unparseable) or SpecError (invalid), never anything else.
-    """
-    if isinstance(path_or_text, str) and ("\n" in path_or_text or path_or_text.lstrip().startswith("{")):
-        return validate_spec(parse_spec_text(path_or_text), "<spec>")
-    return validate_spec(read_spec_file(path_or_text), str(path_or_text))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from meshshift.migration import weights
+from datetime import timedelta
+
 from meshshift.migration.contracts import (
     AlbMetricSource,
     BlueDiscovery,
@@ -16,34 +17,20 @@ from meshshift.migration.contracts import (
     ServiceConnectMetricSource,
     ShifterWeights,
 )
-from meshshift.migration.spec import (
-    AlbEdge,
-    ApprovalMode,
-    CloudFrontEdge,
-    CloudFrontPromotion,
-    EdgeSpec,
-    MigrationSpec,
-    Route53Edge,
-    parse_elb_arn,
-)
+from meshshift.migration.edge.registry import EdgeSpec, mechanism, mechanism_of
+from meshshift.migration.plan_translation import Translated, translate_blue
+from meshshift.migration.spec import ApprovalMode, MigrationSpec
 from meshshift.migration.translate import (
     TranslatedService,
     drop_duplicate_aliases,
     make_discovery_names_unique,
-    mesh_untranslatable,
     service_connect_configuration,
-    translate_service,
 )
 
 
 def shifter_id(edge: EdgeSpec) -> str:
     """Stable identity of an edge shifter, used to match weights to shifters and readings."""
-    if isinstance(edge, AlbEdge):
-        return f"alb:{edge.rule_arn or edge.listener_arn}"
-    if isinstance(edge, Route53Edge):
-        zone = edge.hosted_zone_id.removeprefix("/hostedzone/")
-        return f"route53:{zone}:{edge.record_name.lower().rstrip('.')}:{edge.record_type}"
-    return f"cloudfront:{edge.distribution_id}"
+    return mechanism_of(edge).shifter_id(edge)
 
 
 def weights_for(edge: EdgeSpec, percent: int) -> ShifterWeights:
@@ -52,16 +39,14 @@ def weights_for(edge: EdgeSpec, percent: int) -> ShifterWeights:
     Raises ``weights.WeightError`` (a ValueError) for a percent the shifter cannot express; a
     validated spec's steps never do.
     """
-    sid = shifter_id(edge)
-    if isinstance(edge, AlbEdge):
-        pair = weights.alb_pair(percent, edge.weight_scale)
-        return ShifterWeights(shifter_id=sid, mechanism="alb", blue=pair.blue, green=pair.green)
-    if isinstance(edge, Route53Edge):
-        pair = weights.route53_pair(percent, edge.weight_scale)
-        return ShifterWeights(shifter_id=sid, mechanism="route53", blue=pair.blue, green=pair.green)
-    cf = weights.cloudfront_weight(percent, edge.promotion.value)
+    edge_mechanism = mechanism_of(edge)
+    w = edge_mechanism.weights(edge, percent)
     return ShifterWeights(
-        shifter_id=sid, mechanism="cloudfront", blue=round(1.0 - cf.staging, 6), green=cf.staging, promoted=cf.promoted
+        shifter_id=edge_mechanism.shifter_id(edge),
+        mechanism=edge_mechanism.name,
+        blue=w.blue,
+        green=w.green,
+        promoted=w.promoted,
     )
 
 
@@ -88,29 +73,35 @@ def spec_warnings(spec: MigrationSpec) -> list[str]:
     """Things that are allowed but deserve a second look before the ramp starts."""
     out: list[str] = []
     for j, edge in enumerate(spec.edge):
-        if isinstance(edge, Route53Edge):
-            short = [
-                f"steps[{i}]" for i in range(len(spec.ramp.steps)) if spec.ramp.step_bake(i).total_seconds() < edge.ttl
-            ]
-            if short:
-                out.append(
-                    f"edge[{j}] (route53): the bake of {', '.join(short)} is shorter than the record TTL "
-                    f"({edge.ttl}s): resolvers may still answer with the old weights when metrics are judged"
-                )
-        if isinstance(edge, CloudFrontEdge):
-            held = [p for p in spec.ramp.weights() if weights.CLOUDFRONT_MAX_STAGING_PERCENT < p < 100]
-            if held and edge.promotion is CloudFrontPromotion.HOLD_AT_CAP:
-                out.append(
-                    f"edge[{j}] (cloudfront): steps {', '.join(map(str, held))} keep this shifter at 15% green "
-                    "(hold_at_cap) while the other shifters move on"
-                )
-            out.append(
-                f"edge[{j}] (cloudfront): promotion at 100% copies the staging config onto the primary; rolling "
-                "back after that restores the primary's previous config rather than a weight"
-            )
+        out.extend(mechanism_of(edge).plan_warnings(edge, f"edge[{j}]", spec.ramp))
     if not spec.approval_required_at():
         out.append("no step and no decommission needs a human approval (approval: auto everywhere)")
     return out
+
+
+def health_checked_target_groups(spec: MigrationSpec) -> list[str]:
+    """Green target groups whose targets must be healthy before any traffic moves (sorted, once each)."""
+    return sorted({arn for edge in spec.edge for arn in mechanism_of(edge).health_checked_target_groups(edge)})
+
+
+def owned_blue_target_groups(spec: MigrationSpec) -> list[str]:
+    """Blue target groups that decommission deletes when ``decommission.delete.target_groups`` is on."""
+    return [arn for edge in spec.edge for arn in mechanism_of(edge).blue_resources(edge).target_group_arns]
+
+
+def owned_blue_records(spec: MigrationSpec) -> list[tuple[EdgeSpec, str]]:
+    """(edge, set identifier) of blue weighted records that decommission deletes when
+    ``decommission.delete.records`` is on."""
+    return [
+        (edge, set_identifier)
+        for edge in spec.edge
+        for set_identifier in mechanism_of(edge).blue_resources(edge).weighted_record_set_identifiers
+    ]
+
+
+def propagation_wait(spec: MigrationSpec) -> timedelta:
+    """How long after a change clients may still act on the previous weights (the longest DNS TTL)."""
+    return max((mechanism_of(edge).propagation_wait(edge) for edge in spec.edge), default=timedelta(0))
 
 
 def _network(spec: MigrationSpec, blue: BlueService) -> NetworkConfig | None:
@@ -128,7 +119,7 @@ def _network(spec: MigrationSpec, blue: BlueService) -> NetworkConfig | None:
 
 
 def _target_group_map(spec: MigrationSpec) -> dict[str, str]:
-    return {e.blue_target_group_arn: e.green_target_group_arn for e in spec.edge if isinstance(e, AlbEdge)}
+    return {pair.blue: pair.green for edge in spec.edge for pair in mechanism_of(edge).target_groups(edge)}
 
 
 def _green_plan(
@@ -179,75 +170,35 @@ def _green_plan(
     )
 
 
-def _translate(
-    spec: MigrationSpec, discovery: BlueDiscovery, blue: BlueService, warnings: list[str], lost: list[str]
-) -> TranslatedService:
-    translated = translate_service(
-        blue.task_definition,
-        service_name=blue.name,
-        family_suffix=spec.green.service_suffix,
-        green_namespace=spec.green.namespace,
-        appmesh=discovery.appmesh,
-        virtual_node_name=blue.virtual_node_name,
-    )
-    warnings.extend(f"service {blue.name!r}: {w}" for w in translated.warnings)
-    lost.extend(f"service {blue.name!r}: {u}" for u in translated.untranslatable)
-    return translated
+def _green_plans(
+    spec: MigrationSpec,
+    translated: list[Translated],
+    ingress: dict[str, list[LoadBalancerAttachment]],
+    warnings: list[str],
+) -> list[GreenServicePlan]:
+    return [
+        _green_plan(
+            spec,
+            t.blue_with_ingress(ingress.get(t.blue.name, [])),
+            t.result,
+            green_name=t.green_name,
+            cluster=(t.worker.cluster if t.worker else None) or spec.green.cluster,
+            desired_count=t.worker.desired_count if t.worker else t.blue.desired_count,
+            is_async_worker=t.worker is not None,
+            warnings=warnings,
+        )
+        for t in translated
+    ]
 
 
 def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
-    """Green services (translated task definitions + Service Connect config), steps, warnings."""
+    """Green services (translated task definitions + Service Connect config), steps, warnings, and
+    every App Mesh construct that could not be carried over, with its next step."""
     warnings = [*discovery.warnings, *spec_warnings(spec)]
-    lost = mesh_untranslatable(discovery.appmesh)
-    green_cluster = spec.green.cluster
-
-    found = {s.name: s for s in discovery.services}
-    services: list[GreenServicePlan] = []
-    for name in spec.blue.services:
-        blue = found.get(name)
-        if blue is None:
-            warnings.append(f"blue.services: {name!r} was not found by discovery, so it has no green copy")
-            continue
-        translated = _translate(spec, discovery, blue, warnings, lost)
-        services.append(
-            _green_plan(
-                spec,
-                blue,
-                translated,
-                green_name=name + spec.green.service_suffix,
-                cluster=green_cluster,
-                desired_count=blue.desired_count,
-                is_async_worker=False,
-                warnings=warnings,
-            )
-        )
-    extra = sorted(set(found) - set(spec.blue.services))
-    if extra:
-        warnings.append(f"discovery returned services the spec does not list, ignored: {', '.join(extra)}")
-
-    workers_found = {s.name: s for s in discovery.async_workers}
-    workers: list[GreenServicePlan] = []
-    for k, worker in enumerate(spec.async_workers):
-        blue = workers_found.get(worker.blue_service)
-        if blue is None:
-            warnings.append(
-                f"async_workers[{k}]: blue worker {worker.blue_service!r} was not found by discovery, "
-                "so it is not flipped"
-            )
-            continue
-        translated = _translate(spec, discovery, blue, warnings, lost)
-        workers.append(
-            _green_plan(
-                spec,
-                blue,
-                translated,
-                green_name=worker.green_service,
-                cluster=worker.cluster or green_cluster,
-                desired_count=worker.desired_count,
-                is_async_worker=True,
-                warnings=warnings,
-            )
-        )
+    blue = translate_blue(spec, discovery, _target_group_map(spec))
+    warnings.extend(blue.warnings)
+    services = _green_plans(spec, blue.services, blue.ingress, warnings)
+    workers = _green_plans(spec, blue.workers, blue.ingress, warnings)
 
     configs = [p.service_connect for p in [*services, *workers]]
     warnings.extend(make_discovery_names_unique(configs))
@@ -258,28 +209,23 @@ def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
         steps=ramp_steps(spec),
         rollback_weights=rollback_weights(spec),
         warnings=warnings,
-        untranslatable=lost,
+        untranslatable=[item.text() for item in blue.items],
+        untranslatable_items=blue.items,
+        retired_services=blue.retired,
     )
 
 
 def metric_sources(spec: MigrationSpec, plan: MigrationPlan) -> MetricSources:
     """Where blue's and green's traffic metrics live (ALB target groups, Service Connect services)."""
-    alb: list[AlbMetricSource] = []
-    for edge in spec.edge:
-        if not isinstance(edge, AlbEdge):
-            continue
-        listener = parse_elb_arn(edge.listener_arn, "listener")
-        blue_tg = parse_elb_arn(edge.blue_target_group_arn, "targetgroup")
-        green_tg = parse_elb_arn(edge.green_target_group_arn, "targetgroup")
-        if listener is None or blue_tg is None or green_tg is None:
-            continue  # a validated spec always parses; a hand-built one is skipped rather than guessed
-        alb.append(
-            AlbMetricSource(
-                load_balancer=listener.load_balancer_dimension,
-                blue_target_group=blue_tg.target_group_dimension,
-                green_target_group=green_tg.target_group_dimension,
-            )
+    alb = [
+        AlbMetricSource(
+            load_balancer=m.load_balancer,
+            blue_target_group=m.blue_target_group,
+            green_target_group=m.green_target_group,
         )
+        for edge in spec.edge
+        for m in mechanism_of(edge).load_balancer_metrics(edge)
+    ]
     service_connect = [
         ServiceConnectMetricSource(
             cluster=p.cluster,
@@ -294,10 +240,4 @@ def metric_sources(spec: MigrationSpec, plan: MigrationPlan) -> MetricSources:
 
 def describe_step_weights(step: PlannedStep) -> str:
     """``alb 95/5, route53 95/5, cloudfront 5% staging`` for summaries."""
-    parts = []
-    for w in step.weights:
-        if w.mechanism == "cloudfront":
-            parts.append("cloudfront promote" if w.promoted else f"cloudfront {w.green * 100:g}% staging")
-        else:
-            parts.append(f"{w.mechanism} {w.blue:g}/{w.green:g}")
-    return ", ".join(parts)
+    return ", ".join(f"{w.mechanism} {mechanism(w.mechanism).describe_weights(w)}" for w in step.weights)

@@ -5,32 +5,19 @@ typo is never silently ignored. Cross-field rules live in the model validators b
 names the field path, what was expected and what arrived (see ``migration.errors``), so a wrong
 spec is refused before anything touches AWS.
 
-CloudFront promotion rules (a staging weight can never exceed 15%):
-
-- ``refuse`` (default): any ramp step above 15 is an error, including 100, so a spec with a
-  CloudFront shifter must choose one of the two rules below before it can finish a migration;
-- ``promote_at_100``: steps up to 15 set the staging weight; 100 promotes the staging config to
-  the primary; any step in 16..99 is an error (the shifter cannot express it);
-- ``hold_at_cap``: steps up to 15 set the staging weight; steps in 16..99 keep it at 15% while
-  the other shifters move on (the plan warns that this shifter lags); 100 promotes.
+Each edge mechanism's model and rules are in its module under ``migration/edge/``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
-    GetCoreSchemaHandler,
-    GetJsonSchemaHandler,
     StrictInt,
     Tag,
     TypeAdapter,
@@ -39,18 +26,12 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
 
-from meshshift.migration import weights
-from meshshift.migration.durations import Duration, WaitDuration, format_duration
+from meshshift.migration.durations import Duration, WaitDuration
+from meshshift.migration.edge import registry as edge_registry
+from meshshift.migration.edge.registry import EdgeSpec
 from meshshift.migration.errors import format_problems, problem, rule_error, rule_error_from_problems, show
-
-
-class SpecModel(BaseModel):
-    """Base for every spec section: unknown keys are refused, values are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from meshshift.migration.spec_base import NonEmpty, SpecModel, StringFormat
 
 
 class ProvisionMode(StrEnum):
@@ -76,151 +57,44 @@ class NoDataAction(StrEnum):
     INCONCLUSIVE = "inconclusive"
 
 
-class CloudFrontPromotion(StrEnum):
-    """How a CloudFront shifter handles ramp steps above its 15% staging limit (module docstring)."""
-
-    REFUSE = "refuse"
-    PROMOTE_AT_100 = "promote_at_100"
-    HOLD_AT_CAP = "hold_at_cap"
-
-
 # --- string formats -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Format:
-    """String metadata: checked against ``pattern`` with a message saying what was expected.
-
-    The pattern also goes into the JSON Schema, so editors flag the same mistakes.
-    """
-
-    pattern: str
-    expected: str
-
-    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
-        compiled = re.compile(self.pattern)
-        expected = self.expected
-
-        def check(value: str) -> str:
-            if not compiled.fullmatch(value):
-                raise rule_error([("", expected, show(value))])
-            return value
-
-        return core_schema.no_info_after_validator_function(check, handler(source))
-
-    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        out = handler(schema)
-        out["pattern"] = self.pattern
-        return out
 
 
 AppName = Annotated[
     str,
-    _Format(
+    StringFormat(
         r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
         "1-63 lowercase letters, digits or hyphens, starting and ending with a letter or digit "
         "(it becomes the workflow id mesh-migration-<name>)",
     ),
 ]
-RegionName = Annotated[str, _Format(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$", "an AWS region like 'us-east-1'")]
+RegionName = Annotated[str, StringFormat(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$", "an AWS region like 'us-east-1'")]
 EcsName = Annotated[
-    str, _Format(r"^[A-Za-z0-9_-]{1,255}$", "an ECS service name: 1-255 letters, digits, hyphens or underscores")
+    str, StringFormat(r"^[A-Za-z0-9_-]{1,255}$", "an ECS service name: 1-255 letters, digits, hyphens or underscores")
 ]
 ClusterRef = Annotated[
     str,
-    _Format(
+    StringFormat(
         r"^([A-Za-z0-9_-]{1,255}|arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9_-]{1,255})$",
         "an ECS cluster name (letters, digits, hyphens, underscores) or cluster ARN",
     ),
 ]
-ServiceSuffix = Annotated[str, _Format(r"^[A-Za-z0-9_-]{0,64}$", "up to 64 letters, digits, hyphens or underscores")]
+ServiceSuffix = Annotated[
+    str, StringFormat(r"^[A-Za-z0-9_-]{0,64}$", "up to 64 letters, digits, hyphens or underscores")
+]
 NamespaceName = Annotated[
-    str, _Format(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,1022}[A-Za-z0-9])?$", "a Cloud Map namespace name like 'shop.local'")
-]
-HostedZoneId = Annotated[
-    str, _Format(r"^(/hostedzone/)?[A-Z0-9]{1,32}$", "a Route 53 hosted zone id like 'Z0123456789ABC'")
-]
-DnsName = Annotated[
     str,
-    _Format(
-        r"^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$",
-        "a DNS name like 'api.shop.example.com'",
-    ),
+    StringFormat(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,1022}[A-Za-z0-9])?$", "a Cloud Map namespace name like 'shop.local'"),
 ]
-CloudFrontId = Annotated[
-    str, _Format(r"^[A-Z0-9]{1,32}$", "a CloudFront id like 'E2QWRUHAPOMQZL' (uppercase letters, digits)")
-]
-HttpUrl = Annotated[str, _Format(r"^https?://[^\s/]+(/\S*)?$", "an http:// or https:// URL")]
-NonEmpty = Annotated[str, Field(min_length=1)]
+HttpUrl = Annotated[str, StringFormat(r"^https?://[^\s/]+(/\S*)?$", "an http:// or https:// URL")]
 
 
-# --- ARNs ---------------------------------------------------------------------------------------
-
-_ARN_HEAD = (
-    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov|aws-iso(-[a-z])?):elasticloadbalancing:"
-    r"(?P<region>[a-z]{2}(-[a-z]+)+-\d{1,2}):(?P<account>\d{12}):"
-)
-_ELB_RESOURCES = {
-    "listener": r"listener/app/(?P<lb_name>[A-Za-z0-9-]{1,32})/(?P<lb_id>[A-Za-z0-9]+)/(?P<listener_id>[A-Za-z0-9]+)$",
-    "listener-rule": (
-        r"listener-rule/app/(?P<lb_name>[A-Za-z0-9-]{1,32})/(?P<lb_id>[A-Za-z0-9]+)/"
-        r"(?P<listener_id>[A-Za-z0-9]+)/(?P<rule_id>[A-Za-z0-9]+)$"
-    ),
-    "targetgroup": r"targetgroup/(?P<tg_name>[A-Za-z0-9-]{1,32})/(?P<tg_id>[A-Za-z0-9]+)$",
-}
-_ELB_EXAMPLES = {
-    "listener": (
-        "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2"
-    ),
-    "listener-rule": (
-        "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
-        "listener-rule/app/shop/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
-    ),
-    "targetgroup": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-blue/73e2d6bc24d8a067",
-}
-
-
-@dataclass(frozen=True)
-class ElbArn:
-    """The parts of an Application Load Balancer ARN that meshshift uses."""
-
-    kind: str
-    partition: str
-    region: str
-    account: str
-    lb_name: str = ""
-    lb_id: str = ""
-    listener_id: str = ""
-    rule_id: str = ""
-    tg_name: str = ""
-    tg_id: str = ""
-
-    @property
-    def load_balancer_dimension(self) -> str:
-        """CloudWatch ``LoadBalancer`` dimension: ``app/<name>/<id>``."""
-        return f"app/{self.lb_name}/{self.lb_id}"
-
-    @property
-    def target_group_dimension(self) -> str:
-        """CloudWatch ``TargetGroup`` dimension: ``targetgroup/<name>/<id>``."""
-        return f"targetgroup/{self.tg_name}/{self.tg_id}"
-
-
-def parse_elb_arn(arn: str, kind: str) -> ElbArn | None:
-    """Parse an ALB ``listener``, ``listener-rule`` or ``targetgroup`` ARN; None if malformed."""
-    m = re.match(_ARN_HEAD + _ELB_RESOURCES[kind], arn)
-    if not m:
-        return None
-    parts = {k: v for k, v in m.groupdict().items() if v is not None}
-    return ElbArn(kind=kind, **parts)
+# --- blue / green -------------------------------------------------------------------------------
 
 
 def cluster_name(cluster: str) -> str:
     """``arn:aws:ecs:...:cluster/shop`` and ``shop`` both name the cluster ``shop``."""
     return cluster.rsplit("cluster/", 1)[-1] if cluster.startswith("arn:") else cluster
-
-
-# --- blue / green -------------------------------------------------------------------------------
 
 
 def _duplicates(values: Iterable[str]) -> list[tuple[int, int]]:
@@ -242,6 +116,11 @@ class BlueSpec(SpecModel):
     mesh_owner: Annotated[str, Field(pattern=r"^\d{12}$")] | None = Field(
         default=None, description="Account id owning a shared mesh"
     )
+    retire: list[EcsName] = Field(
+        default_factory=list,
+        description="Services of blue.services that get no green copy (e.g. an App Mesh virtual gateway's Envoy-only "
+        "service); decommission deletes them with blue",
+    )
 
     @model_validator(mode="after")
     def _unique_services(self) -> BlueSpec:
@@ -251,6 +130,9 @@ class BlueSpec(SpecModel):
                 (f"services[{i}]", f"each service listed once (already at services[{j}])", show(self.services[i]))
                 for i, j in dups
             )
+        unlisted = [(i, name) for i, name in enumerate(self.retire) if name not in self.services]
+        if unlisted:
+            raise rule_error((f"retire[{i}]", "a service listed in blue.services", show(name)) for i, name in unlisted)
         return self
 
 
@@ -272,185 +154,6 @@ class GreenSpec(SpecModel):
     steady_state_timeout: Duration = Field(
         default=timedelta(minutes=30), description="How long green services may take to reach ECS steady state"
     )
-
-
-# --- edge ---------------------------------------------------------------------------------------
-
-
-class AlbEdge(SpecModel):
-    type: Literal["alb"]
-    listener_arn: str = Field(
-        examples=[_ELB_EXAMPLES["listener"]], description="ALB listener whose forward action is weighted"
-    )
-    rule_arn: str | None = Field(default=None, description="null = the listener's default action")
-    blue_target_group_arn: str = Field(description="Target group of blue's entry service")
-    green_target_group_arn: str = Field(description="Target group of green's entry service")
-    weight_scale: int = Field(
-        default=weights.DEFAULT_WEIGHT_SCALE,
-        ge=1,
-        le=weights.ALB_MAX_WEIGHT,
-        description="Blue weight + green weight (ALB allows 0-999 each); 100 makes weights read as percents",
-    )
-    owned_by_meshshift: bool = Field(
-        default=False, description="Delete blue's target group at decommission (only if meshshift owns it)"
-    )
-
-    def parsed(self) -> dict[str, ElbArn]:
-        """The parsed ARNs by field name (only those that are well-formed)."""
-        fields = {
-            "listener_arn": (self.listener_arn, "listener"),
-            "rule_arn": (self.rule_arn, "listener-rule"),
-            "blue_target_group_arn": (self.blue_target_group_arn, "targetgroup"),
-            "green_target_group_arn": (self.green_target_group_arn, "targetgroup"),
-        }
-        out: dict[str, ElbArn] = {}
-        for name, (arn, kind) in fields.items():
-            parsed = parse_elb_arn(arn, kind) if arn is not None else None
-            if parsed is not None:
-                out[name] = parsed
-        return out
-
-    @model_validator(mode="after")
-    def _arns(self) -> AlbEdge:
-        problems: list[tuple[str, str, str]] = []
-        parsed = self.parsed()
-        for name, kind in (
-            ("listener_arn", "listener"),
-            ("rule_arn", "listener-rule"),
-            ("blue_target_group_arn", "targetgroup"),
-            ("green_target_group_arn", "targetgroup"),
-        ):
-            value = getattr(self, name)
-            if value is not None and name not in parsed:
-                problems.append(
-                    (name, f"an Application Load Balancer {kind} ARN like {_ELB_EXAMPLES[kind]}", show(value))
-                )
-        listener, rule = parsed.get("listener_arn"), parsed.get("rule_arn")
-        if (
-            listener
-            and rule
-            and (rule.lb_name, rule.lb_id, rule.listener_id)
-            != (
-                listener.lb_name,
-                listener.lb_id,
-                listener.listener_id,
-            )
-        ):
-            problems.append(("rule_arn", "a rule of the listener in listener_arn", show(self.rule_arn)))
-        if self.blue_target_group_arn == self.green_target_group_arn:
-            problems.append(
-                (
-                    "green_target_group_arn",
-                    "a target group different from blue_target_group_arn",
-                    show(self.green_target_group_arn),
-                )
-            )
-        if listener:
-            for name, arn in parsed.items():
-                if (arn.region, arn.account) != (listener.region, listener.account):
-                    problems.append(
-                        (
-                            name,
-                            f"the listener's region and account ({listener.region}, {listener.account})",
-                            f"{arn.region}, {arn.account}",
-                        )
-                    )
-        if problems:
-            raise rule_error(problems)
-        return self
-
-
-class WeightedRecord(SpecModel):
-    set_identifier: str = Field(min_length=1, max_length=128, description="SetIdentifier of the weighted record")
-    value: str = Field(min_length=1, description="Record value (CNAME target or IP), or the alias target DNS name")
-
-
-class Route53Edge(SpecModel):
-    type: Literal["route53"]
-    hosted_zone_id: HostedZoneId = Field(description="Hosted zone holding the weighted records")
-    record_name: DnsName = Field(description="Name shared by the blue and green weighted records")
-    record_type: Literal["A", "AAAA", "CNAME"] = Field(default="CNAME", description="A or AAAA for alias records")
-    ttl: int = Field(default=60, ge=0, le=2147483647, description="Record TTL; bakes should last at least this long")
-    alias_hosted_zone_id: HostedZoneId | None = Field(
-        default=None, description="Set for alias records: the hosted zone of the alias targets"
-    )
-    blue: WeightedRecord = Field(description="The weighted record that points at blue")
-    green: WeightedRecord = Field(description="The weighted record that points at green")
-    weight_scale: int = Field(
-        default=weights.DEFAULT_WEIGHT_SCALE,
-        ge=1,
-        le=weights.ROUTE53_MAX_WEIGHT,
-        description="Blue weight + green weight (Route 53 allows 0-255 each); 100 makes weights read as percents",
-    )
-    owned_by_meshshift: bool = Field(default=False, description="Delete blue's record at decommission")
-
-    @model_validator(mode="after")
-    def _records(self) -> Route53Edge:
-        problems: list[tuple[str, str, str]] = []
-        if self.blue.set_identifier == self.green.set_identifier:
-            problems.append(
-                (
-                    "green.set_identifier",
-                    "a set identifier different from blue.set_identifier (each weighted record needs its own)",
-                    show(self.green.set_identifier),
-                )
-            )
-        if self.blue.value == self.green.value:
-            problems.append(("green.value", "a target different from blue.value", show(self.green.value)))
-        if self.alias_hosted_zone_id is not None and self.record_type == "CNAME":
-            problems.append(("record_type", "'A' or 'AAAA' for an alias record", show(self.record_type)))
-        if problems:
-            raise rule_error(problems)
-        return self
-
-
-class CloudFrontEdge(SpecModel):
-    type: Literal["cloudfront"]
-    distribution_id: CloudFrontId = Field(description="Primary distribution (serves blue)")
-    staging_distribution_id: CloudFrontId = Field(description="Staging distribution (serves green)")
-    continuous_deployment_policy_id: NonEmpty = Field(
-        description="Continuous deployment policy attached to the primary"
-    )
-    promotion: CloudFrontPromotion = Field(
-        default=CloudFrontPromotion.REFUSE,
-        description="Steps above the 15% staging cap: refuse them, promote staging at 100 (promote_at_100), "
-        "or stay at 15% until 100 and then promote (hold_at_cap)",
-    )
-    session_stickiness_idle_ttl: Duration | None = Field(
-        default=None, description="SingleWeight session stickiness idle TTL, 300-3600 s (set both TTLs or neither)"
-    )
-    session_stickiness_max_ttl: Duration | None = Field(
-        default=None, description="SingleWeight session stickiness maximum TTL, 300-3600 s"
-    )
-
-    @model_validator(mode="after")
-    def _distributions(self) -> CloudFrontEdge:
-        problems: list[tuple[str, str, str]] = []
-        if self.distribution_id == self.staging_distribution_id:
-            problems.append(
-                (
-                    "staging_distribution_id",
-                    "a distribution different from distribution_id",
-                    show(self.staging_distribution_id),
-                )
-            )
-        idle, most = self.session_stickiness_idle_ttl, self.session_stickiness_max_ttl
-        if (idle is None) != (most is None):
-            missing = "session_stickiness_max_ttl" if most is None else "session_stickiness_idle_ttl"
-            problems.append((missing, "both stickiness TTLs or neither", "only one"))
-        for name, ttl in (("session_stickiness_idle_ttl", idle), ("session_stickiness_max_ttl", most)):
-            if ttl is not None and not 300 <= ttl.total_seconds() <= 3600:
-                problems.append((name, "300 to 3600 seconds (CloudFront's range)", format_duration(ttl)))
-        if idle is not None and most is not None and idle > most:
-            problems.append(
-                ("session_stickiness_idle_ttl", "at most session_stickiness_max_ttl", format_duration(idle))
-            )
-        if problems:
-            raise rule_error(problems)
-        return self
-
-
-EdgeSpec = Annotated[AlbEdge | Route53Edge | CloudFrontEdge, Field(discriminator="type")]
 
 
 # --- health, ramp, analysis ---------------------------------------------------------------------
@@ -638,27 +341,14 @@ class RateLimits(SpecModel):
     servicediscovery: float = Field(default=10.0, gt=0, description="Cloud Map calls per second")
 
 
-def edge_weights_problem(edge: AlbEdge | Route53Edge | CloudFrontEdge, percent: int) -> weights.WeightError | None:
-    """Why ``edge`` cannot express ``percent`` green, or None when it can."""
-    try:
-        if isinstance(edge, AlbEdge):
-            weights.alb_pair(percent, edge.weight_scale)
-        elif isinstance(edge, Route53Edge):
-            weights.route53_pair(percent, edge.weight_scale)
-        else:
-            weights.cloudfront_weight(percent, edge.promotion.value)
-    except weights.WeightError as exc:
-        return exc
-    return None
-
-
 class MigrationSpec(SpecModel):
     name: AppName = Field(description="Application name")
     region: RegionName | None = Field(default=None, description="AWS region; default from AWS_REGION")
     blue: BlueSpec = Field(description="Today's services, in App Mesh")
     green: GreenSpec = Field(description="Where and how the Service Connect copy runs")
     edge: list[EdgeSpec] = Field(
-        min_length=1, description="Traffic shifters (alb, route53, cloudfront), all set together at each step"
+        min_length=1,
+        description=f"Traffic shifters ({', '.join(edge_registry.names())}), all set together at each step",
     )
     health: HealthSpec = Field(default_factory=HealthSpec, description="Green's validation before any traffic")
     ramp: RampSpec = Field(default_factory=RampSpec, description="Steps, bakes and approval gates")
@@ -733,12 +423,11 @@ class MigrationSpec(SpecModel):
     # -- rules (each yields (path, expected, got)) --
 
     def _edge_problems(self) -> Iterable[tuple[str, str, str]]:
-        from meshshift.migration.plan import shifter_id  # the plan owns shifter identity; imported late (cycle)
-
         seen: dict[str, int] = {}
         regions: dict[str, tuple[str, str]] = {}  # region -> (first path, its ARN)
         for i, edge in enumerate(self.edge):
-            sid = shifter_id(edge)
+            mechanism = edge_registry.mechanism_of(edge)
+            sid = mechanism.shifter_id(edge)
             if sid in seen:
                 yield (
                     f"edge[{i}]",
@@ -746,15 +435,10 @@ class MigrationSpec(SpecModel):
                     sid,
                 )
             seen.setdefault(sid, i)
-            if isinstance(edge, AlbEdge):
-                for name, parsed in edge.parsed().items():
-                    regions.setdefault(parsed.region, (f"edge[{i}].{name}", getattr(edge, name)))
-                    if self.region is not None and parsed.region != self.region:
-                        yield (
-                            f"edge[{i}].{name}",
-                            f"an ARN in the spec's region {self.region}",
-                            show(getattr(edge, name)),
-                        )
+            for name, region, value in mechanism.regional_resources(edge):
+                regions.setdefault(region, (f"edge[{i}].{name}", value))
+                if self.region is not None and region != self.region:
+                    yield (f"edge[{i}].{name}", f"an ARN in the spec's region {self.region}", show(value))
         if self.region is None and len(regions) > 1:
             (first_region, (first_path, _)), *others = regions.items()
             for _region, (path, arn) in others:
@@ -763,15 +447,13 @@ class MigrationSpec(SpecModel):
     def _step_problems(self) -> Iterable[tuple[str, str, str]]:
         for i, percent in enumerate(self.ramp.weights()):
             for j, edge in enumerate(self.edge):
-                err = edge_weights_problem(edge, percent)
+                err = edge_registry.mechanism_of(edge).percent_problem(edge, percent, f"edge[{j}]")
                 if err is None:
                     continue
-                hint = err.hint.replace("the shifter's promotion", f"edge[{j}].promotion")
-                hint = hint.replace("weight_scale", f"edge[{j}].weight_scale")
                 yield (
                     f"ramp.steps[{i}]",
                     f"{err.expected} on edge[{j}] ({edge.type})",
-                    err.got + (f"; {hint}" if hint else ""),
+                    err.got + (f"; {err.hint}" if err.hint else ""),
                 )
 
     def approval_required_at(self) -> list[str]:

@@ -5,7 +5,9 @@ Everything runs on 127.0.0.1 and in this process, except the Temporal dev server
 - the embedded Temporal server and its Web UI (its own data directory, fresh for every run unless
   ``--keep-data``);
 - the simulated AWS (moto + meshshift's extensions), seeded with the blue shop on App Mesh
-  (sim/demo_world.py);
+  (sim/demo_world.py). It runs on the ``realistic`` profile (``--sim-profile``) sped up
+  ``--sim-speed`` times (10 by default): ECS starts and registers tasks, health checks and
+  draining take their time, Route 53 changes are PENDING before INSYNC (docs/simulation.md);
 - deep /health endpoints for green's services (sim/green_health.py);
 - the meshshift worker, built by ``meshshift.workers.worker.build_worker`` exactly as ``meshshift worker``
   builds it, with boto3 pointed at the simulation through ``AWS_ENDPOINT_URL`` only;
@@ -46,7 +48,7 @@ from temporalio.worker import Worker
 
 from meshshift.activities.aws import AwsClients
 from meshshift.migration.constants import DEFAULT_TASK_QUEUE, QUERY_STATUS, UPDATE_APPROVE, WORKFLOW_TYPE, workflow_id
-from meshshift.migration.errors import validate_spec
+from meshshift.migration.loading import validate_spec
 from meshshift.migration.state import (
     TERMINAL_PHASES,
     ApprovePayload,
@@ -77,6 +79,9 @@ T = TypeVar("T")
 APPROVER = "alice"
 MAX_CONCURRENT_ACTIVITIES = 10
 TRAFFIC_TICK_SECONDS = 2.0
+# The simulated AWS runs its realistic timings this many times faster: Route 53 INSYNC in 4.5 s,
+# a Fargate task RUNNING in 4 s, the shop's target groups healthy in 3 s and drained in 6 s.
+DEFAULT_SIM_SPEED = 10.0
 SIMULATED_NOTICE = (
     "AWS here is SIMULATED (moto with meshshift's extensions, in this process). The activities are the same code "
     "that runs against real AWS: only AWS_ENDPOINT_URL differs."
@@ -102,6 +107,8 @@ class DemoOptions:
     auto_approve: bool = False
     fail_at: int | None = None
     speed: float = 1.0
+    sim_profile: str = "realistic"
+    sim_speed: float = DEFAULT_SIM_SPEED
     task_queue: str = DEFAULT_TASK_QUEUE
     poll_interval: float = 1.0
     traffic_tick: float | None = None  # default: TRAFFIC_TICK_SECONDS / speed, at least 0.5 s
@@ -197,6 +204,12 @@ class DemoStack:
     ) -> None:
         await self._stop()
 
+    @property
+    def sim_settings(self) -> Any:
+        from meshshift.sim.aws.settings import profile
+
+        return profile(self.options.sim_profile, speed=self.options.sim_speed)
+
     def _say(self, message: str) -> None:
         self.console.print(Text(message, style="dim"))
 
@@ -220,10 +233,12 @@ class DemoStack:
         self.server = server
         self._server_start = loop.run_in_executor(None, server.start, self._say)
 
-        self.sim = await asyncio.to_thread(_start_simulation, opts.aws_port)
+        self.sim = await asyncio.to_thread(_start_simulation, opts.aws_port, self.sim_settings)
         self._env.enter_context(demo_world.aws_environment(self.sim.endpoint))
         self._say(f"simulated AWS on {self.sim.endpoint}; seeding the blue shop")
         self.world = await asyncio.to_thread(demo_world.seed_shop)
+        # Blue has been running for months in a real account: its tasks are up before we migrate.
+        await asyncio.to_thread(demo_world.wait_until_running)
         self.health = GreenHealth(demo_world.HEALTH_DEPENDENCIES).start()
 
         try:
@@ -310,6 +325,11 @@ class DemoStack:
         c.rule("[bold]meshshift demo[/]: App Mesh -> ECS Service Connect, blue/green at the edge")
         say(c, SIMULATED_NOTICE, "bold yellow")
         say(c, f"Simulated AWS:   {self.sim.endpoint}")
+        say(
+            c,
+            f"  behaves like:  an account on the {self.options.sim_profile} profile, {self.options.sim_speed:g}x "
+            "faster (ECS runs and registers tasks; health checks, draining, Route 53 INSYNC take time)",
+        )
         say(c, f"  explore it:    AWS_ENDPOINT_URL={self.sim.endpoint} aws ecs list-services --cluster shop")
         say(c, f"Temporal server: {self.server.address} (namespace {NAMESPACE}, data {self.server.data_dir})")
         link = self.ui_link()
@@ -413,7 +433,7 @@ class DemoStack:
             say(self.console, line, "green" if result.accepted else "red")
 
 
-def _start_simulation(port: int) -> Any:
+def _start_simulation(port: int, settings: Any = None) -> Any:
     try:
         from meshshift.sim.aws import serve
     except ModuleNotFoundError as exc:  # pragma: no cover - the [sim] extra is missing
@@ -421,7 +441,7 @@ def _start_simulation(port: int) -> Any:
             f"the simulated AWS needs moto ({exc.name} is missing); pip install 'meshshift[sim]'."
         ) from None
     try:
-        server = serve(port)
+        server = serve(port, settings=settings)
     except OSError as exc:
         raise DemoError(
             f"cannot listen on 127.0.0.1:{port} for the simulated AWS ({exc}); stop what uses it or pass --aws-port."
@@ -601,6 +621,16 @@ def register(app: typer.Typer) -> None:
         speed: Annotated[
             float, typer.Option(min=0.1, max=1000.0, help="Divide bakes, soak and poll intervals by this factor.")
         ] = 1.0,
+        sim_profile: Annotated[
+            str,
+            typer.Option(
+                help="The simulated AWS's timings: realistic (AWS's own figures) or instant (side effects at once)."
+            ),
+        ] = "realistic",
+        sim_speed: Annotated[
+            float,
+            typer.Option(min=0.1, max=100000.0, help="Run the simulated AWS's timings this many times faster."),
+        ] = DEFAULT_SIM_SPEED,
         port: Annotated[int, typer.Option(min=1, max=65535, help="Temporal gRPC port on 127.0.0.1.")] = DEFAULT_PORT,
         ui_port: Annotated[int, typer.Option(min=1, max=65535, help="Web UI port on 127.0.0.1.")] = DEFAULT_UI_PORT,
         aws_port: Annotated[
@@ -621,6 +651,14 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """The whole product against a simulated AWS: Temporal + Web UI, the seeded shop, the worker, live traffic."""
+        from meshshift.sim.aws.settings import PROFILES
+
+        if sim_profile not in PROFILES:
+            typer.echo(
+                f"meshshift demo: error: --sim-profile must be one of {', '.join(PROFILES)}, got {sim_profile!r}.",
+                err=True,
+            )
+            raise typer.Exit(code=2)
         options = DemoOptions(
             port=port,
             ui_port=ui_port,
@@ -630,6 +668,8 @@ def register(app: typer.Typer) -> None:
             auto_approve=auto_approve,
             fail_at=fail_at,
             speed=speed,
+            sim_profile=sim_profile,
+            sim_speed=sim_speed,
         )
         console = Console()
         try:

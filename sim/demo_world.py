@@ -10,12 +10,18 @@ seeds, frontend -> user-api, stock-api, plus an order worker on an SQS queue):
 - App Mesh ``shop-mesh``: a virtual node per service, virtual services ``<svc>.shop.local``, a
   virtual router with a route for user-api, an ingress virtual gateway with a gateway route;
 - an ALB ``shop`` whose listener forwards 100/0 to the blue/green target groups of the frontend
-  (IaC usually creates green's target group ahead, at weight 0); both groups have registered
-  targets, so target health answers ``healthy`` as it would once tasks pass their checks;
+  (IaC usually creates green's target group ahead, at weight 0). Nothing is registered in them:
+  the simulated ECS registers blue's frontend tasks in blue's group as they start, and green's in
+  green's once the migration creates green, and the groups' health checks (10 s x 3) take their
+  time, as on AWS;
 - a weighted Route 53 record pair ``api.shop.example.com`` (blue 100, green 0);
 - CloudWatch alarms on green's target group (5xx count, p99 latency); moto never evaluates them,
   the traffic simulator (sim/traffic.py) does;
 - an SQS queue ``shop-orders`` consumed by the ``order-worker`` service.
+
+Only what an account holds before a migration is seeded; what AWS does by itself (tasks, their
+registration, deployments completing) the simulation does (sim/aws/ecs_tasks.py), in its own time.
+``wait_until_running`` waits for blue to be up, as it has been for months in a real account.
 
 Every call goes through boto3's standard configuration: the caller points ``AWS_ENDPOINT_URL`` at
 the simulation (``aws_environment``), exactly as a user would point meshshift at it.
@@ -25,13 +31,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
-from meshshift.migration.spec import parse_elb_arn
+from meshshift.migration.edge.alb import parse_elb_arn
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -49,6 +56,11 @@ ALARM_P99 = "shop-green-p99"
 QUEUE_NAME = "shop-orders"
 WORKER = "order-worker"
 GREEN_WORKER = "order-worker-sc"
+# The target groups' health checks and draining, as an API's IaC would set them (ELB's defaults are
+# 30 s x 5 and 300 s).
+HEALTH_CHECK_INTERVAL_SECONDS = 10
+HEALTHY_THRESHOLD = 3
+DEREGISTRATION_DELAY_SECONDS = 60
 # Green's 5xx responses per minute that count as an incident, and its p99 latency limit in seconds.
 ALARM_5XX_THRESHOLD = 50.0
 ALARM_P99_THRESHOLD_SECONDS = 1.0
@@ -253,12 +265,12 @@ def seed_shop(region: str = REGION) -> DemoWorld:
             VpcId=vpc_id,
             TargetType="ip",
             HealthCheckPath="/health",
+            HealthCheckIntervalSeconds=HEALTH_CHECK_INTERVAL_SECONDS,
+            HealthyThresholdCount=HEALTHY_THRESHOLD,
         )["TargetGroups"][0]["TargetGroupArn"]
-    # Registered task IPs: moto reports registered targets healthy, as ALB does once they pass.
-    for color, third in (("blue", 1), ("green", 2)):
-        elbv2.register_targets(
+        elbv2.modify_target_group_attributes(
             TargetGroupArn=groups[color],
-            Targets=[{"Id": f"10.20.{third}.{10 + i}", "Port": 8080} for i in range(3)],
+            Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(DEREGISTRATION_DELAY_SECONDS)}],
         )
     listener_arn = elbv2.create_listener(
         LoadBalancerArn=lb_arn,
@@ -347,6 +359,26 @@ def seed_shop(region: str = REGION) -> DemoWorld:
     _seed_alarms(world)
     created.append(f"CloudWatch alarms {ALARM_5XX} and {ALARM_P99} on green's target group")
     return world
+
+
+def wait_until_running(region: str = REGION, timeout: float = 120.0, poll: float = 0.2) -> None:
+    """Wait until blue's services have started their tasks and completed their deployments, the
+    way they have long been running in a real account before anyone migrates them."""
+    ecs = client("ecs", region)
+    names = [s.name for s in (*SERVICES, WORKER_SERVICE)]
+    deadline = time.monotonic() + timeout
+    while True:
+        services = ecs.describe_services(cluster=CLUSTER, services=names)["services"]
+        if all(
+            s["runningCount"] == s["desiredCount"]
+            and len(s["deployments"]) == 1
+            and s["deployments"][0].get("rolloutState") == "COMPLETED"
+            for s in services
+        ):
+            return
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"blue's services did not reach steady state within {timeout:.0f}s")
+        time.sleep(poll)
 
 
 def _seed_mesh(region: str) -> None:

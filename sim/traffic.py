@@ -20,8 +20,9 @@ Every tick (a few seconds) the simulator:
 
 ``fail_at``: once green's share reaches that percent, green starts failing (a bad build): its 5xx
 rate and latency rise, the alarms fire on the data, and the workflow's alarm poll and analysis see
-it. The failure stays (the build is still bad) but stops costing anything once green gets no
-traffic.
+it. The simulated AWS is told too (``set_service_failing``), so the load balancer's health checks
+of green's tasks fail and its targets turn ``unhealthy``, as they would. The failure stays (the
+build is still bad) but stops costing anything once green gets no traffic.
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from meshshift.sim.demo_world import CLUSTER, HEALTH_DEPENDENCIES, DemoWorld, EdgeWeights, client, read_edge_weights
+from meshshift.sim.demo_world import (
+    CLUSTER,
+    FRONT_SERVICE,
+    HEALTH_DEPENDENCIES,
+    DemoWorld,
+    EdgeWeights,
+    client,
+    read_edge_weights,
+)
 
 log = logging.getLogger("meshshift.demo.traffic")
 
@@ -45,6 +54,7 @@ ALB_NAMESPACE = "AWS/ApplicationELB"
 ECS_NAMESPACE = "AWS/ECS"
 MAX_DATUMS_PER_CALL = 1000
 LATENCY_SAMPLES = 20  # latency datapoints per target and tick (a sample of the requests)
+GREEN_FRONT_SERVICE = f"{FRONT_SERVICE}-sc"  # the green service behind green's target group
 
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     "GreaterThanThreshold": lambda v, t: v > t,
@@ -145,6 +155,7 @@ class TrafficSimulator:
         if self.profile.fail_at is not None and share + 1e-9 >= self.profile.fail_at and not self.failing:
             self.failing = True
             log.info("green starts failing at %.1f%% of the traffic (fail_at %s)", share, self.profile.fail_at)
+            self._fail_green_service()
         green_rate = self.profile.failing_error_rate if self.failing else self.profile.error_rate
         green_latency = self.profile.failing_latency_median_s if self.failing else self.profile.latency_median_s
         blue_errors = self._count(blue * self.profile.error_rate)
@@ -169,6 +180,15 @@ class TrafficSimulator:
         self.samples.append(sample)
         self.evaluate_alarms(now)
         return sample
+
+    def _fail_green_service(self) -> None:
+        """The bad build fails its health checks too: the simulated ELB marks green's targets unhealthy."""
+        from meshshift.sim.aws.account import set_service_failing
+
+        try:
+            set_service_failing(CLUSTER, GREEN_FRONT_SERVICE, True, region=self.world.region)
+        except Exception as exc:  # green not provisioned (a test driving ticks by hand): metrics only
+            log.info("could not make %s fail its health checks: %s", GREEN_FRONT_SERVICE, exc)
 
     def _count(self, expected: float) -> int:
         """An integer count with ``expected`` as its mean (random rounding of the fraction)."""

@@ -35,9 +35,11 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from meshshift.migration import constants as k
-from meshshift.migration.contracts import MigrationPlan, ShifterWeights
+from meshshift.migration.contracts import MigrationPlan, ShifterWeights, UntranslatableItem
 from meshshift.migration.durations import format_duration as format_iso
-from meshshift.migration.errors import SpecError, SpecLoadError, read_spec_file, validate_spec
+from meshshift.migration.edge.registry import mechanism
+from meshshift.migration.errors import SpecError
+from meshshift.migration.loading import SpecLoadError, read_spec_file, validate_spec
 from meshshift.migration.spec import MigrationSpec
 from meshshift.migration.state import (
     ApprovePayload,
@@ -234,7 +236,11 @@ def plan_migration(spec_path: Path, as_json: bool, console: Console) -> None:
         fail(f"discovery failed: {exc.message}")
     except (BotoCoreError, ClientError) as exc:
         fail(f"discovery failed talking to AWS: {exc}")
-    plan = build_plan(spec, discovery)
+    try:
+        plan = build_plan(spec, discovery)
+    except (ValueError, KeyError) as exc:
+        # Odd discovery data the translation could not make sense of: say what, never a traceback.
+        fail(f"planning failed: {exc}")
     if as_json:
         console.print_json(plan.model_dump_json())
         return
@@ -242,13 +248,15 @@ def plan_migration(spec_path: Path, as_json: bool, console: Console) -> None:
 
 
 def render_plan(spec: MigrationSpec, plan: MigrationPlan) -> Group:
-    """The plan as tables: green services to create, weights per shifter per step, warnings."""
+    """The plan: what cannot be carried over first (by service, with next steps), then green
+    services to create, weights per shifter per step, warnings."""
     parts: list[RenderableType] = [
         Text.assemble(
             ("plan ", "bold"),
             f"{spec.name}: blue cluster {spec.blue.cluster} -> green cluster {spec.green.cluster}, "
             f"namespace {spec.green.namespace}, provision {spec.green.provision.value} (nothing was changed)",
-        )
+        ),
+        *render_untranslatable(plan, spec.blue.mesh),
     ]
     verb = "create" if spec.green.provision.value == "create" else "adopt"
     services = Table(
@@ -296,19 +304,41 @@ def render_plan(spec: MigrationSpec, plan: MigrationPlan) -> Group:
     parts.append(steps)
     parts.extend(Text(f"  {label} = {sid}", style="dim") for label, sid in zip(labels, shifters, strict=True))
 
-    if plan.untranslatable:
-        parts.append(Text("cannot be translated to Service Connect:", style="bold yellow"))
-        parts.extend(Text(f"  - {item}", style="yellow") for item in plan.untranslatable)
     if plan.warnings:
         parts.append(Text("warnings:", style="bold yellow"))
         parts.extend(Text(f"  - {item}", style="yellow") for item in plan.warnings)
     return Group(*parts)
 
 
+def render_untranslatable(plan: MigrationPlan, mesh: str | None) -> list[RenderableType]:
+    """What green does not get as blue had it, grouped by blue service (mesh-wide last), each with
+    its next step. Plans made before items were structured only have the one-line form."""
+    if not plan.untranslatable_items:
+        if not plan.untranslatable:
+            return []
+        lines = [Text(f"  - {item}", style="yellow") for item in plan.untranslatable]
+        return [Text("cannot be translated to Service Connect:", style="bold yellow"), *lines]
+    groups: dict[str | None, list[UntranslatableItem]] = {}
+    for item in plan.untranslatable_items:
+        groups.setdefault(item.service, []).append(item)
+    out: list[RenderableType] = [
+        Text(
+            f"cannot be carried over to Service Connect ({len(plan.untranslatable_items)}), by service:",
+            style="bold yellow",
+        )
+    ]
+    for service in sorted(groups, key=lambda name: (name is None, name or "")):
+        heading = f"service {service}" if service else f"mesh {mesh} as a whole" if mesh else "the mesh as a whole"
+        out.append(Text(f"  {heading}", style="bold"))
+        for item in groups[service]:
+            what = f" ({item.resource}): {item.detail}"
+            out.append(Text.assemble(("    - ", "yellow"), (item.app_mesh_construct, "bold yellow"), what))
+            out.append(Text(f"      next: {item.next_step}", style="cyan"))
+    return out
+
+
 def _weights_cell(weights: ShifterWeights) -> str:
-    if weights.mechanism == "cloudfront":
-        return "promote" if weights.promoted else f"staging {weights.green * 100:g}%"
-    return f"{weights.blue:g}/{weights.green:g}"
+    return mechanism(weights.mechanism).describe_weights(weights)
 
 
 # --- status, watch, history, list ---------------------------------------------------------------

@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.text import Text
 
 from meshshift.migration.durations import format_duration
-from meshshift.migration.errors import SpecError, SpecLoadError, load_spec
+from meshshift.migration.errors import SpecError
+from meshshift.migration.loading import SpecLoadError, load_spec
 from meshshift.migration.plan import describe_step_weights, ramp_steps, shifter_id, spec_warnings
 from meshshift.migration.spec import MigrationSpec
 

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import Field
+from pydantic import Field, model_validator
 from temporalio.client import Client
 from temporalio.client import Interceptor as ClientInterceptor
+from temporalio.common import WorkerDeploymentVersion
 from temporalio.contrib.pydantic import PydanticPayloadConverter
-from temporalio.worker import Worker, WorkflowRunner
+from temporalio.worker import Worker, WorkerDeploymentConfig, WorkflowRunner
 
 from meshshift.activities.async_workers import AsyncWorkerActivities
 from meshshift.activities.aws import AwsClients
@@ -48,7 +49,7 @@ from meshshift.workers.telemetry import (
     secrets_from_environment,
     setup_observability,
 )
-from meshshift.workflows.migration import MeshMigration
+from meshshift.workflows.migration import VERSIONING_BEHAVIOR, MeshMigration
 from meshshift.workflows.sandbox import workflow_runner as default_workflow_runner
 
 __all__ = ["WorkerSettings", "build_worker", "connect", "run_worker"]
@@ -69,12 +70,43 @@ class WorkerSettings(TemporalSettings):
         ge=1,
         validation_alias="MESHSHIFT_MAX_CONCURRENT_ACTIVITIES",
     )
+    # Worker Versioning: both set, the worker polls as this version of this Worker Deployment and
+    # Temporal routes tasks by the deployment's current version (docs/operations.md, upgrades).
+    deployment_name: str | None = Field(default=None, min_length=1, validation_alias="MESHSHIFT_DEPLOYMENT_NAME")
+    build_id: str | None = Field(default=None, min_length=1, validation_alias="MESHSHIFT_BUILD_ID")
+
+    @model_validator(mode="after")
+    def _versioning_needs_both(self) -> WorkerSettings:
+        if (self.deployment_name is None) != (self.build_id is None):
+            missing = (
+                "--build-id / MESHSHIFT_BUILD_ID"
+                if self.build_id is None
+                else ("--deployment-name / MESHSHIFT_DEPLOYMENT_NAME")
+            )
+            raise ValueError(
+                f"Worker Versioning needs a deployment name and a build id; {missing} is not set "
+                "(set both to run versioned, or neither to run unversioned)"
+            )
+        return self
+
+    def deployment(self) -> WorkerDeploymentConfig | None:
+        """The versioning config, or None to run unversioned (as before Worker Versioning)."""
+        if self.deployment_name is None or self.build_id is None:
+            return None
+        return WorkerDeploymentConfig(
+            version=WorkerDeploymentVersion(deployment_name=self.deployment_name, build_id=self.build_id),
+            use_worker_versioning=True,
+            default_versioning_behavior=VERSIONING_BEHAVIOR,
+        )
 
     def describe(self) -> str:
         """One line for the log: where and how, never the secrets themselves."""
+        version = (
+            f", version {self.deployment_name}.{self.build_id}" if self.deployment_name is not None else ", unversioned"
+        )
         return (
             f"{super().describe()}, task queue {self.task_queue}, "
-            f"max {self.max_concurrent_activities} concurrent activities"
+            f"max {self.max_concurrent_activities} concurrent activities{version}"
         )
 
 
@@ -123,6 +155,7 @@ def build_worker(
     activity_executor: ThreadPoolExecutor | None = None,
     interceptors: Sequence[Any] = (),
     workflow_runner: WorkflowRunner | None = None,
+    deployment: WorkerDeploymentConfig | None = None,
 ) -> Worker:
     """The meshshift worker: the workflow plus every activity, on ``task_queue``.
 
@@ -154,6 +187,7 @@ def build_worker(
         workflow_runner=workflow_runner or default_workflow_runner(),
         interceptors=[KeepaliveInterceptor(), *interceptors],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        deployment_config=deployment,
     )
 
 
@@ -183,6 +217,7 @@ async def _serve_until_stopped(settings: WorkerSettings, stop: asyncio.Event, ob
             activity_executor=executor,
             interceptors=worker_only,
             workflow_runner=obs.workflow_runner,
+            deployment=settings.deployment(),
         )
         running = asyncio.create_task(worker.run())
         log.info("meshshift worker running: %s", settings.describe())
@@ -240,6 +275,14 @@ def register(app: typer.Typer) -> None:
         ] = False,
         log_format: Annotated[LogFormat | None, typer.Option(help="text or json (env MESHSHIFT_LOG_FORMAT)")] = None,
         log_level: Annotated[str, typer.Option(help="Logging level")] = "INFO",
+        deployment_name: Annotated[
+            str | None,
+            typer.Option(help="Worker Deployment name; with --build-id runs versioned (env MESHSHIFT_DEPLOYMENT_NAME)"),
+        ] = None,
+        build_id: Annotated[
+            str | None,
+            typer.Option(help="Build id of this worker's version (env MESHSHIFT_BUILD_ID)"),
+        ] = None,
     ) -> None:
         """Run the meshshift worker (workflows and activities). The API key is read from TEMPORAL_API_KEY
         only, so it never appears in a process listing. AWS comes from boto3's standard configuration."""
@@ -257,6 +300,8 @@ def register(app: typer.Typer) -> None:
             "tls_client_cert_path": tls_cert,
             "tls_client_key_path": tls_key,
             "tls_server_ca_cert_path": tls_ca,
+            "deployment_name": deployment_name,
+            "build_id": build_id,
         }
         try:
             given: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}

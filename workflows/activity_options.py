@@ -69,7 +69,8 @@ OPTIONS: dict[str, CallOptions] = {
     contracts.POLL_ALARMS: CallOptions(start_to_close=timedelta(minutes=1), retry=WATCH_RETRY),
     contracts.SCALE_SERVICE: CallOptions(start_to_close=timedelta(minutes=20)),
     contracts.DELETE_ECS_SERVICES: CallOptions(start_to_close=timedelta(minutes=20)),
-    contracts.DELETE_TARGET_GROUPS: CallOptions(start_to_close=timedelta(minutes=5)),
+    # Waits for the groups' draining targets first (at most ELB's 3600 s deregistration delay).
+    contracts.DELETE_TARGET_GROUPS: CallOptions(start_to_close=timedelta(minutes=65)),
     contracts.DELETE_WEIGHTED_RECORD: CallOptions(start_to_close=timedelta(minutes=10)),
     contracts.DELETE_APP_MESH: CallOptions(start_to_close=timedelta(minutes=20)),
     contracts.DEREGISTER_TASK_DEFINITIONS: CallOptions(start_to_close=timedelta(minutes=10)),

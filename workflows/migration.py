@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ActivityCancellationType
 
@@ -51,8 +51,9 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_ROLLBACK,
         WORKFLOW_TYPE,
     )
-    from meshshift.migration.errors import SpecError, validate_spec
-    from meshshift.migration.spec import AlbEdge, ApprovalMode, ApprovalTimeoutAction, MigrationSpec, Route53Edge
+    from meshshift.migration.errors import SpecError
+    from meshshift.migration.loading import validate_spec
+    from meshshift.migration.spec import ApprovalMode, ApprovalTimeoutAction, MigrationSpec
     from meshshift.migration.state import (
         AlarmPayload,
         Approval,
@@ -110,6 +111,8 @@ WEIGHT_TOLERANCE = 1e-6
 # workflow.patched() ids, one per change of the workflow's commands (see docs/architecture.md).
 PATCH_VERIFY_FROM_WRITE = "verify-weights-from-write"
 PATCH_COUNTDOWN_CLOCK = "countdown-counts-poll-time"
+PATCH_CANCEL_AFTER_CALL = "cancellation-survives-a-call"
+PATCH_CANCEL_WAITS_FOR_CALL = "cancellation-waits-for-interrupted-call"
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"
@@ -131,6 +134,15 @@ class _StepFailed(Exception):
 
 class _Abort(Exception):
     """Stop without touching traffic (e.g. ``drain.on_timeout: fail``): the migration fails."""
+
+
+# The versioning behaviour MeshMigration runs with on a versioned worker (the worker's
+# WorkerDeploymentConfig applies it; on the decorator, a server refuses every workflow task of an
+# unversioned worker). AUTO_UPGRADE: a migration lasts days or weeks, so a running one moves to each
+# new build at its next workflow task instead of pinning a build (and its activities, with any bug a
+# new build fixes) for its whole life. What keeps that safe is the rule that every change of workflow
+# code goes behind workflow.patched() and replays the stored histories (docs/operations.md).
+VERSIONING_BEHAVIOR = VersioningBehavior.AUTO_UPGRADE
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -311,7 +323,7 @@ class MeshMigration:
         plan = self._plan_or_fail()
         await self._hold_while_paused(spec)
         await self._wait_green_stable(spec, plan)
-        green_groups = sorted({e.green_target_group_arn for e in spec.edge if isinstance(e, AlbEdge)})
+        green_groups = planning.health_checked_target_groups(spec)
         if spec.health.check_target_health and green_groups:
             health = await self._call(
                 contracts.CHECK_TARGET_HEALTH,
@@ -591,7 +603,7 @@ class MeshMigration:
         deletions = spec.decommission.delete
         if deletions.blue_services:
             await self._delete_blue_services(spec)
-        owned_groups = [e.blue_target_group_arn for e in spec.edge if isinstance(e, AlbEdge) and e.owned_by_meshshift]
+        owned_groups = planning.owned_blue_target_groups(spec)
         if deletions.target_groups and owned_groups:
             await self._delete(
                 spec,
@@ -599,15 +611,12 @@ class MeshMigration:
                 contracts.DeleteTargetGroupsInput(aws=self._aws(spec), target_group_arns=owned_groups),
             )
         if deletions.records:
-            for edge in spec.edge:
-                if isinstance(edge, Route53Edge) and edge.owned_by_meshshift:
-                    await self._delete(
-                        spec,
-                        contracts.DELETE_WEIGHTED_RECORD,
-                        contracts.DeleteWeightedRecordInput(
-                            aws=self._aws(spec), edge=edge, set_identifier=edge.blue.set_identifier
-                        ),
-                    )
+            for edge, set_identifier in planning.owned_blue_records(spec):
+                await self._delete(
+                    spec,
+                    contracts.DELETE_WEIGHTED_RECORD,
+                    contracts.DeleteWeightedRecordInput(aws=self._aws(spec), edge=edge, set_identifier=set_identifier),
+                )
         if deletions.app_mesh and spec.blue.mesh:
             result = await self._delete(
                 spec,
@@ -804,8 +813,7 @@ class MeshMigration:
         return state.green_weight > 0 and state.weights_changed_at is not None and self._has_metrics(spec)
 
     def _dns_wait(self, spec: MigrationSpec) -> timedelta:
-        ttls = [e.ttl for e in spec.edge if isinstance(e, Route53Edge)]
-        return timedelta(seconds=max(ttls, default=0))
+        return planning.propagation_wait(spec)
 
     async def _analyze(self, spec: MigrationSpec) -> None:
         state = self._state
@@ -1201,9 +1209,26 @@ class MeshMigration:
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         if not interruptible:
-            result: R = await call
+            try:
+                result: R = await call
+            finally:
+                if not compensation:  # the compensation must finish: a cancellation never stops it
+                    self._raise_if_cancelled()
             return result
         return await self._interruptible(call)
+
+    def _raise_if_cancelled(self) -> None:
+        """Raise the workflow's cancellation if one arrived while a call was awaited directly.
+
+        The SDK delivers a cancellation that arrives during such a call by cancelling the activity
+        and waiting for it to stop (WAIT_CANCELLATION_COMPLETED); then it hands back the call's
+        outcome, a result or an ActivityError, and the CancelledError is gone. A caller that
+        shrugs off a failed call (an alarm poll, a metric read) would carry on migrating. Raised
+        here instead, the cancellation compensates. A result that came back with it is dropped,
+        as the SDK itself does when both arrive in the same workflow task.
+        """
+        if workflow.cancellation_reason() is not None and workflow.patched(PATCH_CANCEL_AFTER_CALL):
+            raise asyncio.CancelledError
 
     async def _interruptible(self, work: Coroutine[Any, Any, T]) -> T:
         """Race ``work`` against a rollback request; the loser (the work) is cancelled."""
@@ -1212,6 +1237,10 @@ class MeshMigration:
             await workflow.wait_condition(lambda: task.done() or self._state.rollback_request is not None)
         except asyncio.CancelledError:
             task.cancel()
+            # As for a rollback request: the compensation must not overlap the interrupted call.
+            if workflow.patched(PATCH_CANCEL_WAITS_FOR_CALL):
+                with contextlib.suppress(asyncio.CancelledError, ActivityError, _StepFailed):
+                    await task
             raise
         if not task.done():
             task.cancel()
@@ -1234,6 +1263,7 @@ class MeshMigration:
                 )
                 state.registered_search_attributes = [n for n in registered.names if n in SEARCH_ATTRIBUTE_KEYS]
             except ActivityError as err:
+                self._raise_if_cancelled()
                 state.registered_search_attributes = []
                 self._warn(f"could not list the namespace's search attributes (listing by phase is off): {err}")
             missing = sorted(set(SEARCH_ATTRIBUTE_KEYS) - set(state.registered_search_attributes))

@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from meshshift.activities.aws import AwsClients
 from meshshift.activities.edge.base import READBACK_MISMATCH, Shifter, ShifterOptions, refuse
-from meshshift.activities.edge.registry import shifter_class
+from meshshift.activities.edge.registry import check_shifters, shifter_class
 from meshshift.migration.contracts import (
     READ_EDGE_WEIGHTS,
     SET_EDGE_WEIGHTS,
@@ -29,7 +29,7 @@ from meshshift.migration.contracts import (
     SetEdgeWeightsInput,
     ShifterReading,
 )
-from meshshift.migration.spec import EdgeSpec
+from meshshift.migration.edge.registry import EdgeSpec
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -49,6 +49,7 @@ class _Heartbeat:
 
 class EdgeActivities:
     def __init__(self, clients: AwsClients, options: ShifterOptions | None = None, max_parallel: int = 8) -> None:
+        check_shifters()  # a worker must not accept an edge type it has nothing to write with
         self._clients = clients
         self._options = options or ShifterOptions()
         self._max_parallel = max_parallel

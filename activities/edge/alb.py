@@ -17,13 +17,11 @@ from typing import Any
 from meshshift.activities.aws import aws_errors
 from meshshift.activities.edge.base import EDGE_MISCONFIGURED, Shifter, percent_of, refuse
 from meshshift.migration.contracts import ShifterReading, ShifterWeights
-from meshshift.migration.spec import AlbEdge
-
-MAX_WEIGHT = 999
+from meshshift.migration.edge.alb import ALB, MAX_WEIGHT, AlbEdge
 
 
 class AlbShifter(Shifter):
-    mechanism = "alb"
+    mechanism = ALB
     edge: AlbEdge
 
     def _check_range(self, weights: ShifterWeights) -> None:

@@ -1,12 +1,30 @@
 """The one interface every edge traffic shifter implements (ALB, Route 53, CloudFront ...).
 
-A shifter moves traffic between blue and green at one edge resource. It writes weights in its
-mechanism's own units (``ShifterWeights``), reads them back (``ShifterReading``), and verifies a
-reading against what was written. Mechanisms with propagation (Route 53 INSYNC, CloudFront
-deployment) also wait until the change has landed.
+A shifter is the I/O side of one edge mechanism (``migration.edge``): it moves traffic between
+blue and green at one edge resource. It writes weights in its mechanism's own units
+(``ShifterWeights``), reads them back (``ShifterReading``), and verifies a reading against what
+was written. Mechanisms with propagation (Route 53 INSYNC, CloudFront deployment) also wait until
+the change has landed.
 
-Adding a mechanism (e.g. VPC Lattice) is one new module with a ``Shifter`` subclass plus one line
-in ``activities/edge/registry.py``.
+Adding a mechanism (e.g. VPC Lattice) takes:
+
+- its domain module, ``migration/edge/<name>.py``: the spec model and an ``EdgeMechanism``
+  (shifter id, weights and their limits, refused steps, plan warnings, propagation wait, target
+  groups, blue resources), imported and added to ``_BUILT_IN`` in ``migration/edge/registry.py``
+  (the spec's ``edge`` union follows, so ``make docs`` regenerates ``docs/spec-reference.md``);
+- its I/O module, ``activities/edge/<name>.py``: a ``Shifter`` subclass whose ``mechanism`` is that
+  object, imported and added to the built-in tuple in ``activities/edge/registry.py`` (which
+  checks that every registered mechanism has exactly one shifter);
+- if its AWS service is new to meshshift: a client in ``activities/aws.py`` and its rate limit (a
+  ``RateLimits`` field in ``migration/spec.py``, so ``make docs`` and the stub extras in
+  ``pyproject.toml`` as well);
+- the IAM actions its shifter calls, in ``docs/iam-policy.json`` and ``tests/test_iam_policy.py``;
+- its simulation in ``sim/`` (moto support, or an extension where moto lacks the API) so that the
+  demo and the activity tests can run it;
+- its tests: spec validation, weights, and the shifter against the simulation.
+
+A blue resource of a kind meshshift does not delete yet also needs a decommission activity and
+its switch in ``decommission.delete``.
 """
 
 from __future__ import annotations
@@ -16,16 +34,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from temporalio.exceptions import ApplicationError
 
 from meshshift.activities.aws import AwsClients
-from meshshift.migration import plan
+from meshshift.activities.polling import Backoff
 from meshshift.migration.contracts import AwsContext, ShifterReading, ShifterWeights
-from meshshift.migration.spec import EdgeSpec
-
-Mechanism = Literal["alb", "route53", "cloudfront"]
+from meshshift.migration.edge.base import EdgeMechanism
+from meshshift.migration.edge.registry import EdgeSpec
 
 # Error types (ApplicationError.type) callers can match in retry policies and tests.
 WEIGHTS_REFUSED = "EdgeWeightsRefused"  # the requested weights are invalid for the mechanism
@@ -59,7 +76,7 @@ def percent_of(blue: float, green: float) -> float:
 class Shifter(ABC):
     """Moves traffic between blue and green at one edge resource."""
 
-    mechanism: ClassVar[Mechanism]
+    mechanism: ClassVar[EdgeMechanism[Any]]  # the domain mechanism this shifter is the I/O side of
 
     def __init__(
         self,
@@ -69,8 +86,8 @@ class Shifter(ABC):
         heartbeat: Callable[[str], None] = lambda _detail: None,
         options: ShifterOptions | None = None,
     ) -> None:
-        if edge.type != self.mechanism:
-            raise ValueError(f"{type(self).__name__} handles {self.mechanism} edges, got {edge.type}")
+        if not self.mechanism.owns(edge):
+            raise ValueError(f"{type(self).__name__} handles {self.mechanism.name} edges, got {edge.type}")
         self.edge = edge
         self.clients = clients
         self.aws = aws
@@ -79,15 +96,15 @@ class Shifter(ABC):
 
     @property
     def shifter_id(self) -> str:
-        return plan.shifter_id(self.edge)
+        return self.mechanism.shifter_id(self.edge)
 
     def check_weights(self, weights: ShifterWeights) -> None:
         """Refuse weights that are not for this shifter or out of the mechanism's range (before
         anything is written: moto and botocore's Stubber do not check ranges, AWS does)."""
-        if weights.shifter_id != self.shifter_id or weights.mechanism != self.mechanism:
+        if weights.shifter_id != self.shifter_id or weights.mechanism != self.mechanism.name:
             raise refuse(
                 f"Weights for {weights.mechanism} shifter {weights.shifter_id!r} were sent to "
-                f"{self.mechanism} shifter {self.shifter_id!r}. Next: recompute the plan from the spec."
+                f"{self.mechanism.name} shifter {self.shifter_id!r}. Next: recompute the plan from the spec."
             )
         self._check_range(weights)
 
@@ -110,7 +127,8 @@ class Shifter(ABC):
         """Raise ``EdgeWeightMismatch`` (naming what was found) unless ``reading`` matches."""
         if not self.matches(expected, reading):
             raise refuse(
-                f"{self.mechanism} shifter {self.shifter_id}: wrote blue={expected.blue:g} green={expected.green:g}"
+                f"{self.mechanism.name} shifter {self.shifter_id}: "
+                f"wrote blue={expected.blue:g} green={expected.green:g}"
                 f"{' promoted' if expected.promoted else ''}, read back blue={reading.blue:g} "
                 f"green={reading.green:g}{' promoted' if reading.promoted else ''} "
                 f"({reading.green_percent:g}% green){'; ' + reading.detail if reading.detail else ''}. "
@@ -129,7 +147,7 @@ class Shifter(ABC):
     def reading(self, blue: float, green: float, green_percent: float, **extra: Any) -> ShifterReading:
         return ShifterReading(
             shifter_id=self.shifter_id,
-            mechanism=self.mechanism,
+            mechanism=self.mechanism.name,
             blue=blue,
             green=green,
             green_percent=green_percent,
@@ -137,16 +155,18 @@ class Shifter(ABC):
         )
 
     def poll_until(self, what: str, done: Callable[[], bool]) -> None:
-        """Poll ``done`` every ``poll_interval`` (heartbeating) until true or ``sync_timeout``."""
+        """Poll ``done`` (heartbeating) until true or ``sync_timeout``; the first polls come quickly,
+        then back off to ``poll_interval`` (activities/polling.py)."""
         deadline = time.monotonic() + self.options.sync_timeout.total_seconds()
+        waits = Backoff(self.options.poll_interval.total_seconds())
         polls = 0
         while not done():
             polls += 1
             self.heartbeat(f"{self.shifter_id}: waiting for {what} (poll {polls})")
             if time.monotonic() >= deadline:
                 raise ApplicationError(
-                    f"{self.mechanism} shifter {self.shifter_id}: {what} did not happen within "
+                    f"{self.mechanism.name} shifter {self.shifter_id}: {what} did not happen within "
                     f"{self.options.sync_timeout}. The write is idempotent; the step will be retried.",
                     type=NOT_IN_SYNC,
                 )
-            self.options.sleep(self.options.poll_interval.total_seconds())
+            self.options.sleep(waits.next())

@@ -28,9 +28,9 @@ from botocore.exceptions import ClientError
 from meshshift.activities.aws import aws_errors, error_code
 from meshshift.activities.edge.base import EDGE_MISCONFIGURED, Shifter, refuse
 from meshshift.migration.contracts import ShifterReading, ShifterWeights
-from meshshift.migration.spec import CloudFrontEdge
+from meshshift.migration.edge.cloudfront import CLOUDFRONT, MAX_STAGING_PERCENT, CloudFrontEdge
 
-MAX_STAGING_WEIGHT = 0.15
+MAX_STAGING_WEIGHT = MAX_STAGING_PERCENT / 100
 ROUTING_FIELDS = (
     "Origins",
     "OriginGroups",
@@ -43,7 +43,7 @@ ALREADY_PROMOTED = "CloudFrontAlreadyPromoted"
 
 
 class CloudFrontShifter(Shifter):
-    mechanism = "cloudfront"
+    mechanism = CLOUDFRONT
     edge: CloudFrontEdge
 
     def _check_range(self, weights: ShifterWeights) -> None:

@@ -15,9 +15,7 @@ from typing import Any
 from meshshift.activities.aws import aws_errors
 from meshshift.activities.edge.base import Shifter, percent_of, refuse
 from meshshift.migration.contracts import ShifterReading, ShifterWeights
-from meshshift.migration.spec import Route53Edge, WeightedRecord
-
-MAX_WEIGHT = 255
+from meshshift.migration.edge.route53 import MAX_WEIGHT, ROUTE53, Route53Edge, WeightedRecord
 
 
 def _dns_name(name: str) -> str:
@@ -25,7 +23,7 @@ def _dns_name(name: str) -> str:
 
 
 class Route53Shifter(Shifter):
-    mechanism = "route53"
+    mechanism = ROUTE53
     edge: Route53Edge
     _change_id: str | None = None
     _change_seen_in_sync = False  # INSYNC is final for a change: no need to ask again

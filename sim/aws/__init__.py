@@ -1,5 +1,11 @@
 """The simulated AWS: moto plus meshshift's extensions for what moto lacks or models unrealistically.
 
+The extensions make it behave like an account: AWS's own side effects happen (ECS runs a
+service's tasks and registers them in its target groups and in Cloud Map, targets drain), changes
+take time (Route 53 INSYNC, CloudFront Deployed, ECS deployments, health checks), calls take time
+and a busy account is throttled. How much time is set by sim/aws/settings.py (profiles ``instant``
+and ``realistic``, a speed factor, one knob per behaviour); docs/simulation.md has the table.
+
 This is a test and demo double. The activity code that runs against it is the code that runs
 against real AWS; only the endpoint differs (``AWS_ENDPOINT_URL``).
 """
@@ -10,7 +16,8 @@ import logging
 import threading
 from typing import Any
 
-from meshshift.sim.aws import appmesh, cloudfront, cloudwatch, ecs
+from meshshift.sim.aws import account, appmesh, cloudfront, cloudwatch, ecs, elbv2, route53
+from meshshift.sim.aws.settings import SimSettings, configure
 
 _installed = False
 _install_lock = threading.Lock()
@@ -22,7 +29,7 @@ def install_extensions() -> None:
     with _install_lock:
         if _installed:
             return
-        for area in (ecs, appmesh, cloudfront, cloudwatch):
+        for area in (account, ecs, elbv2, route53, appmesh, cloudfront, cloudwatch):
             area.install()
         _installed = True
 
@@ -44,8 +51,13 @@ class SimulatedAwsServer:
         self._server.stop()
 
 
-def serve(port: int, host: str = "127.0.0.1", log_requests: bool = False) -> SimulatedAwsServer:
+def serve(
+    port: int, host: str = "127.0.0.1", log_requests: bool = False, settings: SimSettings | None = None
+) -> SimulatedAwsServer:
     """Start the simulated AWS on ``host:port`` in a background thread and return it running.
+
+    ``settings`` (the profile, speed and knobs) apply to the whole process, as moto's state does;
+    None keeps the current ones (``realistic`` at speed 1 unless configured).
 
     ``port=0`` picks a free port. Raises ``OSError`` if the port cannot be bound (moto's own
     ThreadedMotoServer would wait forever in that case, because its ready event is never set).
@@ -57,6 +69,8 @@ def serve(port: int, host: str = "127.0.0.1", log_requests: bool = False) -> Sim
     logging.getLogger("werkzeug").setLevel(logging.INFO if log_requests else logging.WARNING)
 
     install_extensions()
+    if settings is not None:
+        configure(settings)
 
     class _Server(ThreadedMotoServer):
         bind_error: OSError | None = None

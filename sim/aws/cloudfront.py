@@ -16,7 +16,11 @@ What is modelled, kept small but faithful to the API documentation:
   ``ContinuousDeploymentPolicyId`` and ``CallerReference``; ``IfMatch`` is
   ``"<primary ETag>, <staging ETag>"`` as on AWS;
 - ``UpdateDistribution`` checks ``IfMatch`` against the current ETag and rotates it (moto's own
-  implementation accepts any value and never changes the ETag).
+  implementation accepts any value and never changes the ETag);
+- deployment takes time: a created, copied, updated or promoted distribution is ``InProgress`` for
+  ``cloudfront_deploy`` seconds of the settings' clock (sim/aws/settings.py), then ``Deployed``
+  (moto says Deployed at once). Updating a continuous deployment policy redeploys the primary
+  distributions it is attached to, so they are ``InProgress`` again too.
 
 Not modelled: traffic actually being split, StagingDistributionDnsNames being checked against real
 domain names, quotas.
@@ -27,6 +31,8 @@ from __future__ import annotations
 import copy
 from datetime import UTC, datetime
 from typing import Any
+
+from meshshift.sim.aws import settings as sim_settings
 
 _API = "{0}/2020-05-31"
 _EXTRA_PATHS = (
@@ -178,6 +184,9 @@ def _update_continuous_deployment_policy(self: Any) -> Any:
     policy.config = config
     policy.etag = _new_etag()
     policy.last_modified = datetime.now(UTC)
+    for dist in self.backend.distributions.values():
+        if getattr(dist.distribution_config, "ContinuousDeploymentPolicyId", None) == policy.id:
+            dist.status = "InProgress"
     return ActionResult({"ContinuousDeploymentPolicy": policy.as_shape(), "ETag": policy.etag})
 
 
@@ -277,6 +286,30 @@ def _checked_update_distribution(original: Any) -> Any:
     return update_distribution
 
 
+def _status(self: Any) -> str:
+    deployed_at = self.__dict__.get("_meshshift_deployed_at")
+    if deployed_at is not None and sim_settings.current().now() < deployed_at:
+        return "InProgress"
+    return "Deployed"
+
+
+def _set_status(self: Any, value: str) -> None:
+    if value == "InProgress":
+        settings = sim_settings.current()
+        self.__dict__["_meshshift_deployed_at"] = settings.now() + settings.scaled(settings.cloudfront_deploy)
+    else:
+        self.__dict__["_meshshift_deployed_at"] = None
+
+
+def _deploying_create(original: Any) -> Any:
+    def create_distribution_with_tags(self: Any, distribution_config: dict[str, Any], tags: Any) -> Any:
+        dist, location, etag = original(self, distribution_config, tags)
+        dist.status = "InProgress"
+        return dist, location, etag
+
+    return create_distribution_with_tags
+
+
 _RESPONSE_METHODS = {
     "create_continuous_deployment_policy": _create_continuous_deployment_policy,
     "get_continuous_deployment_policy": _get_continuous_deployment_policy,
@@ -295,7 +328,7 @@ def install() -> None:
     if _installed:
         return
     from moto.cloudfront import urls
-    from moto.cloudfront.models import CloudFrontBackend
+    from moto.cloudfront.models import CloudFrontBackend, Distribution
     from moto.cloudfront.responses import CloudFrontResponse
 
     for path in _EXTRA_PATHS:
@@ -305,4 +338,9 @@ def install() -> None:
     CloudFrontBackend.update_distribution = _checked_update_distribution(  # type: ignore[method-assign]
         CloudFrontBackend.update_distribution
     )
+    CloudFrontBackend.create_distribution_with_tags = _deploying_create(  # type: ignore[method-assign]
+        CloudFrontBackend.create_distribution_with_tags
+    )
+    # moto's ManagedState turns a distribution Deployed on the next read; this follows the clock.
+    Distribution.status = property(_status, _set_status)  # type: ignore[assignment]
     _installed = True

@@ -1,33 +1,31 @@
-"""moto extensions for ECS: Service Connect config, ``clientToken`` idempotency, steady state.
+"""moto extensions for ECS: Service Connect config, ``clientToken`` idempotency, deployments.
 
 moto 5.2.5 drops ``serviceConnectConfiguration`` and ``capacityProviderStrategy``, ignores
-``clientToken`` (a second ``create_service`` silently replaces the first), and leaves services at
-``runningCount`` 0 unless ``MOTO_ECS_SERVICE_RUNNING`` is set. Real ECS keeps the config on the
+``clientToken`` (a second ``create_service`` silently replaces the first), accepts a target group
+that no load balancer uses, and deletes a service at once. Real ECS keeps the config on the
 service's deployments, answers a repeated token with the same service, refuses a second ACTIVE
-service of the same name, and converges to steady state. These patches wrap moto's response
-class (so they apply under ``mock_aws``, ``ThreadedMotoServer`` and ``moto_server`` alike).
-
-Simulated rollout: ``MESHSHIFT_SIM_ECS_ROLLOUT_POLLS=N`` (read at request time) keeps a new
-deployment IN_PROGRESS for the next N ``describe_services`` answers about that service, then
-completes it. The default 0 completes deployments immediately. Counting reads instead of seconds
-keeps tests deterministic.
+service of the same name, refuses a target group without a load balancer, starts a deployment for
+every change that needs new tasks, and keeps a deleted service DRAINING until its tasks have
+stopped. These patches wrap moto's response class and backend (so they apply under ``mock_aws``,
+``ThreadedMotoServer`` and ``moto_server`` alike); the tasks themselves are run by the simulated
+scheduler in sim/aws/ecs_tasks.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from moto.ecs.exceptions import InvalidParameterException
-from moto.ecs.models import EC2ContainerServiceBackend, Service
+from moto.ecs.models import EC2ContainerServiceBackend, Service, Task
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api._internal import mock_random
 
-ROLLOUT_POLLS_ENV = "MESHSHIFT_SIM_ECS_ROLLOUT_POLLS"
+from meshshift.sim.aws import ecs_tasks
+from meshshift.sim.aws import settings as sim_settings
 
 # Parameters that define a service: a repeated clientToken must come with the same ones.
 _IDENTITY_PARAMS = (
@@ -53,15 +51,9 @@ def _tokens(backend: EC2ContainerServiceBackend) -> dict[str, tuple[str, str]]:
     return tokens
 
 
-def _rollout_polls() -> int:
-    try:
-        return max(int(os.environ.get(ROLLOUT_POLLS_ENV, "0")), 0)
-    except ValueError:
-        return 0
-
-
 def _new_deployment(service: Service) -> None:
-    """Replace the deployments with one PRIMARY deployment of the service's current settings."""
+    """Start a PRIMARY deployment of the service's current settings; the previous ones stay (ACTIVE)
+    until the scheduler has replaced their tasks."""
     now = datetime.now(UTC)
     deployment_id = f"ecs-svc/{mock_random.randint(0, 32**12)}"
     deployment: dict[str, Any] = {
@@ -70,15 +62,15 @@ def _new_deployment(service: Service) -> None:
         "taskDefinition": service.task_definition,
         "desiredCount": service.desired_count,
         "pendingCount": 0,
-        "runningCount": service.desired_count,
+        "runningCount": 0,
         "failedTasks": 0,
         "createdAt": now,
         "updatedAt": now,
         "launchType": service.launch_type,
         "platformVersion": service.platform_version,
         "networkConfiguration": service.network_configuration or None,
-        "rolloutState": "COMPLETED",
-        "rolloutStateReason": f"ECS deployment {deployment_id} completed.",
+        "rolloutState": "IN_PROGRESS",
+        "rolloutStateReason": "ECS deployment in progress.",
     }
     strategy = getattr(service, "capacity_provider_strategy", None)
     if strategy:
@@ -87,42 +79,34 @@ def _new_deployment(service: Service) -> None:
     sc_config = getattr(service, "service_connect_configuration", None)
     if sc_config:
         deployment["serviceConnectConfiguration"] = sc_config
-    service.deployments = [deployment]
-    polls = _rollout_polls()
-    service._meshshift_polls_left = polls  # type: ignore[attr-defined]
-    if polls:
-        _set_counts(service, running=0, pending=service.desired_count, state="IN_PROGRESS")
-    else:
-        _set_counts(service, running=service.desired_count, pending=0, state="COMPLETED")
+    previous = [d for d in service.deployments if d.get("id") != deployment_id]
+    for old in previous:
+        old["status"] = "ACTIVE"
+    service.deployments = [deployment, *previous]
+    ecs_tasks.mark_dirty(service)
 
 
-def _set_counts(service: Service, running: int, pending: int, state: str) -> None:
-    service.running_count = running
-    service.pending_count = pending
-    if service.deployments:
-        deployment = service.deployments[0]
-        deployment["runningCount"] = running
-        deployment["pendingCount"] = pending
-        deployment["desiredCount"] = service.desired_count
-        deployment["rolloutState"] = state
-        deployment["rolloutStateReason"] = f"ECS deployment {deployment['id']} {state.lower().replace('_', ' ')}."
-        deployment["updatedAt"] = datetime.now(UTC)
+def _schedule(backend: EC2ContainerServiceBackend, service: Service) -> None:
+    """Bring the service up to now, so that the answer to this very call shows what ECS started."""
+    ecs_tasks.schedule(backend, service, sim_settings.current().now())
 
 
-def _advance_rollout(service: Service) -> None:
-    left = int(getattr(service, "_meshshift_polls_left", 0))
-    if left > 0:
-        service._meshshift_polls_left = left - 1  # type: ignore[attr-defined]
-        return
-    settled = (
-        service.running_count == service.desired_count
-        and service.pending_count == 0
-        and bool(service.deployments)
-        and service.deployments[0].get("rolloutState") == "COMPLETED"
-    )
-    # Reads must not look like changes: touch the deployment only when it actually completes.
-    if service.status == "ACTIVE" and not settled:
-        _set_counts(service, running=service.desired_count, pending=0, state="COMPLETED")
+def _check_load_balancers(backend: EC2ContainerServiceBackend, load_balancers: list[dict[str, Any]] | None) -> None:
+    from moto.elbv2.models import elbv2_backends
+
+    elb = elbv2_backends[backend.account_id][backend.region_name]
+    for attachment in load_balancers or []:
+        arn = attachment.get("targetGroupArn")
+        if not arn:
+            continue
+        if arn not in elb.target_groups:
+            raise InvalidParameterException(f"Unable to find target group {arn}.")
+        # ECS refuses a target group that no listener or rule forwards to (CloudFormation users
+        # meet this as a missing DependsOn on the listener).
+        if not elb._any_listener_using(arn):
+            raise InvalidParameterException(
+                f"The target group with targetGroupArn {arn} does not have an associated load balancer."
+            )
 
 
 def _fingerprint(params: dict[str, Any]) -> str:
@@ -152,6 +136,7 @@ def _wrap_create_service(original: Callable[..., Any]) -> Callable[..., Any]:
         existing = backend.services.get(key)
         if existing is not None and existing.status in ("ACTIVE", "DRAINING"):
             raise InvalidParameterException("Creation of service was not idempotent.")
+        _check_load_balancers(backend, params.get("loadBalancers"))
         result = original(self)
         service = backend.services[key]
         # moto's Service has no such attributes; its serializer picks them up by name.
@@ -160,7 +145,10 @@ def _wrap_create_service(original: Callable[..., Any]) -> Callable[..., Any]:
         if strategy:
             service.capacity_provider_strategy = strategy  # type: ignore[attr-defined]
             service.launch_type = None
+        # moto's own deployment (and MOTO_ECS_SERVICE_RUNNING) is replaced by the scheduler's.
+        service.deployments = []
         _new_deployment(service)
+        _schedule(backend, service)
         if token:
             tokens[token] = (fingerprint, key)
         return result
@@ -171,9 +159,15 @@ def _wrap_create_service(original: Callable[..., Any]) -> Callable[..., Any]:
 def _wrap_update_service(original: Callable[..., Any]) -> Callable[..., Any]:
     def update_service(self: EC2ContainerServiceResponse) -> Any:
         params: dict[str, Any] = self._get_params()
-        result = original(self)
         backend = self.ecs_backend
+        if "loadBalancers" in params:
+            _check_load_balancers(backend, params.get("loadBalancers"))
         service = backend._get_service(params.get("cluster") or "default", params["service"].split("/")[-1])
+        # moto renames the PRIMARY deployment on forceNewDeployment; the scheduler's tasks belong to it.
+        deployments = [(deployment, deployment.get("id")) for deployment in service.deployments]
+        result = original(self)
+        for deployment, deployment_id in deployments:
+            deployment["id"] = deployment_id
         if params.get("taskDefinition"):
             # moto stores the string it was given ("family:1"); ECS reports the full ARN.
             service.task_definition = backend.describe_task_definition(params["taskDefinition"]).arn
@@ -191,26 +185,58 @@ def _wrap_update_service(original: Callable[..., Any]) -> Callable[..., Any]:
         if changed:
             _new_deployment(service)
         else:
-            _set_counts(service, running=service.desired_count, pending=0, state="COMPLETED")
+            # A new desired count is not a deployment: the scheduler starts or stops tasks.
+            ecs_tasks.mark_dirty(service)
+        _schedule(backend, service)
         return result
 
     return update_service
 
 
-def _wrap_describe_services(original: Callable[..., Any]) -> Callable[..., Any]:
-    def describe_services(self: EC2ContainerServiceResponse) -> Any:
-        backend = self.ecs_backend
-        params: dict[str, Any] = self._get_params()
-        cluster = params.get("cluster") or "default"
-        for name_or_arn in params.get("services") or []:
-            try:
-                service = backend._get_service(cluster, name_or_arn.split("/")[-1])
-            except Exception:  # noqa: S112 - missing services are reported as failures by moto itself
-                continue
-            _advance_rollout(service)
-        return original(self)
+def _delete_service(original: Callable[..., Service]) -> Callable[..., Service]:
+    def delete_service(self: EC2ContainerServiceBackend, cluster_name: str, service_name: str, force: bool) -> Service:
+        service = original(self, cluster_name, service_name, force)
+        # ECS keeps the service DRAINING while its tasks stop (the scheduler makes it INACTIVE).
+        service.desired_count = 0
+        service.status = "DRAINING"
+        ecs_tasks.mark_dirty(service)
+        ecs_tasks.schedule(self, service, sim_settings.current().now())
+        return service
 
-    return describe_services
+    return delete_service
+
+
+def _stop_task(original: Callable[..., Task]) -> Callable[..., Task]:
+    def stop_task(self: EC2ContainerServiceBackend, cluster_str: str, task_str: str, reason: str) -> Task:
+        cluster = self._get_cluster(cluster_str)
+        task_id = task_str.split("/")[-1]
+        for arn, task in self.tasks.get(cluster.name, {}).items():
+            if arn.endswith(task_id) and isinstance(task, ecs_tasks.SimTask):
+                # A service's task stops the way ECS stops it (drained first); the service replaces it.
+                now = sim_settings.current().now()
+                ecs_tasks.request_stop(self, task, now, reason or "Task stopped by user")
+                service = self.services.get(f"{cluster.name}:{task.service_name}")
+                if service is not None:
+                    ecs_tasks.mark_dirty(service)
+                    ecs_tasks.schedule(self, service, now)
+                return task
+        return original(self, cluster_str, task_str, reason)
+
+    return stop_task
+
+
+def _list_tasks(original: Callable[..., list[Task]]) -> Callable[..., list[Task]]:
+    def list_tasks(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> list[Task]:
+        # moto ignores serviceName ("TODO"): a service's tasks are those of group service:<name>.
+        names = ("cluster_str", "container_instance", "family", "started_by", "service_name", "desiredStatus")
+        named = dict(zip(names, args, strict=False)) | kwargs
+        service_name = named.get("service_name")
+        tasks = original(self, *args, **kwargs)
+        if service_name:
+            tasks = [t for t in tasks if getattr(t, "group", None) == f"service:{service_name.split('/')[-1]}"]
+        return tasks
+
+    return list_tasks
 
 
 def _wrap_create_http_namespace(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -249,5 +275,9 @@ def install() -> None:
     # setattr: these replace moto's methods on its response class, for every moto mode at once.
     setattr(cls, "create_service", _wrap_create_service(cls.create_service))  # noqa: B010
     setattr(cls, "update_service", _wrap_update_service(cls.update_service))  # noqa: B010
-    setattr(cls, "describe_services", _wrap_describe_services(cls.describe_services))  # noqa: B010
     setattr(cls, "_meshshift_patched", True)  # noqa: B010
+    backend = EC2ContainerServiceBackend
+    backend.delete_service = _delete_service(backend.delete_service)  # type: ignore[method-assign]
+    backend.stop_task = _stop_task(backend.stop_task)  # type: ignore[method-assign]
+    backend.list_tasks = _list_tasks(backend.list_tasks)  # type: ignore[method-assign]
+    ecs_tasks.install()

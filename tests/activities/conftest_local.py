@@ -44,6 +44,7 @@ class BlueApp:
     security_group_id: str
     target_groups: dict[str, str] = field(default_factory=dict)  # service -> blue target group ARN
     green_target_groups: dict[str, str] = field(default_factory=dict)
+    listener_arn: str = ""  # forwards /<service>/* to its blue (100) and green (0) groups
 
 
 def client(service: str) -> Any:
@@ -94,7 +95,12 @@ def blue_task_definition(name: str, port: int = 8080, with_envoy: bool = True) -
 
 
 def seed_blue(with_mesh: bool = True, services: list[str] | None = None) -> BlueApp:
-    """Blue as it runs today: ECS services with envoy sidecars behind ALB target groups, and the mesh."""
+    """Blue as it runs today: ECS services with envoy sidecars behind ALB target groups, and the mesh.
+
+    Only what the account holds before a migration: ECS (simulated) starts blue's tasks and registers
+    them itself. Each service's groups are forwarded to by a listener rule (blue 100, green 0), as
+    ECS requires of a target group it registers tasks in.
+    """
     ec2 = client("ec2")
     vpc_id = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
@@ -102,9 +108,18 @@ def seed_blue(with_mesh: bool = True, services: list[str] | None = None) -> Blue
     app = BlueApp(vpc_id=vpc_id, subnet_id=subnet_id, security_group_id=sg_id)
 
     elbv2 = client("elbv2")
+    lb_arn = elbv2.create_load_balancer(Name="shop", Subnets=[subnet_id], SecurityGroups=[sg_id])["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
+    app.listener_arn = elbv2.create_listener(
+        LoadBalancerArn=lb_arn,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"]
     ecs = client("ecs")
     ecs.create_cluster(clusterName=CLUSTER)
-    for name in [*(services or SERVICES), WORKER]:
+    for priority, name in enumerate([*(services or SERVICES), WORKER], start=1):
         ecs.register_task_definition(**blue_task_definition(name))
         request: dict[str, Any] = {
             "cluster": CLUSTER,
@@ -121,6 +136,22 @@ def seed_blue(with_mesh: bool = True, services: list[str] | None = None) -> Blue
                 store[name] = elbv2.create_target_group(
                     Name=f"{name}-{color}", Protocol="HTTP", Port=8080, VpcId=vpc_id, TargetType="ip"
                 )["TargetGroups"][0]["TargetGroupArn"]
+            elbv2.create_rule(
+                ListenerArn=app.listener_arn,
+                Priority=priority,
+                Conditions=[{"Field": "path-pattern", "Values": [f"/{name}/*"]}],
+                Actions=[
+                    {
+                        "Type": "forward",
+                        "ForwardConfig": {
+                            "TargetGroups": [
+                                {"TargetGroupArn": app.target_groups[name], "Weight": 100},
+                                {"TargetGroupArn": app.green_target_groups[name], "Weight": 0},
+                            ]
+                        },
+                    }
+                ],
+            )
             request["loadBalancers"] = [
                 {"targetGroupArn": app.target_groups[name], "containerName": "app", "containerPort": 8080}
             ]

@@ -20,7 +20,7 @@ from meshshift.migration.contracts import (
     DeleteWeightedRecordInput,
     DeregisterTaskDefinitionsInput,
 )
-from meshshift.migration.spec import Route53Edge, WeightedRecord
+from meshshift.migration.edge.route53 import Route53Edge, WeightedRecord
 from tests.activities.test_async_workers import make_service
 from tests.activities.throttle import ThrottleOnce, no_retry_backoff, throttle_once
 

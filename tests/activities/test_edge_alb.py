@@ -20,7 +20,7 @@ from meshshift.migration.contracts import (
     ShifterTarget,
     ShifterWeights,
 )
-from meshshift.migration.spec import AlbEdge
+from meshshift.migration.edge.alb import AlbEdge
 from tests.activities.throttle import no_retry_backoff, throttle_once
 
 __all__ = ["no_retry_backoff"]

@@ -22,7 +22,7 @@ from meshshift.migration.contracts import (
     ShifterTarget,
     ShifterWeights,
 )
-from meshshift.migration.spec import CloudFrontEdge
+from meshshift.migration.edge.cloudfront import CloudFrontEdge
 from tests.activities.throttle import ThrottleOnce, no_retry_backoff, throttle_once
 
 __all__ = ["no_retry_backoff"]

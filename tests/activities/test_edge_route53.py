@@ -21,7 +21,8 @@ from meshshift.migration.contracts import (
     ShifterTarget,
     ShifterWeights,
 )
-from meshshift.migration.spec import Route53Edge, WeightedRecord
+from meshshift.migration.edge.route53 import Route53Edge, WeightedRecord
+from meshshift.sim.aws.settings import ManualClock
 from tests.activities.throttle import no_retry_backoff, throttle_once
 
 __all__ = ["no_retry_backoff"]
@@ -163,13 +164,30 @@ def test_waits_for_insync_with_heartbeats(aws_inprocess: None, aws_clients: AwsC
     assert result.readings[0].in_sync
 
 
-def test_a_change_seen_insync_is_not_asked_about_again(aws_inprocess: None, aws_clients: AwsClients) -> None:
+def test_the_weights_are_read_back_only_once_the_change_is_insync(
+    aws_inprocess: None, aws_clients: AwsClients, sim_clock: ManualClock
+) -> None:
+    """The simulated Route 53 keeps a change PENDING for 45 s: the shifter waits, then reads back once."""
     edge = make_zone()
     calls: list[str] = []
-    aws_clients.route53(CTX).meta.events.register("before-call.route-53.*", lambda model, **_: calls.append(model.name))
-    set_weights(aws_clients, edge, 255, 0)
+    statuses: list[str] = []
+    r53 = aws_clients.route53(CTX)
+    r53.meta.events.register("before-call.route-53.*", lambda model, **_: calls.append(model.name))
+    r53.meta.events.register(
+        "after-call.route-53.GetChange", lambda parsed, **_: statuses.append(parsed["ChangeInfo"]["Status"])
+    )
+    options = ShifterOptions(
+        poll_interval=timedelta(seconds=5), sync_timeout=timedelta(minutes=5), sleep=sim_clock.advance
+    )
+    acts = EdgeActivities(aws_clients, options=options)
+    target = ShifterTarget(edge=edge, weights=weights(edge, 255, 0))
+    result = ActivityEnvironment().run(acts.set_edge_weights, SetEdgeWeightsInput(aws=CTX, targets=[target]))
+
     # Read the records, write both in one batch, wait for INSYNC, read back: INSYNC is final.
-    assert calls == ["ListResourceRecordSets", "ChangeResourceRecordSets", "GetChange", "ListResourceRecordSets"]
+    assert calls[:2] == ["ListResourceRecordSets", "ChangeResourceRecordSets"]
+    assert calls[2:-1] == ["GetChange"] * len(statuses) and calls[-1] == "ListResourceRecordSets"
+    assert statuses[0] == "PENDING" and statuses[-1] == "INSYNC" and statuses.count("INSYNC") == 1
+    assert result.readings[0].in_sync
 
 
 def test_insync_timeout_is_retryable(aws_inprocess: None, aws_clients: AwsClients) -> None:

@@ -18,25 +18,32 @@ from meshshift.activities.aws import AwsClients
 from meshshift.activities.health import HealthActivities
 from meshshift.migration.contracts import DeepHealthInput, ServicesStableInput, TargetHealthInput
 from meshshift.migration.spec import HealthSpec
-from meshshift.sim.aws.ecs import ROLLOUT_POLLS_ENV
+from meshshift.sim.aws.settings import ManualClock
 from tests.activities import conftest_local as blue
 from tests.activities.throttle import no_retry_backoff, throttle_once
 
 __all__ = ["no_retry_backoff"]  # a fixture, used by name
 
 NO_WAIT = timedelta(0)
+QUICK = timedelta(milliseconds=20)
 
 
 def stable_input(services: list[str], timeout: timedelta = timedelta(minutes=5)) -> ServicesStableInput:
     return ServicesStableInput(
-        aws=blue.AWS, cluster=blue.CLUSTER, services=services, timeout=timeout, poll_interval=NO_WAIT
+        aws=blue.AWS, cluster=blue.CLUSTER, services=services, timeout=timeout, poll_interval=QUICK
     )
+
+
+def settle(clock: ManualClock, seconds: float = 600) -> None:
+    """Let the simulated account run for a while (blue's tasks start, register and turn healthy)."""
+    clock.advance(seconds)
+    blue.client("ecs").list_services(cluster=blue.CLUSTER)  # any ECS call brings the account up to now
 
 
 # --- ECS steady state ---------------------------------------------------------------------------
 
 
-def test_services_in_steady_state(aws_inprocess: None, aws_clients: AwsClients) -> None:
+def test_services_reach_steady_state_once_their_tasks_run(aws_inprocess: None, aws_clients: AwsClients) -> None:
     blue.seed_blue(with_mesh=False)
     env = ActivityEnvironment()
     result = env.run(HealthActivities(aws_clients).wait_services_stable, stable_input(blue.SERVICES))
@@ -49,26 +56,43 @@ def test_services_in_steady_state(aws_inprocess: None, aws_clients: AwsClients) 
     assert env.run(HealthActivities(aws_clients).wait_services_stable, stable_input(blue.SERVICES)) == result
 
 
-def test_rollout_is_polled_until_complete_with_heartbeats(
-    aws_inprocess: None, aws_clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+def test_a_new_service_is_pending_before_it_is_stable(
+    aws_inprocess: None, aws_clients: AwsClients, sim_clock: ManualClock
 ) -> None:
     blue.seed_blue(with_mesh=False)
-    monkeypatch.setenv(ROLLOUT_POLLS_ENV, "3")
+    result = ActivityEnvironment().run(
+        HealthActivities(aws_clients).wait_services_stable, stable_input(["frontend"], timeout=NO_WAIT)
+    )
+    (state,) = result.services
+    assert not result.ok and not state.stable
+    assert (state.running_count, state.pending_count, state.rollout_state) == (0, 2, "IN_PROGRESS")
+
+
+def test_rollout_is_polled_until_complete_with_heartbeats(
+    aws_inprocess: None, aws_clients: AwsClients, sim_clock: ManualClock
+) -> None:
+    blue.seed_blue(with_mesh=False)
+    settle(sim_clock)
     blue.client("ecs").update_service(cluster=blue.CLUSTER, service="frontend", forceNewDeployment=True)
     env = ActivityEnvironment()
     beats: list[Any] = []
-    env.on_heartbeat = lambda *details: beats.append(details)
+
+    def beat(*details: Any) -> None:
+        if "steady state" in str(details):  # not the rate limiter's own heartbeats
+            beats.append(details)
+            sim_clock.advance(10)  # ten seconds of the account pass between two polls
+
+    env.on_heartbeat = beat
     result = env.run(HealthActivities(aws_clients).wait_services_stable, stable_input(["frontend", "user-api"]))
     assert result.ok
-    assert len(beats) == 3  # the simulated rollout stays IN_PROGRESS for three reads, the fourth is COMPLETED
-    assert "frontend" in str(beats[0]) and "user-api" not in str(beats[0])
+    # New tasks start (40 s), turn healthy (5 x 30 s), the old ones drain (300 s) and stop: about 50 polls.
+    assert 40 <= len(beats) <= 60, len(beats)
+    assert all("frontend" in str(b) and "user-api" not in str(b) for b in beats)
 
 
-def test_timeout_returns_the_states_seen(
-    aws_inprocess: None, aws_clients: AwsClients, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_timeout_returns_the_states_seen(aws_inprocess: None, aws_clients: AwsClients, sim_clock: ManualClock) -> None:
     blue.seed_blue(with_mesh=False)
-    monkeypatch.setenv(ROLLOUT_POLLS_ENV, "1000")
+    settle(sim_clock)
     blue.client("ecs").update_service(cluster=blue.CLUSTER, service="frontend", forceNewDeployment=True)
     result = ActivityEnvironment().run(
         HealthActivities(aws_clients).wait_services_stable, stable_input(["frontend"], timeout=NO_WAIT)
@@ -76,14 +100,17 @@ def test_timeout_returns_the_states_seen(
     assert not result.ok
     (state,) = result.services
     assert not state.stable
-    assert (state.running_count, state.pending_count, state.rollout_state) == (0, 2, "IN_PROGRESS")
+    # The old deployment still runs two tasks while the new one starts two.
+    assert (state.running_count, state.pending_count, state.deployments, state.rollout_state) == (
+        2,
+        2,
+        2,
+        "IN_PROGRESS,COMPLETED",
+    )
 
 
-def test_cancellation_stops_the_wait(
-    aws_inprocess: None, aws_clients: AwsClients, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cancellation_stops_the_wait(aws_inprocess: None, aws_clients: AwsClients, sim_clock: ManualClock) -> None:
     blue.seed_blue(with_mesh=False)
-    monkeypatch.setenv(ROLLOUT_POLLS_ENV, "1000")
     blue.client("ecs").update_service(cluster=blue.CLUSTER, service="frontend", forceNewDeployment=True)
     env = ActivityEnvironment()
     env.on_heartbeat = lambda *_: env.cancel()
@@ -121,18 +148,59 @@ def test_server_mode_steady_state(aws_server_env: str, aws_clients: AwsClients) 
 
 
 def target_input(arns: list[str], timeout: timedelta = timedelta(minutes=5)) -> TargetHealthInput:
-    return TargetHealthInput(aws=blue.AWS, target_group_arns=arns, timeout=timeout, poll_interval=NO_WAIT)
+    return TargetHealthInput(aws=blue.AWS, target_group_arns=arns, timeout=timeout, poll_interval=QUICK)
 
 
-def test_target_groups_with_healthy_targets(aws_inprocess: None, aws_clients: AwsClients) -> None:
+def create_green(app: blue.BlueApp, name: str = "frontend") -> None:
+    """Green's service behind its own target group: ECS (simulated) registers its tasks there."""
+    blue.client("ecs").create_service(
+        cluster=blue.CLUSTER,
+        serviceName=f"{name}-sc",
+        taskDefinition=name,
+        desiredCount=2,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": [app.subnet_id], "securityGroups": [app.security_group_id]}
+        },
+        loadBalancers=[
+            {"targetGroupArn": app.green_target_groups[name], "containerName": "app", "containerPort": 8080}
+        ],
+    )
+
+
+def test_validation_waits_for_greens_own_targets_to_turn_healthy(
+    aws_inprocess: None, aws_clients: AwsClients, sim_clock: ManualClock
+) -> None:
     app = blue.seed_blue(with_mesh=False)
-    elbv2 = blue.client("elbv2")
-    arns = [app.green_target_groups["frontend"], app.green_target_groups["user-api"]]
-    for index, arn in enumerate(arns):
-        elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": f"10.0.1.{10 + index}", "Port": 8080}])
-    result = ActivityEnvironment().run(HealthActivities(aws_clients).check_target_health, target_input(arns))
+    create_green(app)
+    seen: list[str] = []
+    env = ActivityEnvironment()
+
+    def beat(*details: Any) -> None:
+        if details and isinstance(details[0], list):  # the health check's own heartbeats
+            (groups,) = details
+            seen.append(f"{groups[0]['healthy']}/{groups[0]['other']}")
+            sim_clock.advance(10)
+
+    env.on_heartbeat = beat
+    arn = app.green_target_groups["frontend"]
+    result = env.run(HealthActivities(aws_clients).check_target_health, target_input([arn]))
     assert result.ok
-    assert [(g.healthy, g.unhealthy, g.ok) for g in result.groups] == [(1, 0, True), (1, 0, True)]
+    assert [(g.healthy, g.unhealthy, g.other) for g in result.groups] == [(2, 0, 0)]
+    # Empty while green's tasks start (40 s), then registered and ``initial`` for 5 x 30 s.
+    assert seen[0] == "0/0" and "0/2" in seen and len(seen) >= 15
+    targets = blue.client("elbv2").describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    ips = {t["Target"]["Id"] for t in targets}
+    tasks = blue.client("ecs").list_tasks(cluster=blue.CLUSTER, serviceName="frontend-sc")["taskArns"]
+    described = blue.client("ecs").describe_tasks(cluster=blue.CLUSTER, tasks=tasks)["tasks"]
+    task_ips = {
+        detail["value"]
+        for task in described
+        for attachment in task["attachments"]
+        for detail in attachment["details"]
+        if detail["name"] == "privateIPv4Address"
+    }
+    assert ips == task_ips and {t["Target"]["Port"] for t in targets} == {8080}
 
 
 def test_empty_target_group_is_not_ok_at_timeout(aws_inprocess: None, aws_clients: AwsClients) -> None:
@@ -142,6 +210,20 @@ def test_empty_target_group_is_not_ok_at_timeout(aws_inprocess: None, aws_client
         HealthActivities(aws_clients).check_target_health, target_input([arn], timeout=NO_WAIT)
     )
     assert not result.ok and result.groups[0].healthy == 0
+
+
+def test_targets_nothing_answers_for_are_unhealthy(
+    aws_inprocess: None, aws_clients: AwsClients, sim_clock: ManualClock
+) -> None:
+    """Pre-registering made-up IPs in green's group proves nothing: their checks time out."""
+    app = blue.seed_blue(with_mesh=False)
+    arn = app.green_target_groups["frontend"]
+    blue.client("elbv2").register_targets(TargetGroupArn=arn, Targets=[{"Id": "10.0.1.250", "Port": 8080}])
+    sim_clock.advance(120)
+    result = ActivityEnvironment().run(
+        HealthActivities(aws_clients).check_target_health, target_input([arn], timeout=NO_WAIT)
+    )
+    assert not result.ok and (result.groups[0].healthy, result.groups[0].unhealthy) == (0, 1)
 
 
 def test_unhealthy_target_then_recovery(aws_clients: AwsClients) -> None:
@@ -160,8 +242,10 @@ def test_unhealthy_target_then_recovery(aws_clients: AwsClients) -> None:
     with Stubber(elbv2) as stub:
         stub.add_response("describe_target_health", answer("unhealthy"), {"TargetGroupArn": arn})
         stub.add_response("describe_target_health", answer("healthy", "unhealthy"), {"TargetGroupArn": arn})
-        # A target still registering ("initial") does not block: one healthy and none unhealthy is enough.
+        # A target still registering ("initial") has not passed its checks yet: wait for it.
         stub.add_response("describe_target_health", answer("healthy", "initial"), {"TargetGroupArn": arn})
+        # A draining target is on its way out: it does not count either way.
+        stub.add_response("describe_target_health", answer("healthy", "draining"), {"TargetGroupArn": arn})
         env = ActivityEnvironment()
         beats: list[Any] = []
         env.on_heartbeat = lambda *details: beats.append(details)
@@ -169,7 +253,7 @@ def test_unhealthy_target_then_recovery(aws_clients: AwsClients) -> None:
         stub.assert_no_pending_responses()
     assert result.ok
     assert (result.groups[0].healthy, result.groups[0].unhealthy, result.groups[0].other) == (1, 0, 1)
-    assert len(beats) == 2
+    assert len(beats) == 3
 
 
 def test_missing_target_group_is_a_permanent_error(aws_inprocess: None, aws_clients: AwsClients) -> None:

@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from meshshift.activities.aws import AwsClients
 from meshshift.migration.constants import QUERY_STATUS, WORKFLOW_ID_PREFIX
-from meshshift.migration.errors import validate_spec
+from meshshift.migration.loading import validate_spec
 from meshshift.migration.state import MigrationStatus
 from meshshift.sim import demo_world
 from meshshift.sim.demo_world import DemoWorld, EdgeWeights

@@ -30,7 +30,7 @@ from meshshift.migration.contracts import (
     SetEdgeWeightsInput,
     ShifterTarget,
 )
-from meshshift.migration.errors import validate_spec
+from meshshift.migration.loading import validate_spec
 from meshshift.migration.plan import build_plan, metric_sources, weights_for
 from meshshift.migration.spec import HealthSpec, MigrationSpec
 from meshshift.sim import demo_world

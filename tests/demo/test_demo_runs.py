@@ -12,8 +12,9 @@ last request.
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,9 @@ from meshshift.sim.demo import DemoOptions, DemoStack, print_summary
 from tests.netutil import free_port
 
 SPEED = 20.0
+# The simulated AWS on its realistic profile, this many times faster: every behaviour happens
+# (tasks start and register, health checks, Route 53 PENDING, draining), in a few hundred ms each.
+SIM_SPEED = 100.0
 
 
 def options(tmp_path: Path, **overrides: Any) -> DemoOptions:
@@ -36,6 +40,7 @@ def options(tmp_path: Path, **overrides: Any) -> DemoOptions:
         data_dir=tmp_path / "temporal",
         auto_approve=True,
         speed=SPEED,
+        sim_speed=SIM_SPEED,
         poll_interval=0.5,
         **overrides,
     )
@@ -75,8 +80,37 @@ class Aws:
         described = ecs.describe_services(cluster=demo_world.CLUSTER, services=arns)["services"] if arns else []
         return {s["serviceName"]: s["desiredCount"] for s in described if s["status"] == "ACTIVE"}
 
+    def targets(self, target_group_arn: str) -> dict[str, str]:
+        """Target IP -> state, as the simulated ELB describes them (empty once the group is deleted)."""
+        elbv2 = self.client("elbv2")
+        try:
+            found = elbv2.describe_target_health(TargetGroupArn=target_group_arn)["TargetHealthDescriptions"]
+        except elbv2.exceptions.TargetGroupNotFoundException:
+            return {}
+        return {t["Target"]["Id"]: t["TargetHealth"]["State"] for t in found}
+
+    def task_ips(self, service: str) -> set[str]:
+        ecs = self.client("ecs")
+        arns = ecs.list_tasks(cluster=demo_world.CLUSTER, serviceName=service, desiredStatus="RUNNING")["taskArns"]
+        tasks = ecs.describe_tasks(cluster=demo_world.CLUSTER, tasks=arns)["tasks"] if arns else []
+        return {
+            detail["value"]
+            for task in tasks
+            for attachment in task.get("attachments", [])
+            for detail in attachment["details"]
+            if detail["name"] == "privateIPv4Address"
+        }
+
     def meshes(self) -> list[str]:
         return [m["meshName"] for m in self.client("appmesh").list_meshes()["meshes"]]
+
+
+async def eventually(condition: Callable[[], bool], within: float = 10.0) -> None:
+    """The simulated account moves on its own clock: wait (bounded) for what it will do by itself."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the simulated AWS did not get there in time"
+        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
@@ -105,6 +139,12 @@ async def test_auto_approve_completes_and_blue_is_gone(tmp_path: Path, output: i
         # Blue's services are deleted; green runs, with the async worker flipped to green.
         assert aws.services() == {"frontend-sc": 3, "user-api-sc": 2, "stock-api-sc": 2, "order-worker-sc": 2}
         assert demo_world.MESH not in aws.meshes()
+        # Green's target group holds green's own tasks, registered by ECS and healthy; blue's are gone.
+        green_targets = aws.targets(world.green_target_group_arn)
+        assert set(green_targets) == aws.task_ips("frontend-sc") and len(green_targets) == 3
+        assert set(green_targets.values()) == {"healthy"}
+        # Blue's tasks were deregistered when blue was deleted, and drain away (60 s, at SIM_SPEED).
+        await eventually(lambda: aws.targets(world.blue_target_group_arn) == {})
         # Blue's traffic really went to zero in the metrics the drain read.
         assert stack.traffic.samples[-1].blue_requests == 0
 
@@ -143,6 +183,9 @@ async def test_fail_at_25_rolls_back_to_full_blue(tmp_path: Path, output: io.Str
         }
         assert "frontend-sc" in services
         assert demo_world.MESH in aws.meshes()
+        # The bad build fails its load balancer health checks too (2 x 10 s, at SIM_SPEED).
+        await eventually(lambda: set(aws.targets(world.green_target_group_arn).values()) == {"unhealthy"})
+        assert set(aws.targets(world.blue_target_group_arn).values()) == {"healthy"}
         # It failed on data: green was failing, and whichever read the metrics first rolled it back:
         # the 5xx alarm set from them, or the bake's own analysis (on a loaded machine the analysis
         # can judge a window before the alarm's period has closed).

@@ -32,7 +32,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from meshshift.activities.aws import AwsClients
 from meshshift.migration.constants import WORKFLOW_TYPE
-from meshshift.migration.errors import SpecError, validate_spec
+from meshshift.migration.errors import SpecError
+from meshshift.migration.loading import validate_spec
 from meshshift.migration.state import Command, Phase, parse_payload
 from meshshift.workers.embedded_server import EmbeddedServer
 from meshshift.workers.worker import build_worker

@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from meshshift.migration.contracts import (
+    AppMeshGateway,
+    AppMeshGatewayRoute,
     AppMeshInventory,
     AppMeshListener,
+    AppMeshMatch,
     AppMeshRoute,
     AppMeshRouteTarget,
     AppMeshVirtualNode,
@@ -15,7 +18,8 @@ from meshshift.migration.contracts import (
     TaskDefinition,
 )
 
-NODE_ARN = "arn:aws:appmesh:us-east-1:123456789012:mesh/shop-mesh/virtualNode/user-api-vn"
+MESH_ARN = "arn:aws:appmesh:us-east-1:123456789012:mesh/shop-mesh"
+NODE_ARN = f"{MESH_ARN}/virtualNode/user-api-vn"
 ENVOY_IMAGE = "840364872350.dkr.ecr.us-east-1.amazonaws.com/aws-appmesh-envoy:v1.29.6.0-prod"
 ENVOY_LOGS = {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/user-api", "awslogs-region": "us-east-1"}}
 
@@ -112,4 +116,95 @@ def inventory(**node_overrides: Any) -> AppMeshInventory:
                 has_retry_policy=True,
             )
         ],
+    )
+
+
+# --- routers, gateways and TLS for the per-construct tests --------------------------------------
+
+
+def node(name: str, port: int = 8080, protocol: str = "http", **extra: Any) -> AppMeshVirtualNode:
+    return AppMeshVirtualNode(name=name, listeners=[AppMeshListener(port=port, protocol=protocol)], **extra)
+
+
+def route(
+    name: str,
+    *targets: tuple[str, int],
+    router: str = "color-router",
+    match: AppMeshMatch | None = None,
+    **extra: Any,
+) -> AppMeshRoute:
+    return AppMeshRoute(
+        router=router,
+        name=name,
+        protocol="http",
+        targets=[AppMeshRouteTarget(virtual_node=n, weight=w) for n, w in targets],
+        match=match if match is not None else AppMeshMatch(prefix="/"),
+        **extra,
+    )
+
+
+def color_mesh(*routes: AppMeshRoute) -> AppMeshInventory:
+    """color.shop.local behind color-router, served by blue-vn and red-vn (AWS's colorteller shape)."""
+    return AppMeshInventory(
+        mesh_name="color-mesh",
+        virtual_nodes=[node("blue-vn"), node("red-vn")],
+        virtual_services=[AppMeshVirtualService(name="color.shop.local", provider_router="color-router")],
+        virtual_routers=[
+            AppMeshVirtualRouter(name="color-router", listeners=[AppMeshListener(port=80, protocol="http")])
+        ],
+        routes=list(routes),
+    )
+
+
+PATH_ROUTES = (
+    route("color1", ("blue-vn", 1), match=AppMeshMatch(prefix="/color1")),
+    route("color2", ("red-vn", 1), match=AppMeshMatch(prefix="/color2")),
+)
+
+
+def gateway(*routes: AppMeshGatewayRoute, **extra: Any) -> AppMeshGateway:
+    settings: dict[str, Any] = {"listeners": [AppMeshListener(port=8443, protocol="http")], **extra}
+    return AppMeshGateway(name="ingress-gw", routes=[r.name for r in routes], gateway_routes=list(routes), **settings)
+
+
+def gateway_route(name: str, virtual_service: str, prefix: str = "/", **extra: Any) -> AppMeshGatewayRoute:
+    return AppMeshGatewayRoute(
+        name=name, protocol="http", match=AppMeshMatch(prefix=prefix), target_virtual_service=virtual_service, **extra
+    )
+
+
+def gateway_task_definition(gateway_name: str = "ingress-gw") -> TaskDefinition:
+    """A virtual gateway as ECS runs it: Envoy alone, naming the gateway."""
+    return TaskDefinition.model_validate(
+        {
+            "family": "ingress",
+            "networkMode": "awsvpc",
+            "containerDefinitions": [
+                {
+                    "name": "envoy",
+                    "image": ENVOY_IMAGE,
+                    "essential": True,
+                    "portMappings": [{"containerPort": 8443, "protocol": "tcp"}],
+                    "environment": [
+                        {
+                            "name": "APPMESH_RESOURCE_ARN",
+                            "value": f"{MESH_ARN}/virtualGateway/{gateway_name}",
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+
+
+def plain_task_definition(family: str, port: int = 8080) -> TaskDefinition:
+    """A service without Envoy."""
+    return TaskDefinition.model_validate(
+        {
+            "family": family,
+            "networkMode": "awsvpc",
+            "containerDefinitions": [
+                {"name": "app", "image": f"{family}:1", "essential": True, "portMappings": [{"containerPort": port}]}
+            ],
+        }
     )

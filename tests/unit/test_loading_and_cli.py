@@ -10,7 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from meshshift.migration.errors import SpecError, SpecLoadError, load_spec
+from meshshift.migration.errors import SpecError
+from meshshift.migration.loading import SpecLoadError, load_spec
 from meshshift.migration.spec import MigrationSpec
 from meshshift.workers.cli import app
 from tests.unit.specdata import ALB_ONLY, SHOP, shop

@@ -18,7 +18,7 @@ from meshshift.migration.contracts import (
     TrafficFigures,
     Verdict,
 )
-from meshshift.migration.errors import validate_spec
+from meshshift.migration.loading import validate_spec
 from meshshift.migration.plan import build_plan, metric_sources, ramp_steps, spec_warnings
 from meshshift.migration.spec import AnalysisSpec, DrainSpec, MigrationSpec
 from tests.unit.meshdata import blue_task_definition, inventory

@@ -103,7 +103,7 @@ def test_validator_only_accepts_valid_specs_and_always_explains(data: dict[str, 
         spec = MigrationSpec.model_validate(data)
     except ValidationError as exc:
         event("refused")
-        found = format_problems(exc)
+        found = format_problems(exc, MigrationSpec)
         assert found
         for p in found:
             assert p.message.startswith(f"{p.path or 'spec'}: "), p.message

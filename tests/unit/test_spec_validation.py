@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from meshshift.migration.errors import SpecError, SpecProblem, format_problems, load_spec, validate_spec
+from meshshift.migration.errors import SpecError, SpecProblem, format_problems
+from meshshift.migration.loading import load_spec, validate_spec
 from meshshift.migration.spec import MigrationSpec, RampStep
 from tests.unit.specdata import ALB_ONLY, BLUE_TG, CLOUDFRONT_EDGE, GREEN_TG, LISTENER, RULE, SHOP, shop
 
@@ -464,7 +465,7 @@ def test_problems_nested_in_another_model_keep_their_full_path() -> None:
 def test_format_problems_is_reusable_on_model_validate() -> None:
     with pytest.raises(ValidationError) as info:
         MigrationSpec.model_validate(edited(steps(1, 5, 3, 100)))
-    (p,) = format_problems(info.value)
+    (p,) = format_problems(info.value, MigrationSpec)
     assert p.path == "ramp.steps[2]"
     assert (
         p.message

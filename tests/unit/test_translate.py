@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from meshshift.migration.contracts import (
     AppMeshInventory,
     AppMeshListener,
@@ -11,13 +13,14 @@ from meshshift.migration.contracts import (
     TaskDefinition,
 )
 from meshshift.migration.translate import (
+    EnvoyOnlyTaskDefinition,
     envoy_container_names,
     make_discovery_names_unique,
-    mesh_untranslatable,
     service_connect_configuration,
     translate_service,
     virtual_node_from_task_definition,
 )
+from meshshift.migration.translate_mesh import mesh_items
 from tests.unit.meshdata import ENVOY_LOGS, NODE_ARN, blue_task_definition, inventory
 
 
@@ -67,7 +70,7 @@ def test_with_app_mesh_data() -> None:
         "format": "TEXT",
         "includeQueryParameters": "DISABLED",
     }
-    assert any("retry policy" in u for u in out.untranslatable)
+    assert any(u.app_mesh_construct == "retry policy" for u in out.untranslatable)
 
     config = service_connect_configuration("shop.local", out)
     assert config.enabled and config.namespace == "shop.local" and config.logConfiguration == ENVOY_LOGS
@@ -183,10 +186,9 @@ def test_untranslatable_features_are_reported() -> None:
         }
     )
     out = translate_service(blue_task_definition(), service_name="user-api", family_suffix="-sc", appmesh=weighted)
-    lost = " | ".join(out.untranslatable)
-    for needle in ("no weighted routing", "outlier detection", "connection pool", "mTLS"):
+    lost = " | ".join(u.text() for u in out.untranslatable)
+    for needle in ("no weighted routing", "outlier detection", "connection pool", "mTLS", "terminates TLS"):
         assert needle in lost
-    assert any("terminates TLS" in w for w in out.warnings)
     assert out.services[0].clientAliases[0].dnsName == "user-api.shop.local"  # the heaviest target keeps it
     # The lighter target gets no alias: the hostname can only point at one Service Connect service.
     v2 = translate_service(
@@ -212,8 +214,8 @@ def test_same_cloud_map_namespace_as_blue_gets_a_distinct_discovery_name() -> No
 
 def test_mesh_wide_untranslatable_and_unique_discovery_names() -> None:
     shared = AppMeshInventory(mesh_name="m", mesh_owner="210987654321", shared_from_other_account=True)
-    assert "shared across accounts" in mesh_untranslatable(shared)[0]
-    assert mesh_untranslatable(None) == []
+    assert "shared across accounts" in mesh_items(shared, set(), set())[0].detail
+    assert mesh_items(None, set(), set()) == []
     a = translate_service(blue_task_definition(), service_name="user-api", family_suffix="-sc")
     b = translate_service(blue_task_definition(), service_name="user-api", family_suffix="-sc")
     configs = [service_connect_configuration("ns", a), service_connect_configuration("ns", b)]
@@ -228,4 +230,11 @@ def test_virtual_node_arn_parsing() -> None:
 
 def test_own_mesh_is_not_reported_as_shared() -> None:
     own = AppMeshInventory(mesh_name="m", mesh_owner="123456789012", shared_from_other_account=False)
-    assert mesh_untranslatable(own) == []
+    assert mesh_items(own, set(), set()) == []
+
+
+def test_an_envoy_only_task_definition_is_a_named_error_not_a_crash() -> None:
+    data = blue_task_definition().model_dump(exclude_none=True)
+    data["containerDefinitions"] = [data["containerDefinitions"][1]]
+    with pytest.raises(EnvoyOnlyTaskDefinition, match="only Envoy containers"):
+        translate_service(TaskDefinition.model_validate(data), service_name="gw", family_suffix="-sc")

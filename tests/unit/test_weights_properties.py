@@ -8,18 +8,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshshift.migration import weights
+from meshshift.migration.edge import alb, cloudfront, route53
+from meshshift.migration.edge.alb import AlbEdge
+from meshshift.migration.edge.cloudfront import CloudFrontEdge, CloudFrontPromotion
+from meshshift.migration.edge.route53 import Route53Edge
 from meshshift.migration.plan import rollback_weights, weights_for
-from meshshift.migration.spec import AlbEdge, CloudFrontEdge, Route53Edge
 from tests.unit.specdata import BLUE_TG, CLOUDFRONT_EDGE, GREEN_TG, LISTENER
 
 percents = st.integers(min_value=0, max_value=100)
 
 
 @settings(max_examples=500, deadline=None)
-@given(percent=percents, scale=st.integers(min_value=1, max_value=weights.ROUTE53_MAX_WEIGHT))
+@given(percent=percents, scale=st.integers(min_value=1, max_value=route53.MAX_WEIGHT))
 def test_route53_pair_share_within_granularity(percent: int, scale: int) -> None:
     try:
-        pair = weights.route53_pair(percent, scale)
+        pair = route53.weight_pair(percent, scale)
     except weights.WeightError as exc:
         # Only a partial step that the scale cannot split is refused, and the reason says so.
         assert 0 < percent < 100 and "weight_scale" in str(exc)
@@ -36,10 +39,10 @@ def test_route53_pair_share_within_granularity(percent: int, scale: int) -> None
 
 
 @settings(max_examples=500, deadline=None)
-@given(percent=percents, scale=st.integers(min_value=1, max_value=weights.ALB_MAX_WEIGHT))
+@given(percent=percents, scale=st.integers(min_value=1, max_value=alb.MAX_WEIGHT))
 def test_alb_pair_share_within_granularity(percent: int, scale: int) -> None:
     try:
-        pair = weights.alb_pair(percent, scale)
+        pair = alb.weight_pair(percent, scale)
     except weights.WeightError:
         assert 0 < percent < 100
         return
@@ -50,19 +53,17 @@ def test_alb_pair_share_within_granularity(percent: int, scale: int) -> None:
 
 @given(percent=percents)
 def test_default_scale_is_exact(percent: int) -> None:
-    for pair in (weights.route53_pair(percent), weights.alb_pair(percent)):
+    for pair in (route53.weight_pair(percent), alb.weight_pair(percent)):
         assert (pair.blue, pair.green) == (100 - percent, percent)
 
 
-@given(percent=percents, rule=st.sampled_from(list(weights.CloudFrontRule)))
-def test_cloudfront_weight(percent: int, rule: weights.CloudFrontRule) -> None:
+@given(percent=percents, rule=st.sampled_from(list(CloudFrontPromotion)))
+def test_cloudfront_weight(percent: int, rule: CloudFrontPromotion) -> None:
     try:
-        cf = weights.cloudfront_weight(percent, rule)
+        cf = cloudfront.staging_weight(percent, rule)
     except weights.WeightError as exc:
         assert percent > 15
-        assert rule is weights.CloudFrontRule.REFUSE or (
-            rule is weights.CloudFrontRule.PROMOTE_AT_100 and percent < 100
-        )
+        assert rule is CloudFrontPromotion.REFUSE or (rule is CloudFrontPromotion.PROMOTE_AT_100 and percent < 100)
         assert "15" in exc.expected
         return
     assert 0 <= cf.staging <= 1
@@ -76,9 +77,9 @@ def test_cloudfront_weight(percent: int, rule: weights.CloudFrontRule) -> None:
 def test_out_of_range_percent_is_refused() -> None:
     for bad in (-1, 101):
         with pytest.raises(weights.WeightError):
-            weights.route53_pair(bad)
+            route53.weight_pair(bad)
     with pytest.raises(weights.WeightError):
-        weights.alb_pair(5, 1000)
+        alb.weight_pair(5, 1000)
 
 
 _ALB = AlbEdge(type="alb", listener_arn=LISTENER, blue_target_group_arn=BLUE_TG, green_target_group_arn=GREEN_TG)
@@ -108,7 +109,7 @@ def test_weights_for_every_mechanism(percent: int) -> None:
 
 
 def test_rollback_weights_are_all_blue() -> None:
-    from meshshift.migration.errors import load_spec
+    from meshshift.migration.loading import load_spec
     from tests.unit.specdata import SHOP
 
     for w in rollback_weights(load_spec(SHOP)):

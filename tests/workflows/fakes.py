@@ -20,7 +20,8 @@ from temporalio.exceptions import ApplicationError
 
 from meshshift.migration import contracts as c
 from meshshift.migration import plan as planning
-from meshshift.migration.spec import AlbEdge, MigrationSpec
+from meshshift.migration.edge.registry import mechanism_of
+from meshshift.migration.spec import MigrationSpec
 
 BLUE_COUNT = 2
 BLUE_WORKER_COUNT = 3
@@ -327,7 +328,7 @@ class FakeActivities:
 
 
 def _blue_service(cluster: str, name: str, count: int, spec: MigrationSpec) -> c.BlueService:
-    groups = [e.blue_target_group_arn for e in spec.edge if isinstance(e, AlbEdge)]
+    groups = [pair.blue for e in spec.edge for pair in mechanism_of(e).target_groups(e)]
     attachments = (
         [c.LoadBalancerAttachment(target_group_arn=groups[0], container_name="app", container_port=8080)]
         if groups and name == spec.blue.services[0]

@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from meshshift.migration.constants import QUERY_STATUS, WORKFLOW_TYPE
-from meshshift.migration.errors import validate_spec
+from meshshift.migration.loading import validate_spec
 from meshshift.migration.state import MigrationReport, MigrationStatus
 from meshshift.workers.keepalive import KeepaliveInterceptor
 from meshshift.workflows.migration import MeshMigration

@@ -48,3 +48,16 @@ def test_half_configured_mtls_names_the_missing_variable(monkeypatch: pytest.Mon
     monkeypatch.setenv("TEMPORAL_TLS_CLIENT_CERT_PATH", str(cert))
     with pytest.raises(ValueError, match="TEMPORAL_TLS_CLIENT_KEY_PATH"):
         WorkerSettings().tls_config()
+
+
+def test_worker_versioning_needs_both_deployment_name_and_build_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MESHSHIFT_DEPLOYMENT_NAME", raising=False)
+    monkeypatch.delenv("MESHSHIFT_BUILD_ID", raising=False)
+    assert WorkerSettings().deployment() is None  # neither: unversioned, as before
+    monkeypatch.setenv("MESHSHIFT_DEPLOYMENT_NAME", "meshshift")
+    with pytest.raises(ValueError, match="--build-id / MESHSHIFT_BUILD_ID is not set"):
+        WorkerSettings()
+    config = WorkerSettings(build_id="b7").deployment()  # the flag completes the variable
+    assert config is not None and config.use_worker_versioning
+    assert (config.version.deployment_name, config.version.build_id) == ("meshshift", "b7")
+    assert "version meshshift.b7" in WorkerSettings(build_id="b7").describe()

@@ -1,0 +1,164 @@
+"""What every edge mechanism tells the spec, the plan and the workflow (pure: no temporalio, no boto3).
+
+An edge mechanism (ALB, Route 53, CloudFront, ...) is one ``EdgeMechanism`` object in its own
+module under ``migration/edge/``, listed in ``migration.edge.registry``. It owns its spec model and
+everything that differs between mechanisms: its shifter identity, its weights for a green percent
+and their limits, the ramp steps it cannot express, its plan warnings, how long a change takes to
+reach clients, the target groups it routes to, and the blue resources it owns. Code outside the
+mechanism modules asks the registry for an edge's mechanism and never tells mechanisms apart
+itself. The I/O side, the ``Shifter`` that writes and reads the weights in AWS, is in
+``activities/edge/``; its docstring lists everything a new mechanism takes.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Generic, Literal, NamedTuple, Protocol, TypeGuard, TypeVar, get_args, get_origin
+
+from meshshift.migration.spec_base import SpecModel
+from meshshift.migration.weights import WeightError
+
+if TYPE_CHECKING:
+    from meshshift.migration.spec import RampSpec
+
+
+class EdgeModel(SpecModel):
+    """Base of every edge's spec model; ``type`` names the mechanism and tags the spec's union."""
+
+    type: str
+
+
+class Weighted(Protocol):
+    """Weights in a mechanism's own units (``EdgeWeights``, or the ``ShifterWeights`` payload)."""
+
+    @property
+    def blue(self) -> float: ...
+
+    @property
+    def green(self) -> float: ...
+
+    @property
+    def promoted(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class EdgeWeights:
+    """A mechanism's setting for one green percent, in its own units (see ``ShifterWeights``)."""
+
+    blue: float
+    green: float
+    promoted: bool = False
+
+
+class RegionalResource(NamedTuple):
+    """A spec field naming a resource that lives in one AWS region."""
+
+    field: str
+    region: str
+    value: str
+
+
+@dataclass(frozen=True)
+class TargetGroupPair:
+    """Blue's and green's target groups (ARNs) behind one shifter."""
+
+    blue: str
+    green: str
+
+
+@dataclass(frozen=True)
+class LoadBalancerMetrics:
+    """CloudWatch ``AWS/ApplicationELB`` dimensions of blue's and green's target groups."""
+
+    load_balancer: str
+    blue_target_group: str
+    green_target_group: str
+
+
+@dataclass(frozen=True)
+class BlueResources:
+    """What of blue a shifter owns (``owned_by_meshshift``), for decommission to delete.
+
+    Each kind has its own decommission activity and its own switch in ``decommission.delete``.
+    """
+
+    target_group_arns: tuple[str, ...] = ()
+    weighted_record_set_identifiers: tuple[str, ...] = ()
+
+
+E = TypeVar("E", bound=EdgeModel)
+
+
+class EdgeMechanism(ABC, Generic[E]):
+    """One edge mechanism's domain rules. Register the object in ``migration.edge.registry``."""
+
+    name: str  # the spec's ``type`` for this mechanism: its model's ``type`` is ``Literal[name]``
+    model: type[E]
+
+    def owns(self, edge: EdgeModel) -> TypeGuard[E]:
+        return isinstance(edge, self.model)
+
+    @abstractmethod
+    def shifter_id(self, edge: E) -> str:
+        """Stable identity of the shifter, used to match weights to shifters and readings."""
+
+    @abstractmethod
+    def weights(self, edge: E, percent: int) -> EdgeWeights:
+        """The weights that give ``percent`` green (0 = all blue, 100 = all green).
+
+        Raises ``WeightError`` for a percent the shifter cannot express within its limits.
+        """
+
+    def percent_problem(self, edge: E, percent: int, path: str) -> WeightError | None:
+        """Why ``edge`` (at spec path ``path``) cannot express ``percent`` green, or None."""
+        try:
+            self.weights(edge, percent)
+        except WeightError as err:
+            return WeightError(err.expected, err.got, self.hint_at(err.hint, path))
+        return None
+
+    def hint_at(self, hint: str, path: str) -> str:
+        """``hint`` with the spec fields it mentions named under ``path`` (``edge[2].weight_scale``)."""
+        return hint
+
+    def describe_weights(self, weights: Weighted) -> str:
+        """Weights for people: ``95/5`` where the share is weight / sum."""
+        return f"{weights.blue:g}/{weights.green:g}"
+
+    def plan_warnings(self, edge: E, path: str, ramp: RampSpec) -> list[str]:
+        """Allowed but worth a second look before the ramp starts."""
+        return []
+
+    def propagation_wait(self, edge: E) -> timedelta:
+        """How long clients may act on the previous weights after a change has landed (DNS TTL)."""
+        return timedelta(0)
+
+    def target_groups(self, edge: E) -> list[TargetGroupPair]:
+        """Target groups the shifter moves traffic between: green services attach to the green ones."""
+        return []
+
+    def health_checked_target_groups(self, edge: E) -> list[str]:
+        """Green target groups whose targets must be healthy before any traffic moves."""
+        return []
+
+    def load_balancer_metrics(self, edge: E) -> list[LoadBalancerMetrics]:
+        """Where blue's and green's request metrics are published at the edge."""
+        return []
+
+    def regional_resources(self, edge: E) -> list[RegionalResource]:
+        """Fields naming regional resources: they must all be in the spec's region."""
+        return []
+
+    def blue_resources(self, edge: E) -> BlueResources:
+        return BlueResources()
+
+
+def literal_tag(model: type[EdgeModel]) -> str | None:
+    """The one value of ``model.type`` when it is declared ``Literal["..."]``, else None."""
+    annotation = model.model_fields["type"].annotation
+    if get_origin(annotation) is not Literal:
+        return None
+    values = get_args(annotation)
+    return values[0] if len(values) == 1 and isinstance(values[0], str) else None
