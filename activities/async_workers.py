@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from meshshift.activities.aws import AwsClients, aws_errors
+from meshshift.activities.definition import implements
 from meshshift.activities.polling import Backoff
 from meshshift.migration import contracts
 from meshshift.migration.contracts import ScaleServiceInput, ScaleServiceResult, ServiceState
@@ -70,7 +71,7 @@ class AsyncWorkerActivities:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
-    @activity.defn(name=contracts.SCALE_SERVICE)
+    @implements(contracts.SCALE_SERVICE)
     def scale_service(self, inp: ScaleServiceInput) -> ScaleServiceResult:
         ecs = self._clients.ecs(inp.aws)
         where = f"ECS service {inp.service!r} in cluster {inp.cluster!r}"

@@ -25,6 +25,7 @@ from temporalio.exceptions import ApplicationError
 
 from meshshift.activities.async_workers import describe_service, pause
 from meshshift.activities.aws import AwsClients, aws_errors, error_code
+from meshshift.activities.definition import implements
 from meshshift.activities.polling import Backoff
 from meshshift.migration import contracts
 from meshshift.migration.contracts import (
@@ -114,7 +115,7 @@ class DecommissionActivities:
         self._clients = clients
         self._poll_interval = poll_interval
 
-    @activity.defn(name=contracts.DELETE_ECS_SERVICES)
+    @implements(contracts.DELETE_ECS_SERVICES)
     def delete_ecs_services(self, inp: DeleteServicesInput) -> DeletionResult:
         """Scale each service to 0, then delete it. ECS stops the remaining tasks gracefully
         (SIGTERM, then SIGKILL after stopTimeout); blue carries no traffic by now."""
@@ -152,7 +153,7 @@ class DecommissionActivities:
 
     # --- ELBv2 ------------------------------------------------------------------------------------
 
-    @activity.defn(name=contracts.DELETE_TARGET_GROUPS)
+    @implements(contracts.DELETE_TARGET_GROUPS)
     def delete_target_groups(self, inp: DeleteTargetGroupsInput) -> DeletionResult:
         elbv2 = self._clients.elbv2(inp.aws)
         result = DeletionResult()
@@ -278,7 +279,7 @@ class DecommissionActivities:
 
     # --- Route 53 ---------------------------------------------------------------------------------
 
-    @activity.defn(name=contracts.DELETE_WEIGHTED_RECORD)
+    @implements(contracts.DELETE_WEIGHTED_RECORD)
     def delete_weighted_record(self, inp: DeleteWeightedRecordInput) -> DeletionResult:
         edge = inp.edge
         if not ROUTE53.owns(edge):
@@ -382,7 +383,7 @@ class DecommissionActivities:
 
     # --- App Mesh ---------------------------------------------------------------------------------
 
-    @activity.defn(name=contracts.DELETE_APP_MESH)
+    @implements(contracts.DELETE_APP_MESH)
     def delete_app_mesh(self, inp: DeleteAppMeshInput) -> DeletionResult:
         """Delete the mesh's resources in dependency order: gateway routes, virtual gateways,
         virtual services, routes, virtual routers, virtual nodes, then the mesh. If the App Mesh
@@ -404,7 +405,7 @@ class DecommissionActivities:
 
     # --- ECS task definitions ---------------------------------------------------------------------
 
-    @activity.defn(name=contracts.DEREGISTER_TASK_DEFINITIONS)
+    @implements(contracts.DEREGISTER_TASK_DEFINITIONS)
     def deregister_task_definitions(self, inp: DeregisterTaskDefinitionsInput) -> DeletionResult:
         ecs = self._clients.ecs(inp.aws)
         result = DeletionResult()

@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from meshshift.activities.aws import AwsClients, aws_errors, error_code, is_transient
+from meshshift.activities.definition import implements
 from meshshift.migration.contracts import (
     DISCOVER_BLUE,
     AppMeshClientPolicy,
@@ -98,7 +99,7 @@ class DiscoveryActivities:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
-    @activity.defn(name=DISCOVER_BLUE)
+    @implements(DISCOVER_BLUE)
     def discover_blue(self, params: DiscoverInput) -> BlueDiscovery:
         spec = params.spec
         ecs = self._clients.ecs(params.aws)

@@ -26,6 +26,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from meshshift.activities.aws import AwsClients, aws_errors
+from meshshift.activities.definition import implements
 from meshshift.activities.polling import Backoff
 from meshshift.migration.contracts import (
     CHECK_TARGET_HEALTH,
@@ -67,7 +68,7 @@ class HealthActivities:
 
     # --- ECS steady state -----------------------------------------------------------------------
 
-    @activity.defn(name=WAIT_SERVICES_STABLE)
+    @implements(WAIT_SERVICES_STABLE)
     def wait_services_stable(self, params: ServicesStableInput) -> ServicesStableResult:
         ecs = self._clients.ecs(params.aws)
         deadline = time.monotonic() + params.timeout.total_seconds()
@@ -129,7 +130,7 @@ class HealthActivities:
 
     # --- ALB target health ----------------------------------------------------------------------
 
-    @activity.defn(name=CHECK_TARGET_HEALTH)
+    @implements(CHECK_TARGET_HEALTH)
     def check_target_health(self, params: TargetHealthInput) -> TargetHealthResult:
         elbv2 = self._clients.elbv2(params.aws)
         deadline = time.monotonic() + params.timeout.total_seconds()
@@ -163,7 +164,7 @@ class HealthActivities:
 
     # --- deep HTTP health -----------------------------------------------------------------------
 
-    @activity.defn(name=DEEP_HEALTH_CHECK)
+    @implements(DEEP_HEALTH_CHECK)
     def deep_health_check(self, params: DeepHealthInput) -> DeepHealthResult:
         health = params.health
         for url in health.urls:

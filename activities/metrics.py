@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from temporalio import activity
-
 from meshshift.activities.aws import AwsClients, aws_errors
+from meshshift.activities.definition import implements
 from meshshift.migration import contracts
 from meshshift.migration.contracts import (
     AlarmState,
@@ -156,7 +155,7 @@ class MetricsActivities:
     def __init__(self, clients: AwsClients) -> None:
         self._clients = clients
 
-    @activity.defn(name=contracts.COLLECT_METRICS)
+    @implements(contracts.COLLECT_METRICS)
     def collect_metrics(self, inp: CollectMetricsInput) -> MetricsSnapshot:
         end = (inp.end or datetime.now(UTC)).replace(microsecond=0)
         period = period_for(inp.window)
@@ -190,7 +189,7 @@ class MetricsActivities:
             notes=notes,
         )
 
-    @activity.defn(name=contracts.POLL_ALARMS)
+    @implements(contracts.POLL_ALARMS)
     def poll_alarms(self, inp: PollAlarmsInput) -> PollAlarmsResult:
         names = list(dict.fromkeys(inp.alarm_names))
         if not names:

@@ -22,6 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from meshshift.activities.aws import AwsClients, aws_errors
+from meshshift.activities.definition import implements
 from meshshift.migration.contracts import (
     ENSURE_NAMESPACE,
     PROVISION_GREEN_SERVICE,
@@ -84,7 +85,7 @@ class ProvisioningActivities:
 
     # --- Cloud Map ------------------------------------------------------------------------------
 
-    @activity.defn(name=ENSURE_NAMESPACE)
+    @implements(ENSURE_NAMESPACE)
     def ensure_namespace(self, params: EnsureNamespaceInput) -> NamespaceResult:
         sd = self._clients.servicediscovery(params.aws)
         existing = self._find_namespace(sd, params.name)
@@ -165,7 +166,7 @@ class ProvisioningActivities:
 
     # --- ECS ------------------------------------------------------------------------------------
 
-    @activity.defn(name=PROVISION_GREEN_SERVICE)
+    @implements(PROVISION_GREEN_SERVICE)
     def provision_green_service(self, params: ProvisionServiceInput) -> ProvisionedService:
         ecs = self._clients.ecs(params.aws)
         plan = params.plan

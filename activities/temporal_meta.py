@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from meshshift.activities.definition import implements_async
 from meshshift.migration import contracts
 
 
@@ -17,7 +18,7 @@ class TemporalMetaActivities:
     def __init__(self, client: Client) -> None:
         self._client = client
 
-    @activity.defn(name=contracts.REGISTERED_SEARCH_ATTRIBUTES)
+    @implements_async(contracts.REGISTERED_SEARCH_ATTRIBUTES)
     async def registered_search_attributes(
         self, _: contracts.RegisteredSearchAttributesInput
     ) -> contracts.RegisteredSearchAttributes:

@@ -71,16 +71,16 @@ async def rollback_timeline(handle: WorkflowHandle[Any, Any]) -> dict[str, float
         if event.event_type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             name = event.activity_task_scheduled_event_attributes.activity_type.name
             names[event.event_id] = name
-            if name == SET_EDGE_WEIGHTS:
+            if name == SET_EDGE_WEIGHTS.name:
                 marks.setdefault("set_scheduled", offset)
         elif event.event_type == E.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-            if names.get(event.activity_task_started_event_attributes.scheduled_event_id) == SET_EDGE_WEIGHTS:
+            if names.get(event.activity_task_started_event_attributes.scheduled_event_id) == SET_EDGE_WEIGHTS.name:
                 marks.setdefault("set_started", offset)
         elif event.event_type == E.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             name = names.get(event.activity_task_completed_event_attributes.scheduled_event_id, "")
-            if name == SET_EDGE_WEIGHTS:
+            if name == SET_EDGE_WEIGHTS.name:
                 marks.setdefault("set_completed", offset)
-            elif name == READ_EDGE_WEIGHTS:
+            elif name == READ_EDGE_WEIGHTS.name:
                 marks["read_completed"] = offset
         elif event.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
             marks["closed"] = offset

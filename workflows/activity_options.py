@@ -1,4 +1,6 @@
-"""Timeouts and retry policies per activity, in one table.
+"""How the workflow calls activities: retry policies per retry kind, heartbeats, and the margin a
+polling activity gets. Each activity's own timeout and retry kind are in its definition
+(migration/contracts/).
 
 Retryability itself is decided inside the activities (a permanent AWS error is raised as a
 non-retryable ApplicationError), so the policies here only say how patiently to retry the rest.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from temporalio.common import RetryPolicy
 
@@ -55,28 +58,11 @@ COMPENSATION_RETRY = RetryPolicy(
     maximum_attempts=0,
 )
 
-OPTIONS: dict[str, CallOptions] = {
-    contracts.DISCOVER_BLUE: CallOptions(start_to_close=timedelta(minutes=15)),
-    contracts.ENSURE_NAMESPACE: CallOptions(start_to_close=timedelta(minutes=10)),
-    contracts.PROVISION_GREEN_SERVICE: CallOptions(start_to_close=timedelta(minutes=10)),
-    contracts.WAIT_SERVICES_STABLE: CallOptions(start_to_close=timedelta(minutes=35)),
-    contracts.CHECK_TARGET_HEALTH: CallOptions(start_to_close=timedelta(minutes=15)),
-    contracts.DEEP_HEALTH_CHECK: CallOptions(start_to_close=timedelta(minutes=15)),
-    # Route 53 waits for INSYNC (usually under a minute) inside the call.
-    contracts.SET_EDGE_WEIGHTS: CallOptions(start_to_close=timedelta(minutes=10)),
-    contracts.READ_EDGE_WEIGHTS: CallOptions(start_to_close=timedelta(minutes=2)),
-    contracts.COLLECT_METRICS: CallOptions(start_to_close=timedelta(minutes=2), retry=WATCH_RETRY),
-    contracts.POLL_ALARMS: CallOptions(start_to_close=timedelta(minutes=1), retry=WATCH_RETRY),
-    contracts.SCALE_SERVICE: CallOptions(start_to_close=timedelta(minutes=20)),
-    contracts.DELETE_ECS_SERVICES: CallOptions(start_to_close=timedelta(minutes=20)),
-    # Waits for the groups' draining targets first (at most ELB's 3600 s deregistration delay).
-    contracts.DELETE_TARGET_GROUPS: CallOptions(start_to_close=timedelta(minutes=65)),
-    contracts.DELETE_WEIGHTED_RECORD: CallOptions(start_to_close=timedelta(minutes=10)),
-    contracts.DELETE_APP_MESH: CallOptions(start_to_close=timedelta(minutes=20)),
-    contracts.DEREGISTER_TASK_DEFINITIONS: CallOptions(start_to_close=timedelta(minutes=10)),
+RETRIES: dict[contracts.Retry, RetryPolicy] = {
+    contracts.Retry.STANDARD: STANDARD_RETRY,
+    contracts.Retry.WATCH: WATCH_RETRY,
 }
 
-REGISTERED_SEARCH_ATTRIBUTES_TIMEOUT = timedelta(seconds=10)
 REGISTERED_SEARCH_ATTRIBUTES_RETRY = RetryPolicy(maximum_attempts=3)
 
 # Green services are provisioned this many at a time: a 500-service migration finishes in
@@ -85,11 +71,16 @@ PROVISION_CONCURRENCY = 10
 
 
 def options_for(
-    name: str, *, wait: timedelta | None = None, compensation: bool = False, heartbeat: timedelta | None = None
+    activity: contracts.ActivityDef[Any, Any],
+    *,
+    wait: timedelta | None = None,
+    compensation: bool = False,
+    heartbeat: timedelta | None = None,
 ) -> CallOptions:
-    """The call options of activity ``name``; ``wait`` is how long the activity itself may poll,
-    ``heartbeat`` overrides the heartbeat timeout (RunOptions.activity_heartbeat_timeout)."""
-    base = OPTIONS[name]
-    start_to_close = base.start_to_close if wait is None else max(base.start_to_close, wait + base.wait_margin)
-    retry = COMPENSATION_RETRY if compensation else (base.retry or STANDARD_RETRY)
-    return CallOptions(start_to_close=start_to_close, heartbeat=heartbeat or base.heartbeat, retry=retry)
+    """How to call ``activity`` (its definition gives its timeout and retry kind); ``wait`` is how long
+    the activity itself may poll, ``heartbeat`` overrides the heartbeat timeout
+    (RunOptions.activity_heartbeat_timeout)."""
+    margin = CallOptions.wait_margin
+    start_to_close = activity.start_to_close if wait is None else max(activity.start_to_close, wait + margin)
+    retry = COMPENSATION_RETRY if compensation else RETRIES[activity.retry]
+    return CallOptions(start_to_close=start_to_close, heartbeat=heartbeat or HEARTBEAT, retry=retry)

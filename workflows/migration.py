@@ -97,10 +97,10 @@ with workflow.unsafe.imports_passed_through():
     from meshshift.workflows.activity_options import (
         PROVISION_CONCURRENCY,
         REGISTERED_SEARCH_ATTRIBUTES_RETRY,
-        REGISTERED_SEARCH_ATTRIBUTES_TIMEOUT,
         options_for,
     )
 
+InputT = TypeVar("InputT", bound=BaseModel)
 R = TypeVar("R", bound=BaseModel)
 T = TypeVar("T")
 
@@ -236,7 +236,6 @@ class MeshMigration:
         discovery = await self._call(
             contracts.DISCOVER_BLUE,
             contracts.DiscoverInput(aws=self._aws(spec), spec=spec),
-            contracts.BlueDiscovery,
         )
         try:
             plan = planning.build_plan(spec, discovery)
@@ -267,7 +266,6 @@ class MeshMigration:
         namespace = await self._call(
             contracts.ENSURE_NAMESPACE,
             contracts.EnsureNamespaceInput(aws=self._aws(spec), name=spec.green.namespace),
-            contracts.NamespaceResult,
         )
         self._state.namespace = namespace
         targets = [*plan.services, *plan.async_workers]
@@ -309,7 +307,6 @@ class MeshMigration:
                             # Async workers must not consume from the queue before the flip.
                             initial_desired_count=0 if target.is_async_worker else None,
                         ),
-                        contracts.ProvisionedService,
                         interruptible=False,
                     )
                 except BaseException:
@@ -330,7 +327,6 @@ class MeshMigration:
                 contracts.TargetHealthInput(
                     aws=self._aws(spec), target_group_arns=green_groups, timeout=spec.health.timeout
                 ),
-                contracts.TargetHealthResult,
                 wait=spec.health.timeout,
             )
             if not health.ok:
@@ -340,7 +336,6 @@ class MeshMigration:
             deep = await self._call(
                 contracts.DEEP_HEALTH_CHECK,
                 contracts.DeepHealthInput(health=spec.health),
-                contracts.DeepHealthResult,
                 wait=spec.health.timeout,
             )
             if not deep.ok:
@@ -359,7 +354,6 @@ class MeshMigration:
             stable = await self._call(
                 contracts.WAIT_SERVICES_STABLE,
                 contracts.ServicesStableInput(aws=self._aws(spec), cluster=cluster, services=services, timeout=timeout),
-                contracts.ServicesStableResult,
                 wait=timeout,
             )
             if not stable.ok:
@@ -413,7 +407,6 @@ class MeshMigration:
                 aws=self._aws(spec),
                 targets=[contracts.ShifterTarget(edge=edges[w.shifter_id], weights=w) for w in weights],
             ),
-            contracts.EdgeWeightsResult,
             interruptible=not compensation,
             compensation=compensation,
         )
@@ -435,7 +428,6 @@ class MeshMigration:
             result = await self._call(
                 contracts.READ_EDGE_WEIGHTS,
                 contracts.ReadEdgeWeightsInput(aws=self._aws(spec), edges=list(spec.edge)),
-                contracts.EdgeWeightsResult,
                 interruptible=not compensation,
                 compensation=compensation,
             )
@@ -566,7 +558,6 @@ class MeshMigration:
             contracts.ScaleServiceInput(
                 aws=self._aws(spec), cluster=cluster, service=service, desired_count=count, timeout=timeout
             ),
-            contracts.ScaleServiceResult,
             wait=timeout,
             interruptible=not compensation,
             compensation=compensation,
@@ -645,15 +636,17 @@ class MeshMigration:
                 contracts.DeleteServicesInput(aws=self._aws(spec), cluster=cluster, services=services),
             )
 
-    async def _delete(self, spec: MigrationSpec, name: str, arg: BaseModel) -> contracts.DeletionResult:
-        result = await self._call(name, arg, contracts.DeletionResult, interruptible=False)
+    async def _delete(
+        self, spec: MigrationSpec, activity: contracts.ActivityDef[InputT, contracts.DeletionResult], arg: InputT
+    ) -> contracts.DeletionResult:
+        result = await self._call(activity, arg, interruptible=False)
         self._state.decommissioned.append(result)
         for warning in result.warnings:
             self._warn(warning)
         self._audit(
             SYSTEM_ACTOR,
             "deleted",
-            f"{name}: deleted {result.deleted or 'nothing'}"
+            f"{activity.name}: deleted {result.deleted or 'nothing'}"
             + (f", already absent {result.already_absent}" if result.already_absent else ""),
         )
         return result
@@ -791,7 +784,6 @@ class MeshMigration:
             result = await self._call(
                 contracts.POLL_ALARMS,
                 contracts.PollAlarmsInput(aws=self._aws(spec), alarm_names=spec.alarms),
-                contracts.PollAlarmsResult,
                 interruptible=False,
             )
         except ActivityError as err:
@@ -841,7 +833,6 @@ class MeshMigration:
                 contracts.CollectMetricsInput(
                     aws=self._aws(spec), sources=self._metric_sources(spec), window=window, end=workflow.now()
                 ),
-                contracts.MetricsSnapshot,
                 interruptible=False,
             )
         except ActivityError as err:
@@ -978,7 +969,6 @@ class MeshMigration:
         await self._call(
             contracts.DELETE_ECS_SERVICES,
             contracts.DeleteServicesInput(aws=self._aws(spec), cluster=spec.green.cluster, services=created),
-            contracts.DeletionResult,
             interruptible=False,
             compensation=True,
         )
@@ -1184,22 +1174,21 @@ class MeshMigration:
 
     async def _call(
         self,
-        name: str,
-        arg: BaseModel,
-        result_type: type[R],
+        activity: contracts.ActivityDef[InputT, R],
+        arg: InputT,
         *,
         wait: timedelta | None = None,
         interruptible: bool = True,
         compensation: bool = False,
     ) -> R:
-        """Run activity ``name``; unless told otherwise, a rollback request cancels it mid-flight."""
+        """Run ``activity``; unless told otherwise, a rollback request cancels it mid-flight."""
         options = options_for(
-            name, wait=wait, compensation=compensation, heartbeat=self._options.activity_heartbeat_timeout
+            activity, wait=wait, compensation=compensation, heartbeat=self._options.activity_heartbeat_timeout
         )
         call = workflow.execute_activity(
-            name,
+            activity.name,
             arg,
-            result_type=result_type,
+            result_type=activity.result,
             start_to_close_timeout=options.start_to_close,
             heartbeat_timeout=options.heartbeat,
             retry_policy=options.retry,
@@ -1255,10 +1244,10 @@ class MeshMigration:
         if state.registered_search_attributes is None:
             try:
                 registered = await workflow.execute_local_activity(
-                    contracts.REGISTERED_SEARCH_ATTRIBUTES,
+                    contracts.REGISTERED_SEARCH_ATTRIBUTES.name,
                     contracts.RegisteredSearchAttributesInput(),
-                    result_type=contracts.RegisteredSearchAttributes,
-                    start_to_close_timeout=REGISTERED_SEARCH_ATTRIBUTES_TIMEOUT,
+                    result_type=contracts.REGISTERED_SEARCH_ATTRIBUTES.result,
+                    start_to_close_timeout=contracts.REGISTERED_SEARCH_ATTRIBUTES.start_to_close,
                     retry_policy=REGISTERED_SEARCH_ATTRIBUTES_RETRY,
                 )
                 state.registered_search_attributes = [n for n in registered.names if n in SEARCH_ATTRIBUTE_KEYS]

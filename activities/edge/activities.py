@@ -18,6 +18,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from meshshift.activities.aws import AwsClients
+from meshshift.activities.definition import implements
 from meshshift.activities.edge.base import READBACK_MISMATCH, Shifter, ShifterOptions, refuse
 from meshshift.activities.edge.registry import check_shifters, shifter_class
 from meshshift.migration.contracts import (
@@ -69,7 +70,7 @@ class EdgeActivities:
             raise errors[0]  # type: ignore[misc]
         return [f.result() for f in futures]
 
-    @activity.defn(name=SET_EDGE_WEIGHTS)
+    @implements(SET_EDGE_WEIGHTS)
     def set_edge_weights(self, input: SetEdgeWeightsInput) -> EdgeWeightsResult:
         heartbeat = _Heartbeat()
         shifters = [self._shifter(t.edge, input.aws, heartbeat) for t in input.targets]
@@ -95,7 +96,7 @@ class EdgeActivities:
             raise refuse(" | ".join(mismatches), type=READBACK_MISMATCH)
         return EdgeWeightsResult(readings=readings)
 
-    @activity.defn(name=READ_EDGE_WEIGHTS)
+    @implements(READ_EDGE_WEIGHTS)
     def read_edge_weights(self, input: ReadEdgeWeightsInput) -> EdgeWeightsResult:
         heartbeat = _Heartbeat()
         shifters = [self._shifter(edge, input.aws, heartbeat) for edge in input.edges]

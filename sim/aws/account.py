@@ -148,6 +148,15 @@ def set_service_failing(
         ecs_tasks.set_failing(account, region, cluster, service, failing)
 
 
+def _body(request: Any) -> Any:
+    """The JSON object posted, whatever Content-Type the client sent (curl -d sends a form type,
+    which the server parses as a form whose only key is the JSON text)."""
+    raw = request.get_data() or b""
+    if not raw and getattr(request, "form", None):
+        raw = next(iter(request.form.keys())).encode()
+    return json.loads(raw or b"{}")
+
+
 def _json_answer(status: int, body: dict[str, Any]) -> tuple[int, dict[str, str], str]:
     return status, {"Content-Type": "application/json"}, json.dumps(body)
 
@@ -155,7 +164,7 @@ def _json_answer(status: int, body: dict[str, Any]) -> tuple[int, dict[str, str]
 def _settings_endpoint(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
     if request.method == "POST":
         try:
-            values = json.loads(request.data or b"{}")
+            values = _body(request)
             if not isinstance(values, dict):
                 raise ValueError("expected a JSON object of knobs")
             sim_settings.configure(sim_settings.from_mapping(values))
@@ -168,7 +177,7 @@ def _service_health_endpoint(request: Any, full_url: str, headers: Any) -> tuple
     if request.method != "POST":
         return _json_answer(405, {"error": "POST a JSON object: cluster, service, failing, region"})
     try:
-        body = json.loads(request.data or b"{}")
+        body = _body(request)
         set_service_failing(
             str(body["cluster"]),
             str(body["service"]),

@@ -436,14 +436,14 @@ def test_activities_are_registered_under_their_contract_names(aws_clients: AwsCl
     decommission = DecommissionActivities(aws_clients)
     metrics = MetricsActivities(aws_clients)
     expected = {
-        contracts.COLLECT_METRICS: metrics.collect_metrics,
-        contracts.POLL_ALARMS: metrics.poll_alarms,
-        contracts.SCALE_SERVICE: AsyncWorkerActivities(aws_clients).scale_service,
-        contracts.DELETE_ECS_SERVICES: decommission.delete_ecs_services,
-        contracts.DELETE_TARGET_GROUPS: decommission.delete_target_groups,
-        contracts.DELETE_WEIGHTED_RECORD: decommission.delete_weighted_record,
-        contracts.DELETE_APP_MESH: decommission.delete_app_mesh,
-        contracts.DEREGISTER_TASK_DEFINITIONS: decommission.deregister_task_definitions,
+        contracts.COLLECT_METRICS.name: metrics.collect_metrics,
+        contracts.POLL_ALARMS.name: metrics.poll_alarms,
+        contracts.SCALE_SERVICE.name: AsyncWorkerActivities(aws_clients).scale_service,
+        contracts.DELETE_ECS_SERVICES.name: decommission.delete_ecs_services,
+        contracts.DELETE_TARGET_GROUPS.name: decommission.delete_target_groups,
+        contracts.DELETE_WEIGHTED_RECORD.name: decommission.delete_weighted_record,
+        contracts.DELETE_APP_MESH.name: decommission.delete_app_mesh,
+        contracts.DEREGISTER_TASK_DEFINITIONS.name: decommission.deregister_task_definitions,
     }
     for name, method in expected.items():
         definition = activity._Definition.must_from_callable(method)

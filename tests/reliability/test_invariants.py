@@ -61,15 +61,15 @@ START = MigrationInput.envelope(SPEC, options=RunOptions(activity_heartbeat_time
 BLUE = {*SPEC["blue"]["services"], *(w["blue_service"] for w in SPEC["async_workers"])}
 # Most frequently called first: hypothesis's first (simplest) examples pick the first entry.
 FAULTABLE = [
-    c.POLL_ALARMS,
-    c.READ_EDGE_WEIGHTS,
-    c.SET_EDGE_WEIGHTS,
-    c.COLLECT_METRICS,
-    c.SCALE_SERVICE,
-    c.PROVISION_GREEN_SERVICE,
-    c.DELETE_ECS_SERVICES,
+    c.POLL_ALARMS.name,
+    c.READ_EDGE_WEIGHTS.name,
+    c.SET_EDGE_WEIGHTS.name,
+    c.COLLECT_METRICS.name,
+    c.SCALE_SERVICE.name,
+    c.PROVISION_GREEN_SERVICE.name,
+    c.DELETE_ECS_SERVICES.name,
 ]
-MUTATING = [c.SET_EDGE_WEIGHTS, c.SCALE_SERVICE, c.PROVISION_GREEN_SERVICE, c.DELETE_ECS_SERVICES]
+MUTATING = [c.SET_EDGE_WEIGHTS.name, c.SCALE_SERVICE.name, c.PROVISION_GREEN_SERVICE.name, c.DELETE_ECS_SERVICES.name]
 TOTALS: Counter[str] = Counter()
 
 
@@ -286,15 +286,15 @@ class MigrationMachine(RuleBasedStateMachine):
         done = {name: self.world.calls[name] - self.faults.injected[name] for name in MUTATING}
         kinds = Counter(e.kind for e in s.events)
         restored = 1 if s.rollback.record is not None and s.rollback.record.finished is not None else 0
-        assert done[c.SET_EDGE_WEIGHTS] <= kinds["weights"] + restored + kinds["rollback_requested"], (
+        assert done[c.SET_EDGE_WEIGHTS.name] <= kinds["weights"] + restored + kinds["rollback_requested"], (
             f"weight changes without audit: {done} vs {kinds}"
         )
-        if done[c.PROVISION_GREEN_SERVICE]:
+        if done[c.PROVISION_GREEN_SERVICE.name]:
             assert kinds["provisioned"] or kinds["rolling_back"] or s.phase is Phase.FAILED, kinds
-        if done[c.SCALE_SERVICE]:
+        if done[c.SCALE_SERVICE.name]:
             phases = {e.detail for e in s.events if e.kind == "phase"}
             assert phases & {"flipping_workers", "rolling_back"}, "async workers scaled without audit"
-        assert done[c.DELETE_ECS_SERVICES] <= kinds["deleted"], f"deletions without audit: {kinds}"
+        assert done[c.DELETE_ECS_SERVICES.name] <= kinds["deleted"], f"deletions without audit: {kinds}"
 
 
 async def test_safety_invariants_hold_under_random_operation(env_local: WorkflowEnvironment) -> None:

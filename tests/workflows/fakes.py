@@ -172,9 +172,9 @@ class FakeActivities:
             self.registered_search_attributes,
         ]
 
-    @activity.defn(name=c.DISCOVER_BLUE)
+    @activity.defn(name=c.DISCOVER_BLUE.name)
     async def discover_blue(self, inp: c.DiscoverInput) -> c.BlueDiscovery:
-        await self.world.enter(c.DISCOVER_BLUE)
+        await self.world.enter(c.DISCOVER_BLUE.name)
         spec = inp.spec
         services = [_blue_service(spec.blue.cluster, name, BLUE_COUNT, spec) for name in spec.blue.services]
         workers = [
@@ -183,9 +183,9 @@ class FakeActivities:
         ]
         return c.BlueDiscovery(services=services, async_workers=workers, appmesh_status=c.AppMeshStatus.NOT_CONFIGURED)
 
-    @activity.defn(name=c.ENSURE_NAMESPACE)
+    @activity.defn(name=c.ENSURE_NAMESPACE.name)
     async def ensure_namespace(self, inp: c.EnsureNamespaceInput) -> c.NamespaceResult:
-        await self.world.enter(c.ENSURE_NAMESPACE)
+        await self.world.enter(c.ENSURE_NAMESPACE.name)
         return c.NamespaceResult(
             name=inp.name,
             id="ns-1",
@@ -193,9 +193,9 @@ class FakeActivities:
             created=True,
         )
 
-    @activity.defn(name=c.PROVISION_GREEN_SERVICE)
+    @activity.defn(name=c.PROVISION_GREEN_SERVICE.name)
     async def provision_green_service(self, inp: c.ProvisionServiceInput) -> c.ProvisionedService:
-        await self.world.enter(c.PROVISION_GREEN_SERVICE)
+        await self.world.enter(c.PROVISION_GREEN_SERVICE.name)
         count = inp.initial_desired_count if inp.initial_desired_count is not None else inp.plan.desired_count
         self.world.services[(inp.plan.cluster, inp.plan.green_service)] = count
         return c.ProvisionedService(
@@ -206,9 +206,9 @@ class FakeActivities:
             adopted=False,
         )
 
-    @activity.defn(name=c.WAIT_SERVICES_STABLE)
+    @activity.defn(name=c.WAIT_SERVICES_STABLE.name)
     async def wait_services_stable(self, inp: c.ServicesStableInput) -> c.ServicesStableResult:
-        await self.world.enter(c.WAIT_SERVICES_STABLE)
+        await self.world.enter(c.WAIT_SERVICES_STABLE.name)
         states = [
             c.ServiceState(
                 name=name,
@@ -223,27 +223,27 @@ class FakeActivities:
         ]
         return c.ServicesStableResult(ok=self.world.stable, services=states)
 
-    @activity.defn(name=c.CHECK_TARGET_HEALTH)
+    @activity.defn(name=c.CHECK_TARGET_HEALTH.name)
     async def check_target_health(self, inp: c.TargetHealthInput) -> c.TargetHealthResult:
-        await self.world.enter(c.CHECK_TARGET_HEALTH)
+        await self.world.enter(c.CHECK_TARGET_HEALTH.name)
         groups = [
             c.TargetGroupHealth(target_group_arn=arn, healthy=2, unhealthy=0, other=0, ok=True)
             for arn in inp.target_group_arns
         ]
         return c.TargetHealthResult(ok=True, groups=groups)
 
-    @activity.defn(name=c.DEEP_HEALTH_CHECK)
+    @activity.defn(name=c.DEEP_HEALTH_CHECK.name)
     async def deep_health_check(self, inp: c.DeepHealthInput) -> c.DeepHealthResult:
-        await self.world.enter(c.DEEP_HEALTH_CHECK)
+        await self.world.enter(c.DEEP_HEALTH_CHECK.name)
         checks = [
             c.UrlCheck(url=u, ok=True, consecutive_successes=inp.health.consecutive_successes, attempts=3)
             for u in inp.health.urls
         ]
         return c.DeepHealthResult(ok=True, checks=checks)
 
-    @activity.defn(name=c.SET_EDGE_WEIGHTS)
+    @activity.defn(name=c.SET_EDGE_WEIGHTS.name)
     async def set_edge_weights(self, inp: c.SetEdgeWeightsInput) -> c.EdgeWeightsResult:
-        await self.world.enter(c.SET_EDGE_WEIGHTS)
+        await self.world.enter(c.SET_EDGE_WEIGHTS.name)
         for target in inp.targets:
             self.world.weights[target.weights.shifter_id] = target.weights
         readings = self.world.readings()
@@ -252,14 +252,14 @@ class FakeActivities:
             readings = [r.model_copy(update={"in_sync": False, "detail": "PENDING"}) for r in readings]
         return c.EdgeWeightsResult(readings=readings)
 
-    @activity.defn(name=c.READ_EDGE_WEIGHTS)
+    @activity.defn(name=c.READ_EDGE_WEIGHTS.name)
     async def read_edge_weights(self, inp: c.ReadEdgeWeightsInput) -> c.EdgeWeightsResult:
-        await self.world.enter(c.READ_EDGE_WEIGHTS)
+        await self.world.enter(c.READ_EDGE_WEIGHTS.name)
         return c.EdgeWeightsResult(readings=self.world.readings())
 
-    @activity.defn(name=c.COLLECT_METRICS)
+    @activity.defn(name=c.COLLECT_METRICS.name)
     async def collect_metrics(self, inp: c.CollectMetricsInput) -> c.MetricsSnapshot:
-        await self.world.enter(c.COLLECT_METRICS)
+        await self.world.enter(c.COLLECT_METRICS.name)
         end = inp.end or datetime.now(UTC)
         share = self.world.green_percent()
         blue = (
@@ -269,16 +269,16 @@ class FakeActivities:
         )
         return c.MetricsSnapshot(window_start=end - inp.window, window_end=end, green=self.world.green, blue=blue)
 
-    @activity.defn(name=c.POLL_ALARMS)
+    @activity.defn(name=c.POLL_ALARMS.name)
     async def poll_alarms(self, inp: c.PollAlarmsInput) -> c.PollAlarmsResult:
-        await self.world.enter(c.POLL_ALARMS)
+        await self.world.enter(c.POLL_ALARMS.name)
         return c.PollAlarmsResult(
             alarms=[c.AlarmState(name=n, state=self.world.alarms.get(n, "OK")) for n in inp.alarm_names]
         )
 
-    @activity.defn(name=c.SCALE_SERVICE)
+    @activity.defn(name=c.SCALE_SERVICE.name)
     async def scale_service(self, inp: c.ScaleServiceInput) -> c.ScaleServiceResult:
-        await self.world.enter(c.SCALE_SERVICE)
+        await self.world.enter(c.SCALE_SERVICE.name)
         key = (inp.cluster, inp.service)
         previous = self.world.services.get(key, 0)
         self.world.services[key] = inp.desired_count
@@ -291,39 +291,39 @@ class FakeActivities:
             previous_desired_count=previous,
         )
 
-    @activity.defn(name=c.DELETE_ECS_SERVICES)
+    @activity.defn(name=c.DELETE_ECS_SERVICES.name)
     async def delete_ecs_services(self, inp: c.DeleteServicesInput) -> c.DeletionResult:
-        await self.world.enter(c.DELETE_ECS_SERVICES)
+        await self.world.enter(c.DELETE_ECS_SERVICES.name)
         for name in inp.services:
             self.world.services.pop((inp.cluster, name), None)
         self.world.deleted.extend(inp.services)
         return c.DeletionResult(deleted=list(inp.services))
 
-    @activity.defn(name=c.DELETE_TARGET_GROUPS)
+    @activity.defn(name=c.DELETE_TARGET_GROUPS.name)
     async def delete_target_groups(self, inp: c.DeleteTargetGroupsInput) -> c.DeletionResult:
-        await self.world.enter(c.DELETE_TARGET_GROUPS)
+        await self.world.enter(c.DELETE_TARGET_GROUPS.name)
         self.world.deleted.extend(inp.target_group_arns)
         return c.DeletionResult(deleted=list(inp.target_group_arns))
 
-    @activity.defn(name=c.DELETE_WEIGHTED_RECORD)
+    @activity.defn(name=c.DELETE_WEIGHTED_RECORD.name)
     async def delete_weighted_record(self, inp: c.DeleteWeightedRecordInput) -> c.DeletionResult:
-        await self.world.enter(c.DELETE_WEIGHTED_RECORD)
+        await self.world.enter(c.DELETE_WEIGHTED_RECORD.name)
         self.world.deleted.append(f"{inp.edge.record_name}/{inp.set_identifier}")
         return c.DeletionResult(deleted=[inp.set_identifier])
 
-    @activity.defn(name=c.DELETE_APP_MESH)
+    @activity.defn(name=c.DELETE_APP_MESH.name)
     async def delete_app_mesh(self, inp: c.DeleteAppMeshInput) -> c.DeletionResult:
-        await self.world.enter(c.DELETE_APP_MESH)
+        await self.world.enter(c.DELETE_APP_MESH.name)
         return c.DeletionResult(skipped=True, warnings=["App Mesh API unavailable (fake)"])
 
-    @activity.defn(name=c.DEREGISTER_TASK_DEFINITIONS)
+    @activity.defn(name=c.DEREGISTER_TASK_DEFINITIONS.name)
     async def deregister_task_definitions(self, inp: c.DeregisterTaskDefinitionsInput) -> c.DeletionResult:
-        await self.world.enter(c.DEREGISTER_TASK_DEFINITIONS)
+        await self.world.enter(c.DEREGISTER_TASK_DEFINITIONS.name)
         return c.DeletionResult(deleted=list(inp.task_definition_arns))
 
-    @activity.defn(name=c.REGISTERED_SEARCH_ATTRIBUTES)
+    @activity.defn(name=c.REGISTERED_SEARCH_ATTRIBUTES.name)
     async def registered_search_attributes(self, _: c.RegisteredSearchAttributesInput) -> c.RegisteredSearchAttributes:
-        await self.world.enter(c.REGISTERED_SEARCH_ATTRIBUTES)
+        await self.world.enter(c.REGISTERED_SEARCH_ATTRIBUTES.name)
         return c.RegisteredSearchAttributes(names=self.world.registered_search_attributes)
 
 

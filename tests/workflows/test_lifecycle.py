@@ -92,7 +92,7 @@ async def test_happy_path_with_approval_at_every_gate(env_timeskipping, task_que
     assert ("shop", "order-worker") not in world.services
     assert sorted(world.deleted) == ["frontend", "order-worker", "stock-api", "user-api"]
     assert any("App Mesh" in w for w in report.warnings)
-    assert world.calls[c.PROVISION_GREEN_SERVICE] == 4
+    assert world.calls[c.PROVISION_GREEN_SERVICE.name] == 4
     # Status after decommission: blue is gone, no rollback possible.
     assert not final.rollback_possible
     assert "blue is gone" in final.rollback.message
@@ -109,7 +109,7 @@ async def test_dry_run_stops_after_the_plan(env_timeskipping, task_queue) -> Non
     assert report.outcome == "dry_run"
     assert report.plan is not None
     assert [s.percent for s in report.plan.steps] == STEPS
-    assert set(world.calls) == {c.REGISTERED_SEARCH_ATTRIBUTES, c.DISCOVER_BLUE}
+    assert set(world.calls) == {c.REGISTERED_SEARCH_ATTRIBUTES.name, c.DISCOVER_BLUE.name}
 
 
 async def test_invalid_spec_fails_before_any_activity(env_timeskipping, task_queue) -> None:
@@ -146,7 +146,7 @@ async def test_failure_before_traffic_moved_fails_the_migration(env_timeskipping
     assert "steady state" in cause.message
     assert final.phase is Phase.FAILED
     assert final.error is not None and "frontend-sc" in final.error
-    assert world.calls[c.SET_EDGE_WEIGHTS] == 0
+    assert world.calls[c.SET_EDGE_WEIGHTS.name] == 0
     assert world.all_blue()
 
 

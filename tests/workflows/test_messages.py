@@ -45,7 +45,7 @@ async def test_invalid_approvals_are_refused_audited_and_change_nothing(env_time
         before = await wait_for(handle, lambda s: sum(not e.accepted for e in s.events) == 8, "8 refusals")
         assert before.awaiting_approval is not None and before.awaiting_approval.step == 5
         assert before.green_weight == 0
-        assert world.calls[c.SET_EDGE_WEIGHTS] == 0
+        assert world.calls[c.SET_EDGE_WEIGHTS.name] == 0
 
         await send(handle, "approve", {"approver": "alice", "step": 5})
         await wait_for(handle, baking(0), "bake of 5%")
@@ -140,7 +140,7 @@ async def test_approval_timeout_rolls_back_by_default(env_timeskipping, task_que
     assert report.outcome == "rolled_back"
     assert report.rollback is not None
     assert report.rollback.trigger is RollbackTrigger.APPROVAL_TIMEOUT
-    assert world.calls[c.SET_EDGE_WEIGHTS] == 0  # nothing had moved: nothing to reverse
+    assert world.calls[c.SET_EDGE_WEIGHTS.name] == 0  # nothing had moved: nothing to reverse
     assert world.all_blue()
 
 

@@ -29,22 +29,22 @@ ALARM = {"alarm_name": "shop-green-5xx", "state": "ALARM", "reason": "5xx above 
 
 
 # Long calls that a rollback request cancels mid-flight.
-INTERRUPTED = {c.DISCOVER_BLUE, c.PROVISION_GREEN_SERVICE, c.WAIT_SERVICES_STABLE, c.SCALE_SERVICE}
+INTERRUPTED = {c.DISCOVER_BLUE.name, c.PROVISION_GREEN_SERVICE.name, c.WAIT_SERVICES_STABLE.name, c.SCALE_SERVICE.name}
 
 
 def _soak_started(w: FakeWorld) -> bool:
-    return w.calls[c.SCALE_SERVICE] >= 2
+    return w.calls[c.SCALE_SERVICE.name] >= 2
 
 
 # (phase the alarm arrives in, the activity during which it arrives, which call of it)
 PHASE_CASES: list[tuple[Phase, str, Callable[[FakeWorld], bool]]] = [
-    (Phase.PLANNING, c.DISCOVER_BLUE, lambda w: True),
-    (Phase.PROVISIONING, c.PROVISION_GREEN_SERVICE, lambda w: True),
-    (Phase.VALIDATING, c.WAIT_SERVICES_STABLE, lambda w: True),
-    (Phase.RAMPING, c.POLL_ALARMS, lambda w: w.green_percent() >= 25),
-    (Phase.DRAINING, c.COLLECT_METRICS, lambda w: w.green_percent() >= 100 and w.calls[c.SCALE_SERVICE] == 0),
-    (Phase.FLIPPING_WORKERS, c.SCALE_SERVICE, lambda w: True),
-    (Phase.SOAKING, c.POLL_ALARMS, _soak_started),
+    (Phase.PLANNING, c.DISCOVER_BLUE.name, lambda w: True),
+    (Phase.PROVISIONING, c.PROVISION_GREEN_SERVICE.name, lambda w: True),
+    (Phase.VALIDATING, c.WAIT_SERVICES_STABLE.name, lambda w: True),
+    (Phase.RAMPING, c.POLL_ALARMS.name, lambda w: w.green_percent() >= 25),
+    (Phase.DRAINING, c.COLLECT_METRICS.name, lambda w: w.green_percent() >= 100 and w.calls[c.SCALE_SERVICE.name] == 0),
+    (Phase.FLIPPING_WORKERS, c.SCALE_SERVICE.name, lambda w: True),
+    (Phase.SOAKING, c.POLL_ALARMS.name, _soak_started),
 ]
 
 
@@ -89,8 +89,8 @@ async def test_alarm_in_every_phase_rolls_back_to_blue(
 async def test_polled_alarm_during_bake_rolls_back(env_timeskipping, task_queue) -> None:
     body = make_spec()
     world = world_for(body)
-    world.hooks[c.SET_EDGE_WEIGHTS] = lambda w: (
-        w.alarms.update({"shop-green-p99": "ALARM"}) if w.calls[c.SET_EDGE_WEIGHTS] == 3 else None
+    world.hooks[c.SET_EDGE_WEIGHTS.name] = lambda w: (
+        w.alarms.update({"shop-green-p99": "ALARM"}) if w.calls[c.SET_EDGE_WEIGHTS.name] == 3 else None
     )
     async with running_worker(env_timeskipping, world, task_queue):
         handle = await start(env_timeskipping, task_queue, body)
@@ -170,7 +170,7 @@ async def test_cancellation_during_rollback_still_completes_it(env_timeskipping,
     body = make_spec()
     world = world_for(body)
     # The second weight write is the compensation's (the first was the 1% step).
-    block = world.block(c.SET_EDGE_WEIGHTS, lambda w: w.calls[c.SET_EDGE_WEIGHTS] == 2)
+    block = world.block(c.SET_EDGE_WEIGHTS.name, lambda w: w.calls[c.SET_EDGE_WEIGHTS.name] == 2)
     async with running_worker(env_timeskipping, world, task_queue):
         handle = await start(env_timeskipping, task_queue, body)
         await wait_for(handle, baking(0), "first bake")
@@ -212,12 +212,12 @@ async def test_activity_failure_after_traffic_moved_rolls_back(env_timeskipping,
     world = world_for(body)
 
     def break_edge(w: FakeWorld) -> None:
-        if w.calls[c.SET_EDGE_WEIGHTS] == 3:
-            w.fail[c.SET_EDGE_WEIGHTS] = ApplicationError("AccessDenied on ModifyListener", non_retryable=True)
+        if w.calls[c.SET_EDGE_WEIGHTS.name] == 3:
+            w.fail[c.SET_EDGE_WEIGHTS.name] = ApplicationError("AccessDenied on ModifyListener", non_retryable=True)
         else:
-            w.fail.pop(c.SET_EDGE_WEIGHTS, None)
+            w.fail.pop(c.SET_EDGE_WEIGHTS.name, None)
 
-    world.hooks[c.SET_EDGE_WEIGHTS] = break_edge
+    world.hooks[c.SET_EDGE_WEIGHTS.name] = break_edge
     async with running_worker(env_timeskipping, world, task_queue):
         handle = await start(env_timeskipping, task_queue, body)
         report = await handle.result()

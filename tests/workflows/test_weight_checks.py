@@ -42,8 +42,8 @@ async def test_a_write_that_reads_back_as_written_needs_no_second_read(env_times
     async with running_worker(env_timeskipping, world, task_queue):
         report = await (await start(env_timeskipping, task_queue, body)).result()
     assert report.outcome == "completed"
-    assert world.calls[SET_EDGE_WEIGHTS] == 2
-    assert world.calls[READ_EDGE_WEIGHTS] == 0
+    assert world.calls[SET_EDGE_WEIGHTS.name] == 2
+    assert world.calls[READ_EDGE_WEIGHTS.name] == 0
 
 
 async def test_a_write_still_propagating_is_read_again_until_in_sync(env_timeskipping, task_queue) -> None:
@@ -53,5 +53,5 @@ async def test_a_write_still_propagating_is_read_again_until_in_sync(env_timeski
     async with running_worker(env_timeskipping, world, task_queue):
         report = await (await start(env_timeskipping, task_queue, body)).result()
     assert report.outcome == "completed"
-    assert world.calls[SET_EDGE_WEIGHTS] == 2
-    assert world.calls[READ_EDGE_WEIGHTS] == 1
+    assert world.calls[SET_EDGE_WEIGHTS.name] == 2
+    assert world.calls[READ_EDGE_WEIGHTS.name] == 1

@@ -9,13 +9,19 @@ from meshshift.activities.aws import AwsClients
 from meshshift.migration import contracts
 from meshshift.workers.worker import WorkerSettings, activity_methods, activity_objects, build_worker
 
-ACTIVITY_NAMES = {value for name, value in vars(contracts).items() if name.isupper() and isinstance(value, str)}
+ACTIVITY_NAMES = {definition.name for definition in contracts.ACTIVITIES}
 
 
 def test_every_contract_activity_is_registered() -> None:
     methods = activity_methods(activity_objects(None, AwsClients()))  # type: ignore[arg-type]
     names = [m.__temporal_activity_definition.name for m in methods]
-    assert sorted(names) == sorted(ACTIVITY_NAMES)
+    assert sorted(names) == sorted(ACTIVITY_NAMES)  # each definition implemented exactly once
+
+
+def test_every_activity_definition_is_listed_in_activities() -> None:
+    defined = {v for k, v in vars(contracts).items() if isinstance(v, contracts.ActivityDef)}
+    assert defined == set(contracts.ACTIVITIES)
+    assert len({d.name for d in defined}) == len(defined), "activity names are unique"
 
 
 async def test_build_worker_requires_the_pydantic_converter(env_timeskipping: WorkflowEnvironment) -> None:

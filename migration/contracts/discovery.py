@@ -1,0 +1,195 @@
+"""What discovery found of blue: its ECS services and, where the API answers, App Mesh."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+from pydantic import Field
+
+from meshshift.migration.contracts.base import ActivityDef, AwsContext, Payload
+from meshshift.migration.contracts.ecs import (
+    CapacityProviderItem,
+    LoadBalancerAttachment,
+    NetworkConfig,
+    TaskDefinition,
+)
+from meshshift.migration.spec import MigrationSpec
+
+
+class AppMeshListener(Payload):
+    port: int
+    protocol: str  # http | http2 | grpc | tcp
+    timeout_seconds: int | None = None
+    idle_timeout_seconds: int | None = None
+    tls_mode: str | None = None  # STRICT | PERMISSIVE | DISABLED
+    has_outlier_detection: bool = False
+    has_connection_pool: bool = False
+    tls_certificate: str | None = Field(default=None, description="acm | file | sds: where the listener's cert is")
+    tls_validation: str | None = Field(
+        default=None, description="acm | file | sds: trust for client certificates (listener validation = mTLS)"
+    )
+    connection_pool: dict[str, int] = Field(default_factory=dict, description="e.g. maxConnections: 100")
+    outlier_detection: dict[str, int] = Field(
+        default_factory=dict, description="maxServerErrors, maxEjectionPercent, intervalSeconds, ..."
+    )
+    health_check: str | None = Field(default=None, description="Envoy's active health check, e.g. 'http /ping'")
+
+
+class AppMeshClientPolicy(Payload):
+    """TLS a client (virtual node or gateway) uses towards its backends."""
+
+    scope: str = Field(description="'backendDefaults', or the virtual service it applies to")
+    enforce: bool = True
+    ports: list[int] = Field(default_factory=list)
+    certificate: str | None = Field(default=None, description="file | sds: a client certificate is presented (mTLS)")
+    validation: str | None = Field(default=None, description="acm | file | sds: trust used to check the server")
+
+
+class AppMeshVirtualNode(Payload):
+    name: str
+    listeners: list[AppMeshListener] = Field(default_factory=list)
+    cloud_map_namespace: str | None = None
+    cloud_map_service: str | None = None
+    dns_hostname: str | None = None
+    backends: list[str] = Field(default_factory=list, description="virtual service names")
+    access_log_path: str | None = None
+    client_tls_enforced: bool = False
+    client_policies: list[AppMeshClientPolicy] = Field(default_factory=list)
+    access_log_format: str | None = Field(default=None, description="TEXT | JSON when the access log sets a format")
+
+
+class AppMeshVirtualService(Payload):
+    name: str  # the hostname clients use
+    provider_node: str | None = None
+    provider_router: str | None = None
+
+
+class AppMeshRouteTarget(Payload):
+    virtual_node: str
+    weight: int
+    port: int | None = None
+
+
+class AppMeshMatch(Payload):
+    """What a route or gateway route matches, as written in App Mesh (all empty = every request)."""
+
+    prefix: str | None = None
+    path: str | None = Field(default=None, description="'exact /a' or 'regex ^/a'")
+    method: str | None = None
+    scheme: str | None = None
+    hostname: str | None = Field(default=None, description="gateway routes: 'exact a.example.com' or 'suffix ...'")
+    headers: list[str] = Field(default_factory=list, description="e.g. 'x-version exact 2', '!x-canary present'")
+    query_parameters: list[str] = Field(default_factory=list)
+    port: int | None = None
+    service_name: str | None = Field(default=None, description="gRPC")
+    method_name: str | None = Field(default=None, description="gRPC")
+    metadata: list[str] = Field(default_factory=list, description="gRPC")
+
+
+class AppMeshRetryPolicy(Payload):
+    max_retries: int = 0
+    per_retry_timeout_seconds: float | None = None
+    events: list[str] = Field(default_factory=list, description="http, tcp and gRPC retry events")
+
+
+class AppMeshRoute(Payload):
+    router: str
+    name: str
+    protocol: str
+    targets: list[AppMeshRouteTarget] = Field(default_factory=list)
+    timeout_seconds: int | None = Field(default=None, description="per-request timeout")
+    has_retry_policy: bool = False
+    match: AppMeshMatch | None = Field(default=None, description="None: not read (treated as every request)")
+    priority: int | None = None
+    retry_policy: AppMeshRetryPolicy | None = None
+    idle_timeout_seconds: int | None = None
+
+
+class AppMeshVirtualRouter(Payload):
+    name: str
+    listeners: list[AppMeshListener] = Field(default_factory=list)
+
+
+class AppMeshGatewayRoute(Payload):
+    name: str
+    protocol: str
+    match: AppMeshMatch = Field(default_factory=AppMeshMatch)
+    target_virtual_service: str | None = None
+    target_port: int | None = None
+    rewrite: str | None = Field(default=None, description="how the request is rewritten before it is forwarded")
+    priority: int | None = None
+
+
+class AppMeshGateway(Payload):
+    name: str
+    routes: list[str] = Field(default_factory=list)
+    listeners: list[AppMeshListener] = Field(default_factory=list)
+    client_policies: list[AppMeshClientPolicy] = Field(default_factory=list)
+    gateway_routes: list[AppMeshGatewayRoute] = Field(default_factory=list)
+    access_log_path: str | None = None
+
+
+class AppMeshInventory(Payload):
+    mesh_name: str
+    mesh_owner: str | None = None
+    shared_from_other_account: bool = False
+    virtual_nodes: list[AppMeshVirtualNode] = Field(default_factory=list)
+    virtual_services: list[AppMeshVirtualService] = Field(default_factory=list)
+    virtual_routers: list[AppMeshVirtualRouter] = Field(default_factory=list)
+    routes: list[AppMeshRoute] = Field(default_factory=list)
+    virtual_gateways: list[AppMeshGateway] = Field(default_factory=list)
+    egress_filter: str | None = Field(default=None, description="ALLOW_ALL | DROP_ALL")
+
+
+class CloudMapRegistration(Payload):
+    """A Cloud Map service the ECS service registers its tasks in: clients find them at ``service.namespace``."""
+
+    registry_arn: str
+    service: str | None = None
+    namespace: str | None = None
+
+    @property
+    def dns_name(self) -> str | None:
+        return f"{self.service}.{self.namespace}" if self.service and self.namespace else None
+
+
+class AppMeshStatus(StrEnum):
+    AVAILABLE = "available"
+    UNAVAILABLE = "unavailable"  # the API did not answer (end of support): fell back to task definitions
+    NOT_CONFIGURED = "not_configured"  # the spec names no mesh
+
+
+class BlueService(Payload):
+    name: str
+    arn: str
+    cluster: str
+    desired_count: int
+    running_count: int
+    launch_type: str | None = None
+    capacity_provider_strategy: list[CapacityProviderItem] = Field(default_factory=list)
+    platform_version: str | None = None
+    task_definition_arn: str
+    task_definition: TaskDefinition
+    load_balancers: list[LoadBalancerAttachment] = Field(default_factory=list)
+    network: NetworkConfig | None = None
+    virtual_node_name: str | None = Field(default=None, description="From APPMESH_RESOURCE_ARN, if any")
+    cloud_map: list[CloudMapRegistration] = Field(
+        default_factory=list, description="Where ECS registers the tasks (serviceRegistries), when read"
+    )
+
+
+class DiscoverInput(Payload):
+    aws: AwsContext
+    spec: MigrationSpec
+
+
+class BlueDiscovery(Payload):
+    services: list[BlueService]
+    async_workers: list[BlueService] = Field(default_factory=list)
+    appmesh_status: AppMeshStatus
+    appmesh: AppMeshInventory | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+DISCOVER_BLUE = ActivityDef("discover_blue", DiscoverInput, BlueDiscovery, start_to_close=timedelta(minutes=15))

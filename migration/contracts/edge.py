@@ -1,0 +1,49 @@
+"""Moving traffic: weights written to every edge shifter at once, and read back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from meshshift.migration.contracts.base import ActivityDef, AwsContext, Payload
+from meshshift.migration.contracts.plan import MechanismName, ShifterWeights
+from meshshift.migration.edge.registry import EdgeSpec
+
+
+class ShifterTarget(Payload):
+    edge: EdgeSpec
+    weights: ShifterWeights
+
+
+class SetEdgeWeightsInput(Payload):
+    aws: AwsContext
+    targets: list[ShifterTarget]
+    wait_for_sync: bool = True
+
+
+class ReadEdgeWeightsInput(Payload):
+    aws: AwsContext
+    edges: list[EdgeSpec]
+
+
+class ShifterReading(Payload):
+    shifter_id: str
+    mechanism: MechanismName
+    blue: float
+    green: float
+    promoted: bool = False
+    green_percent: float
+    in_sync: bool = True
+    detail: str = ""
+
+
+class EdgeWeightsResult(Payload):
+    readings: list[ShifterReading]
+
+
+# Route 53 waits for INSYNC (usually under a minute) inside the call.
+SET_EDGE_WEIGHTS = ActivityDef(
+    "set_edge_weights", SetEdgeWeightsInput, EdgeWeightsResult, start_to_close=timedelta(minutes=10)
+)
+READ_EDGE_WEIGHTS = ActivityDef(
+    "read_edge_weights", ReadEdgeWeightsInput, EdgeWeightsResult, start_to_close=timedelta(minutes=2)
+)
