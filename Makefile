@@ -64,6 +64,8 @@ bench: $(VENV)/.dev-installed
 # Regenerates the docs that are derived from code (a test fails when they are stale).
 docs: $(VENV)/.dev-installed
 	$(BIN)/python -m meshshift.migration.spec_reference > docs/spec-reference.md
+	$(BIN)/python -m tests.iam_catalog_build > migration/iam_catalog.py
+	$(BIN)/ruff format --quiet migration/iam_catalog.py
 
 # Re-pin constraints.txt to the newest versions pyproject.toml allows (run make test afterwards).
 constraints:

@@ -10,6 +10,11 @@ At the end of a session in which any AWS call was recorded:
 
 The policy's second statement holds permissions AWS checks on the caller's behalf without a call
 of ours (``iam:PassRole`` ...); those are never recorded, so they are not compared.
+
+Each call's resources are checked too (``resource_problems``): every resource must be of a type AWS
+documents for the action (``migration/iam_catalog.py``), and a call made while a generated
+least-privilege policy was in scope (``iam_recorder.scoped``) must fall inside that policy's
+resource patterns; either failure fails the run.
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from typing import Any
 
 import pytest
 
-from tests import iam_recorder
+from meshshift.migration.iam_catalog import ACTIONS
+from meshshift.migration.iam_model import resource_fits
+from tests import iam_recorder, iam_scope
 
 POLICY_PATH = Path(__file__).resolve().parent.parent / "docs" / "iam-policy.json"
 DIRECT_SID = "MeshshiftActivitiesDirectCalls"
@@ -75,7 +82,28 @@ def render(comparison: IamComparison, recorded_count: int) -> list[str]:
     return lines
 
 
+def resource_problems(calls: list[iam_recorder.Call], scopes: dict[str, dict[str, Any]]) -> list[str]:
+    """Calls on a resource of the wrong type for their action, or outside their scoped policy."""
+    problems: list[str] = []
+    for call in calls:
+        facts = ACTIONS.get(call.action)
+        if facts is None:
+            continue  # not in the reference policy at all: the action comparison reports it
+        if facts.star_only:
+            continue
+        if not call.resources:
+            problems.append(f"{call.action}: no resource recorded (teach tests/iam_recorder.resource_arns the action)")
+        for arn in call.resources:
+            if not any(resource_fits(arn, kind) for kind in facts.resource_types):
+                kinds = ", ".join(k.arn_format for k in facts.resource_types)
+                problems.append(f"{call.action} on {arn}: not a resource type AWS documents for it ({kinds})")
+            if call.policy is not None and not iam_scope.allows(scopes[call.policy], call.action, arn):
+                problems.append(f"{call.action} on {arn}: outside the generated policy of {call.policy}")
+    return problems
+
+
 _result_key = pytest.StashKey[tuple[IamComparison, int]]()
+_resources_key = pytest.StashKey[tuple[list[str], int, int]]()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -84,7 +112,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     comparison = compare(recorded, direct_actions(load_policy()))
     session.config.stash[_result_key] = (comparison, len(recorded))
-    if not comparison.ok and session.exitstatus == pytest.ExitCode.OK:
+    calls = iam_recorder.calls()
+    problems = resource_problems(calls, iam_recorder.scopes())
+    session.config.stash[_resources_key] = (problems, len(calls), sum(1 for c in calls if c.policy))
+    if (not comparison.ok or problems) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -93,6 +124,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if found is None:
         return
     comparison, count = found
-    terminalreporter.section("IAM policy check", sep="=", red=not comparison.ok, green=comparison.ok)
+    problems, calls, scoped = config.stash.get(_resources_key, ([], 0, 0))
+    ok = comparison.ok and not problems
+    terminalreporter.section("IAM policy check", sep="=", red=not ok, green=ok)
     for line in render(comparison, count):
         terminalreporter.write_line(line)
+    terminalreporter.write_line(
+        f"Resources: {calls} distinct call(s) checked against AWS's resource types, {scoped} of them against a "
+        "generated least-privilege policy"
+    )
+    if problems:
+        terminalreporter.write_line(f"FAILED: {len(problems)} call(s) on resources the policy does not cover:")
+        for line in problems:
+            terminalreporter.write_line(f"  outside  {line}")

@@ -12,7 +12,7 @@ import typer
 # the simulation (meshshift.sim), which nothing else in production imports.
 from meshshift.sim import command as sim
 from meshshift.sim import demo
-from meshshift.workers import alarm_bridge, client_commands, server, spec_commands, worker
+from meshshift.workers import alarm_bridge, client_commands, iam_commands, server, spec_commands, worker
 
 app = typer.Typer(
     name="meshshift",
@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for area in (server, worker, sim, spec_commands, client_commands, alarm_bridge, demo):
+for area in (server, worker, sim, spec_commands, iam_commands, client_commands, alarm_bridge, demo):
     area.register(app)
 
 

@@ -18,7 +18,9 @@ Adding a mechanism (e.g. VPC Lattice) takes:
 - if its AWS service is new to meshshift: a client in ``activities/aws.py`` and its rate limit (a
   ``RateLimits`` field in ``migration/spec.py``, so ``make docs`` and the stub extras in
   ``pyproject.toml`` as well);
-- the IAM actions its shifter calls, in ``docs/iam-policy.json`` and ``tests/test_iam_policy.py``;
+- the IAM actions its shifter calls, in ``docs/iam-policy.json`` and ``tests/test_iam_policy.py``
+  (then ``make docs`` to refresh ``migration/iam_catalog.py``), and its mechanism's ``iam_grants``:
+  those actions on exactly the edge's resources, for ``meshshift iam-policy``;
 - its simulation in ``sim/`` (moto support, or an extension where moto lacks the API) so that the
   demo and the activity tests can run it;
 - its tests: spec validation, weights, and the shifter against the simulation.

@@ -21,6 +21,7 @@ from meshshift.migration.edge.base import (
     TargetGroupPair,
 )
 from meshshift.migration.errors import rule_error, show
+from meshshift.migration.iam_model import IamContext, IamGrant, grant
 from meshshift.migration.weights import DEFAULT_WEIGHT_SCALE, IntegerPair, integer_pair
 
 MAX_WEIGHT = 999
@@ -221,6 +222,20 @@ class AlbMechanism(EdgeMechanism[AlbEdge]):
         if not edge.owned_by_meshshift:
             return BlueResources()
         return BlueResources(target_group_arns=(edge.blue_target_group_arn,))
+
+    def iam_grants(self, edge: AlbEdge, context: IamContext) -> list[IamGrant]:
+        # The forward action is replaced whole, on the rule when there is one, else on the
+        # listener's default action: only that one resource is written.
+        # The read before and after each write (DescribeRules / DescribeListeners) takes only Resource "*".
+        if edge.rule_arn:
+            return [
+                grant("AlbReadRule", ["elasticloadbalancing:DescribeRules"]),
+                grant("AlbShiftWeightsOnRule", ["elasticloadbalancing:ModifyRule"], [edge.rule_arn]),
+            ]
+        return [
+            grant("AlbReadListener", ["elasticloadbalancing:DescribeListeners"]),
+            grant("AlbShiftWeightsOnListener", ["elasticloadbalancing:ModifyListener"], [edge.listener_arn]),
+        ]
 
 
 ALB = AlbMechanism()

@@ -4,7 +4,8 @@ An edge mechanism (ALB, Route 53, CloudFront, ...) is one ``EdgeMechanism`` obje
 module under ``migration/edge/``, listed in ``migration.edge.registry``. It owns its spec model and
 everything that differs between mechanisms: its shifter identity, its weights for a green percent
 and their limits, the ramp steps it cannot express, its plan warnings, how long a change takes to
-reach clients, the target groups it routes to, and the blue resources it owns. Code outside the
+reach clients, the target groups it routes to, the blue resources it owns, and the IAM grants its
+shifter needs (``iam_grants``, for ``meshshift iam-policy``). Code outside the
 mechanism modules asks the registry for an edge's mechanism and never tells mechanisms apart
 itself. The I/O side, the ``Shifter`` that writes and reads the weights in AWS, is in
 ``activities/edge/``; its docstring lists everything a new mechanism takes.
@@ -17,6 +18,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Generic, Literal, NamedTuple, Protocol, TypeGuard, TypeVar, get_args, get_origin
 
+from pydantic import BaseModel, ConfigDict
+
+from meshshift.migration.iam_model import IamContext, IamGrant
 from meshshift.migration.spec_base import SpecModel
 from meshshift.migration.weights import WeightError
 
@@ -88,6 +92,95 @@ class BlueResources:
     weighted_record_set_identifiers: tuple[str, ...] = ()
 
 
+# --- preflight: the edge as it is today, checked before the ramp is planned ---------------------
+
+
+class FactModel(BaseModel):
+    """Base of what a shifter reads of its edge resource before the plan (a workflow payload)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class EdgeFacts(FactModel):
+    """What one shifter's ``inspect()`` read of its edge resource, in its mechanism's own terms.
+
+    Each mechanism that inspects declares a subclass as ``EdgeMechanism.facts_model``, with ``type``
+    declared ``Literal[<mechanism name>]``: ``type`` tags the facts in ``BlueDiscovery.edge_facts``
+    (``registry.RegisteredEdgeFacts``), and ``shifter_id`` matches them to their edge.
+    """
+
+    type: str
+    shifter_id: str
+
+
+@dataclass(frozen=True)
+class PreflightProblem:
+    """One way the edge as it is today differs from what the spec says, or makes the ramp risky.
+
+    An error stops planning; a warning goes into the plan's warnings. ``field`` is the spec field to
+    change (``edge[0].rule_arn``), or the spec entry the problem is about when no field fixes it.
+    """
+
+    severity: Literal["error", "warning"]
+    field: str
+    expected: str
+    found: str
+    next_step: str = ""
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def text(self) -> str:
+        line = f"{self.field}: expected {self.expected}, found {self.found}"
+        return f"{line}. Next: {self.next_step}" if self.next_step else line
+
+
+def preflight_error(field: str, expected: str, found: str, next_step: str = "") -> PreflightProblem:
+    return PreflightProblem("error", field, expected, found, next_step)
+
+
+def preflight_warning(field: str, expected: str, found: str, next_step: str = "") -> PreflightProblem:
+    return PreflightProblem("warning", field, expected, found, next_step)
+
+
+@dataclass(frozen=True)
+class GreenPorts:
+    """One green service as the plan made it: the ports its translated task definition maps (container
+    and host ports), and the target groups it is attached to, as (target group ARN, container, port)."""
+
+    blue_service: str
+    green_service: str
+    ports: frozenset[int]
+    attachments: tuple[tuple[str, str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class DnsDiscoveredService:
+    """A blue service whose App Mesh virtual node is found by a DNS hostname rather than Cloud Map."""
+
+    spec_field: str  # ``blue.services[2]``
+    blue_service: str
+    hostname: str
+    green_discovery_name: str | None  # the Service Connect discovery name the plan gave green's copy
+
+
+@dataclass(frozen=True)
+class PreflightContext:
+    """What the plan knows beyond the edge itself, for the checks that compare the two (pure data)."""
+
+    green: tuple[GreenPorts, ...] = ()
+    dns_discovered: tuple[DnsDiscoveredService, ...] = ()
+
+    def green_ports(self) -> frozenset[int]:
+        """Every port any green task definition maps."""
+        return frozenset(port for service in self.green for port in service.ports)
+
+    def attached_to(self, target_group_arn: str) -> list[GreenPorts]:
+        """The green services the plan attaches to ``target_group_arn``."""
+        return [s for s in self.green if any(a[0] == target_group_arn for a in s.attachments)]
+
+
 E = TypeVar("E", bound=EdgeModel)
 
 
@@ -153,6 +246,30 @@ class EdgeMechanism(ABC, Generic[E]):
 
     def blue_resources(self, edge: E) -> BlueResources:
         return BlueResources()
+
+    # The model of what its shifter's ``inspect()`` reads (an ``EdgeFacts`` subclass whose ``type`` is
+    # ``Literal[name]``); None for a mechanism whose shifter reads nothing before the plan.
+    facts_model: type[EdgeFacts] | None = None
+
+    def preflight(
+        self, edge: E, path: str, facts: EdgeFacts | None, context: PreflightContext
+    ) -> list[PreflightProblem]:
+        """How the edge as it is today (``facts``, None when it was not read) differs from what the
+        spec at ``path`` says, or makes the ramp risky. Pure: the plan calls it with what discovery
+        read. Without facts (a history recorded before discovery read the edge) only checks that
+        need none may run, and only as warnings, so that such a history still plans the same."""
+        return []
+
+    @abstractmethod
+    def iam_grants(self, edge: E, context: IamContext) -> list[IamGrant]:
+        """The IAM actions its shifter calls, on exactly this edge's resources (``migration.iam``).
+
+        Everything the ``Shifter`` (``activities/edge/``) calls, and what decommission does to the
+        blue resources this mechanism owns under ``context.decommission``. Target groups are the
+        exception: health checks and target group deletion are generic, so the policy builder grants
+        them from ``health_checked_target_groups`` and ``blue_resources``. Abstract on purpose: a
+        mechanism without its grants would get AccessDenied in production.
+        """
 
 
 def literal_tag(model: type[EdgeModel]) -> str | None:

@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from meshshift.migration.durations import Duration, format_duration
 from meshshift.migration.edge.base import EdgeMechanism, EdgeModel, EdgeWeights, Weighted
 from meshshift.migration.errors import rule_error, show
+from meshshift.migration.iam_model import IamContext, IamGrant, grant
 from meshshift.migration.spec_base import NonEmpty, StringFormat
 from meshshift.migration.weights import WeightError, check_percent
 
@@ -169,6 +170,30 @@ class CloudFrontMechanism(EdgeMechanism[CloudFrontEdge]):
             "back after that restores the primary's previous config rather than a weight"
         )
         return out
+
+    def iam_grants(self, edge: CloudFrontEdge, context: IamContext) -> list[IamGrant]:
+        arns = context.arns
+        distributions = [
+            arns.arn("cloudfront", f"distribution/{d}", regional=False)
+            for d in (edge.distribution_id, edge.staging_distribution_id)
+        ]
+        policy_id = edge.continuous_deployment_policy_id
+        policy = arns.arn("cloudfront", f"continuous-deployment-policy/{policy_id}", regional=False)
+        return [
+            grant("CloudFrontReadDistributions", ["cloudfront:GetDistribution"], distributions),
+            grant(
+                "CloudFrontStagingWeight",
+                ["cloudfront:GetContinuousDeploymentPolicyConfig", "cloudfront:UpdateContinuousDeploymentPolicy"],
+                [policy],
+            ),
+            # Promotion copies the staging config onto the primary; CloudFront also checks
+            # UpdateDistribution for it. Both distributions take part in the call.
+            grant(
+                "CloudFrontPromoteStaging",
+                ["cloudfront:UpdateDistributionWithStagingConfig", "cloudfront:UpdateDistribution"],
+                distributions,
+            ),
+        ]
 
 
 CLOUDFRONT = CloudFrontMechanism()

@@ -25,7 +25,7 @@ from pydantic_core import CoreSchema, core_schema
 
 from meshshift.migration.edge import tags
 from meshshift.migration.edge.alb import ALB
-from meshshift.migration.edge.base import EdgeMechanism, EdgeModel, literal_tag
+from meshshift.migration.edge.base import EdgeFacts, EdgeMechanism, EdgeModel, literal_tag
 from meshshift.migration.edge.cloudfront import CLOUDFRONT
 from meshshift.migration.edge.route53 import ROUTE53
 
@@ -34,6 +34,7 @@ _BUILT_IN: tuple[EdgeMechanism[Any], ...] = (ALB, ROUTE53, CLOUDFRONT)
 
 _mechanisms: dict[str, EdgeMechanism[Any]] = {}
 _union: TypeAdapter[EdgeModel] | None = None  # rebuilt after each change of _mechanisms
+_facts_union: TypeAdapter[EdgeFacts] | None = None  # likewise, for the mechanisms' facts models
 
 M = TypeVar("M", bound=EdgeMechanism[Any])
 
@@ -50,6 +51,14 @@ def register(mechanism: EdgeMechanism[Any]) -> None:
         raise ValueError(
             f"{model.__name__}.type must be declared Literal[{mechanism.name!r}] to match "
             f"{type(mechanism).__name__}.name"
+        )
+    facts = mechanism.facts_model
+    if facts is not None and not (isinstance(facts, type) and issubclass(facts, EdgeFacts)):
+        raise TypeError(f"{type(mechanism).__name__}.facts_model must be an EdgeFacts subclass, got {facts!r}")
+    if facts is not None and literal_tag(facts) != mechanism.name:
+        # The facts of every edge travel in one list, told apart by this tag.
+        raise ValueError(
+            f"{facts.__name__}.type must be declared Literal[{mechanism.name!r}] to match {type(mechanism).__name__}.name"
         )
     if mechanism.name in _mechanisms:
         raise ValueError(f"edge mechanism {mechanism.name!r} is already registered")
@@ -77,8 +86,9 @@ def registered(mechanism: M) -> Iterator[M]:
 
 
 def _changed() -> None:
-    global _union
+    global _union, _facts_union
     _union = None
+    _facts_union = None
     tags.publish(_mechanisms)
 
 
@@ -138,6 +148,35 @@ class _RegisteredEdge:
         return handler(_union_adapter().core_schema)
 
 
+def _facts_adapter() -> TypeAdapter[EdgeFacts]:
+    global _facts_union
+    if _facts_union is None:
+        models = [m.facts_model for m in _mechanisms.values() if m.facts_model is not None]
+        if not models:
+            _facts_union = TypeAdapter(EdgeFacts)
+        elif len(models) == 1:
+            _facts_union = TypeAdapter(models[0])
+        else:
+            members = functools.reduce(operator.or_, models)
+            # Built at run time from the registry, as the edge union is: every member is an EdgeFacts.
+            _facts_union = TypeAdapter(cast("type[EdgeFacts]", Annotated[members, Field(discriminator="type")]))
+    return _facts_union
+
+
+def _validate_facts(value: Any, info: core_schema.ValidationInfo) -> EdgeFacts:
+    return _facts_adapter().validate_python(value, context=info.context)
+
+
+class _RegisteredFacts:
+    """Pydantic metadata of ``RegisteredEdgeFacts``: the registered mechanisms' facts models."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.with_info_plain_validator_function(_validate_facts)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return handler(_facts_adapter().core_schema)
+
+
 for _built_in in _BUILT_IN:
     register(_built_in)
 
@@ -147,3 +186,7 @@ else:
     # The annotation names the built-in models as well: migration.errors reads them from it to list
     # an edge's fields when a key is unknown.
     EdgeSpec = Annotated[functools.reduce(operator.or_, (m.model for m in _BUILT_IN)), _RegisteredEdge()]
+
+# What a shifter read of its edge before the plan (``BlueDiscovery.edge_facts``): the facts model of
+# the mechanism named by its ``type``, looked up when it validates, like ``EdgeSpec``.
+RegisteredEdgeFacts = Annotated[EdgeFacts, _RegisteredFacts()]

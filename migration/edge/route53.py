@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 
 from meshshift.migration.edge.base import BlueResources, EdgeMechanism, EdgeModel, EdgeWeights
 from meshshift.migration.errors import rule_error, show
+from meshshift.migration.iam_model import ConditionOperator, IamCondition, IamContext, IamGrant, grant
 from meshshift.migration.spec_base import SpecModel, StringFormat
 from meshshift.migration.weights import DEFAULT_WEIGHT_SCALE, IntegerPair, integer_pair
 
@@ -114,6 +115,41 @@ class Route53Mechanism(EdgeMechanism[Route53Edge]):
         if not edge.owned_by_meshshift:
             return BlueResources()
         return BlueResources(weighted_record_set_identifiers=(edge.blue.set_identifier,))
+
+    def iam_grants(self, edge: Route53Edge, context: IamContext) -> list[IamGrant]:
+        zone = context.arns.arn("route53", f"hostedzone/{zone_id(edge)}", regional=False, account="")
+        # Route 53 lets a policy name the records and change kinds within a zone: a hosted zone
+        # shared by many applications only lets this one's weighted records change.
+        changes = ["UPSERT"]
+        if context.decommission.records and self.blue_resources(edge).weighted_record_set_identifiers:
+            changes.append("DELETE")  # blue's record, at decommission
+        each: ConditionOperator = "ForAllValues:StringEquals"  # every record of the change batch must match
+        name = normalized_record_name(edge.record_name)
+        only_these = (
+            IamCondition(each, "route53:ChangeResourceRecordSetsNormalizedRecordNames", (name,)),
+            IamCondition(each, "route53:ChangeResourceRecordSetsRecordTypes", (edge.record_type,)),
+            IamCondition(each, "route53:ChangeResourceRecordSetsActions", tuple(changes)),
+        )
+        return [
+            grant("Route53ReadRecords", ["route53:ListResourceRecordSets"], [zone]),
+            grant("Route53WeightedRecords", ["route53:ChangeResourceRecordSets"], [zone], *only_these),
+            # A change's id is only known once it is made.
+            grant(
+                "Route53WaitForChange",
+                ["route53:GetChange"],
+                [context.arns.arn("route53", "change/*", regional=False, account="")],
+            ),
+        ]
+
+
+def zone_id(edge: Route53Edge) -> str:
+    return edge.hosted_zone_id.removeprefix("/hostedzone/")
+
+
+def normalized_record_name(name: str) -> str:
+    """The form IAM's ``route53:ChangeResourceRecordSetsNormalizedRecordNames`` compares: lower
+    case, without the trailing dot."""
+    return name.lower().rstrip(".")
 
 
 ROUTE53 = Route53Mechanism()

@@ -7,7 +7,9 @@
   key, an application password) appear in no workflow history, no worker log line and no
   exported span, after a full migration against the simulated AWS.
 - Every AWS action the activities called is granted by docs/iam-policy.json (the session-end
-  IAM check of tests/iam_check.py sees these calls too).
+  IAM check of tests/iam_check.py sees these calls too), and every resource they touched in the
+  in-process worker's migration is inside that spec's generated least-privilege policy
+  (``meshshift iam-policy``, checked at session end).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from meshshift.workers.worker import activity_methods, activity_objects
 from meshshift.workflows.migration import MeshMigration
 from tests import iam_recorder
 from tests.iam_check import compare, direct_actions, load_policy
+from tests.iam_scope import generated_policy
 from tests.reliability import figures, stack
 from tests.reliability.stack import Approver, WorkerProcess
 from tests.sns_signing import RecordingRouter, SnsTestAuthority, make_bridge
@@ -201,9 +204,12 @@ async def test_no_secret_in_history_logs_or_traces(
                     await approver.finish()
                     return report
 
-                reports = await asyncio.gather(
-                    run(worlds[0], queue, f"{queue}-process"), run(worlds[1], traced_queue, f"{queue}-traced")
-                )
+                # Only the in-process worker records its calls: all of them are the traced migration's.
+                traced_policy = generated_policy(stack.fast_spec(worlds[1]))
+                with iam_recorder.scoped(f"the shop in {worlds[1].region}", traced_policy):
+                    reports = await asyncio.gather(
+                        run(worlds[0], queue, f"{queue}-process"), run(worlds[1], traced_queue, f"{queue}-traced")
+                    )
     finally:
         logging.getLogger().removeHandler(capture)
         process.stop()

@@ -17,6 +17,7 @@ from meshshift.migration.edge import registry
 from meshshift.migration.edge.alb import ALB, AlbEdge
 from meshshift.migration.edge.base import EdgeMechanism, EdgeModel, EdgeWeights
 from meshshift.migration.errors import SpecError
+from meshshift.migration.iam_model import IamContext, IamGrant
 from meshshift.migration.loading import validate_spec
 from meshshift.migration.spec import MigrationSpec
 from tests.unit.specdata import BLUE_TG, GREEN_TG, shop
@@ -119,6 +120,9 @@ def test_registration_is_checked() -> None:
 
         def weights(self, edge: AlbEdge, percent: int) -> EdgeWeights:
             return EdgeWeights(blue=100 - percent, green=percent)
+
+        def iam_grants(self, edge: AlbEdge, context: IamContext) -> list[IamGrant]:
+            return []
 
     with pytest.raises(ValueError, match=re.escape("AlbEdge.type must be declared Literal['lattice']")):
         registry.register(WrongTag())

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from meshshift.migration.edge.base import BlueResources, EdgeMechanism, EdgeModel, EdgeWeights
+from meshshift.migration.iam_model import IamContext, IamGrant
 from meshshift.migration.weights import WeightError, check_percent
 from tests.unit.specdata import shop
 
@@ -57,6 +58,9 @@ class ToyMechanism(EdgeMechanism[ToyEdge]):
 
     def blue_resources(self, edge: ToyEdge) -> BlueResources:
         return BlueResources(target_group_arns=(TOY_BLUE_TG,)) if edge.owned_by_meshshift else BlueResources()
+
+    def iam_grants(self, edge: ToyEdge, context: IamContext) -> list[IamGrant]:
+        return []  # the toy gateway has no AWS API (its shifter keeps the split in memory)
 
 
 TOY = ToyMechanism()

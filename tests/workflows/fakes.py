@@ -35,6 +35,8 @@ class Block:
     when: Callable[[FakeWorld], bool]
     entered: asyncio.Event = field(default_factory=asyncio.Event)
     released: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when the held call stops being held: released, its action done, or cancelled.
+    left: asyncio.Event = field(default_factory=asyncio.Event)
     used: bool = False
     # Run while the call is held (instead of waiting for a release): e.g. send a signal.
     action: Callable[[], Awaitable[None]] | None = None
@@ -124,12 +126,15 @@ class FakeWorld:
             if block.name == name and not block.used and block.when(self):
                 block.used = True
                 block.entered.set()
-                if block.action is not None:
-                    await block.action()
-                    if block.until_cancelled:
-                        await _until_cancelled()
-                else:
-                    await block.released.wait()
+                try:
+                    if block.action is not None:
+                        await block.action()
+                        if block.until_cancelled:
+                            await _until_cancelled()
+                    else:
+                        await block.released.wait()
+                finally:
+                    block.left.set()
         if name in self.fail:
             raise self.fail[name]
 

@@ -7,7 +7,7 @@ import copy
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import uuid4
 
 from temporalio.client import WorkflowHandle
@@ -144,23 +144,69 @@ async def status(handle: WorkflowHandle[Any, Any]) -> MigrationStatus:
 
 
 async def wait_for(
-    handle: WorkflowHandle[Any, Any], predicate: Callable[[MigrationStatus], bool], what: str, limit: float = 20.0
+    handle: WorkflowHandle[Any, Any],
+    predicate: Callable[[MigrationStatus], bool],
+    what: str,
+    limit: float = 20.0,
+    *,
+    no_call_pending: bool = False,
 ) -> MigrationStatus:
     """Poll the status query until ``predicate`` holds. Only the query can observe the workflow's
-    state from outside, so this polls (briefly) rather than sleeping a fixed time."""
+    state from outside, so this polls (briefly) rather than sleeping a fixed time.
+
+    With ``no_call_pending``, also until the workflow has no activity scheduled or running. Cancel
+    the workflow only then: when it cancels an activity that no worker had started yet, the
+    time-skipping test server never unlocks its clock again, so that test and every later one on
+    the same server would wait for their timers in real time.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
     last: MigrationStatus | None = None
+    calls: list[str] = []
     while loop.time() < deadline:
         last = await status(handle)
         if predicate(last):
-            return last
+            if not no_call_pending:
+                return last
+            calls = await pending_calls(handle)
+            if not calls:
+                return last
         await asyncio.sleep(0.02)
-    raise AssertionError(
-        f"timed out waiting for {what}; last status: phase={last and last.phase} "
-        f"awaiting={last and last.awaiting_approval} stage={last and last.step_stage} "
+    raise AssertionError(f"timed out waiting for {what}; last status: {_summary(last)}; calls pending: {calls}")
+
+
+def _summary(last: MigrationStatus | None) -> str:
+    return (
+        f"phase={last and last.phase} awaiting={last and last.awaiting_approval} stage={last and last.step_stage} "
         f"events={[e.detail for e in (last.events if last else [])][-8:]}"
     )
+
+
+async def pending_calls(handle: WorkflowHandle[Any, Any]) -> list[str]:
+    """The activities of the workflow that the server has scheduled and not yet seen end."""
+    description = await handle.describe(rpc_timeout=timedelta(seconds=3))
+    return [a.activity_type.name for a in description.raw_description.pending_activities]
+
+
+R = TypeVar("R")
+
+# A migration on the time-skipping server ends in seconds, even on a loaded machine.
+FINISH_LIMIT = 60.0
+
+
+async def finish(handle: WorkflowHandle[Any, R], limit: float = FINISH_LIMIT) -> R:
+    """``handle.result()``, bounded: a workflow that never ends fails the test after ``limit``
+    seconds, saying where it stopped, rather than hanging until pytest-timeout."""
+    try:
+        async with asyncio.timeout(limit):
+            return await handle.result()
+    except TimeoutError:
+        pass
+    try:
+        where = f"last status: {_summary(await status(handle))}; calls pending: {await pending_calls(handle)}"
+    except (RPCError, AssertionError) as err:
+        where = f"(the status could not be read: {err})"
+    raise AssertionError(f"the workflow did not end within {limit:g} s; {where}")
 
 
 def gate_open(step: int) -> Callable[[MigrationStatus], bool]:

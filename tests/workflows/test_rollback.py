@@ -16,6 +16,7 @@ from meshshift.migration.state import Phase, RollbackTrigger
 from tests.workflows.fakes import BLUE_WORKER_COUNT, FakeWorld
 from tests.workflows.harness import (
     baking,
+    finish,
     gate_open,
     make_spec,
     running_worker,
@@ -65,7 +66,7 @@ async def test_alarm_in_every_phase_rolls_back_to_blue(
     world.block(held, when, action=alarm_now, until_cancelled=held in INTERRUPTED)
     async with running_worker(env_timeskipping, world, task_queue):
         handle = await start(env_timeskipping, task_queue, body)
-        report = await handle.result()
+        report = await finish(handle)
         final = await status(handle)
 
     assert seen == [phase]
@@ -94,7 +95,7 @@ async def test_polled_alarm_during_bake_rolls_back(env_timeskipping, task_queue)
     )
     async with running_worker(env_timeskipping, world, task_queue):
         handle = await start(env_timeskipping, task_queue, body)
-        report = await handle.result()
+        report = await finish(handle)
     assert report.outcome == "rolled_back"
     assert report.rollback is not None
     assert report.rollback.trigger is RollbackTrigger.ALARM
@@ -108,7 +109,7 @@ async def test_failed_analysis_rolls_back(env_timeskipping, task_queue) -> None:
     world.green = c.TrafficFigures(requests=1000, errors_5xx=200, p99_ms=50)
     async with running_worker(env_timeskipping, world, task_queue):
         handle = await start(env_timeskipping, task_queue, body)
-        report = await handle.result()
+        report = await finish(handle)
     assert report.outcome == "rolled_back"
     assert report.rollback is not None
     assert report.rollback.trigger is RollbackTrigger.ANALYSIS
@@ -124,7 +125,7 @@ async def test_analysis_waits_for_the_dns_ttl(env_timeskipping, task_queue) -> N
     world.green = c.TrafficFigures(requests=1000, errors_5xx=500, p99_ms=50)
     async with running_worker(env_timeskipping, world, task_queue):
         handle = await start(env_timeskipping, task_queue, body)
-        report = await handle.result()
+        report = await finish(handle)
     # The failing green is judged only once the TTL has passed: in the soak, not in the bakes.
     assert report.outcome == "rolled_back"
     assert report.rollback is not None
@@ -142,7 +143,7 @@ async def test_reject_rolls_back(env_timeskipping, task_queue) -> None:
         await env_timeskipping.sleep(timedelta(minutes=11))
         await wait_for(handle, gate_open(5), "gate 5")
         await handle.signal("reject", {"approver": "bob", "reason": "p99 looks worse than blue"})
-        report = await handle.result()
+        report = await finish(handle)
     assert report.outcome == "rolled_back"
     assert report.rollback is not None
     assert report.rollback.trigger is RollbackTrigger.REJECT
@@ -158,7 +159,7 @@ async def test_rollback_signal_deletes_green_when_the_spec_says_so(env_timeskipp
         handle = await start(env_timeskipping, task_queue, body)
         await wait_for(handle, baking(0), "first bake")
         await handle.signal("rollback", {"requested_by": "dave", "reason": "customer escalation"})
-        report = await handle.result()
+        report = await finish(handle)
     assert report.rollback is not None
     assert report.rollback.trigger is RollbackTrigger.MANUAL
     assert report.rollback.green_deleted
@@ -179,7 +180,7 @@ async def test_cancellation_during_rollback_still_completes_it(env_timeskipping,
         await handle.cancel()
         block.released.set()
         with pytest.raises(WorkflowFailureError) as failure:
-            await handle.result()
+            await finish(handle)
         assert isinstance(failure.value.cause, CancelledError)
         final = await status(handle)
     assert world.all_blue()
@@ -194,15 +195,78 @@ async def test_cancellation_during_ramp_compensates(env_timeskipping, task_queue
     world = world_for(body)
     async with running_worker(env_timeskipping, world, task_queue):
         handle = await start(env_timeskipping, task_queue, body)
-        await wait_for(handle, baking(0), "first bake")
+        # Cancelled while it sleeps in the bake; the cancellations that meet a call are below.
+        await wait_for(handle, baking(0), "first bake", no_call_pending=True)
         await handle.cancel()
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
+        with pytest.raises(WorkflowFailureError) as failure:
+            await finish(handle)
+        assert isinstance(failure.value.cause, CancelledError)
         final = await status(handle)
     assert world.all_blue()
     assert final.phase is Phase.ROLLED_BACK
     assert final.rollback.record is not None
     assert final.rollback.record.trigger is RollbackTrigger.CANCELLED
+
+
+@pytest.mark.parametrize("call_ends", ["on_its_cancellation", "with_a_result"])
+async def test_cancellation_during_an_alarm_poll_compensates(env_timeskipping, task_queue, call_ends: str) -> None:
+    """A watch call is awaited directly (a rollback request does not cancel it), so the SDK turns the
+    workflow's cancellation into the call's outcome: the cancellation must still compensate, and
+    not pass for a failed poll (or vanish behind a successful one) while the migration goes on."""
+    body = make_spec()
+    world = world_for(body)
+
+    async def cancel_now() -> None:
+        await handle.cancel()
+
+    world.block(
+        c.POLL_ALARMS.name,
+        lambda w: w.calls[c.SET_EDGE_WEIGHTS.name] == 1,  # the first poll of the first bake
+        action=cancel_now,
+        until_cancelled=call_ends == "on_its_cancellation",
+    )
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        with pytest.raises(WorkflowFailureError) as failure:
+            await finish(handle)
+        assert isinstance(failure.value.cause, CancelledError)
+        final = await status(handle)
+    assert final.phase is Phase.ROLLED_BACK
+    assert final.rollback.record is not None
+    assert final.rollback.record.trigger is RollbackTrigger.CANCELLED
+    assert world.all_blue()
+    # The 1% write, then the rollback's: no step after the cancellation.
+    assert world.calls[c.SET_EDGE_WEIGHTS.name] == 2
+
+
+async def test_cancellation_during_a_weight_write_waits_for_it_before_compensating(
+    env_timeskipping, task_queue
+) -> None:
+    """As for a rollback request: the interrupted call has stopped before the compensation starts,
+    so the rollback's write cannot be overtaken by the interrupted write."""
+    body = make_spec()
+    world = world_for(body)
+
+    async def cancel_now() -> None:
+        await handle.cancel()
+
+    held = world.block(c.SET_EDGE_WEIGHTS.name, lambda w: w.calls[c.SET_EDGE_WEIGHTS.name] == 1, action=cancel_now)
+    held.until_cancelled = True
+    rollback_write_started_after_it: list[bool] = []
+    world.hooks[c.SET_EDGE_WEIGHTS.name] = lambda w: (
+        rollback_write_started_after_it.append(held.left.is_set()) if w.calls[c.SET_EDGE_WEIGHTS.name] == 2 else None
+    )
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        with pytest.raises(WorkflowFailureError) as failure:
+            await finish(handle)
+        assert isinstance(failure.value.cause, CancelledError)
+        final = await status(handle)
+    assert rollback_write_started_after_it == [True]
+    assert final.phase is Phase.ROLLED_BACK
+    assert final.rollback.record is not None
+    assert final.rollback.record.trigger is RollbackTrigger.CANCELLED
+    assert world.all_blue()
 
 
 async def test_activity_failure_after_traffic_moved_rolls_back(env_timeskipping, task_queue) -> None:
@@ -220,7 +284,7 @@ async def test_activity_failure_after_traffic_moved_rolls_back(env_timeskipping,
     world.hooks[c.SET_EDGE_WEIGHTS.name] = break_edge
     async with running_worker(env_timeskipping, world, task_queue):
         handle = await start(env_timeskipping, task_queue, body)
-        report = await handle.result()
+        report = await finish(handle)
     assert report.outcome == "rolled_back"
     assert report.rollback is not None
     assert report.rollback.trigger is RollbackTrigger.ERROR

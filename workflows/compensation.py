@@ -1,0 +1,168 @@
+"""Compensation: the rollback that reverses what was done, and survives cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from meshshift.migration import contracts
+    from meshshift.migration.spec import MigrationSpec
+    from meshshift.migration.state import (
+        MigrationReport,
+        Phase,
+        RollbackRecord,
+        RollbackTrigger,
+    )
+
+
+from meshshift.workflows.base import (
+    SYSTEM_ACTOR,
+    MigrationBase,
+    _Abort,
+    _RollbackRequested,
+    _StepFailed,
+    describe_error,
+)
+
+
+class Compensation(MigrationBase):
+    """Unwinding to 100% blue, shielded from cancellation."""
+
+    async def _unwind(self, spec: MigrationSpec, err: BaseException) -> MigrationReport:
+        """Decide what an interruption of the lifecycle means, and compensate when it must."""
+        state = self._state
+        cancelled = isinstance(err, asyncio.CancelledError)
+        if isinstance(err, _RollbackRequested | asyncio.CancelledError | _StepFailed | ActivityError | _Abort):
+            reason = "the workflow was cancelled" if cancelled else describe_error(err)
+        else:
+            raise err  # a bug, not an outcome: fail the workflow task so a fixed worker can replay it
+        # Traffic moved (or a cancellation with something provisioned): put blue back. Before that,
+        # or once blue is gone, there is nothing to reverse: the migration fails with the reason.
+        worth_reversing = self._traffic_moved() or (cancelled and state.plan is not None)
+        if state.rollback_request is None and not isinstance(err, _Abort) and worth_reversing:
+            trigger = RollbackTrigger.CANCELLED if cancelled else RollbackTrigger.ERROR
+            self._request_rollback(trigger, "temporal" if cancelled else SYSTEM_ACTOR, reason)
+        if state.rollback_request is None:
+            await self._fail(reason, cancelled)
+        cancelled = await self._compensate_shielded(spec) or cancelled
+        if cancelled:
+            raise asyncio.CancelledError
+        return self._report("rolled_back")
+
+    async def _compensate_shielded(self, spec: MigrationSpec) -> bool:
+        """Run the compensation to its end even if the workflow is cancelled meanwhile.
+
+        A bare shield would let the cancellation abandon the rollback half-done; awaiting the
+        task again keeps the workflow alive until it has finished. Returns whether a
+        cancellation arrived.
+        """
+        task = asyncio.create_task(self._compensate(spec))
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                cancelled = True
+                self._audit("temporal", "cancel", "cancellation requested during the rollback: finishing the rollback")
+        task.result()
+        return cancelled
+
+    async def _compensate(self, spec: MigrationSpec) -> None:
+        state = self._state
+        request = state.rollback_request
+        assert request is not None  # _unwind only compensates a recorded request
+        record = RollbackRecord(
+            trigger=request.trigger,
+            actor=request.actor,
+            reason=request.reason,
+            requested_at=request.requested_at,
+            started=workflow.now(),
+        )
+        state.rollback = record
+        state.awaiting_approval = None
+        state.gate_approval = None
+        state.countdown = None
+        state.paused = False  # a rollback overrides a pause: holding green traffic is not safe
+        self._enter(Phase.ROLLING_BACK)
+        self._audit(request.actor, "rolling_back", f"{request.trigger.value}: {request.reason}")
+        try:
+            await self._reverse_worker_flips(spec, record)
+            await self._restore_blue_weights(spec, record)
+            if not spec.decommission.keep_green_on_rollback:
+                await self._delete_green(spec, record)
+        except (ActivityError, _StepFailed) as err:
+            record.error = describe_error(err)
+            record.finished = workflow.now()
+            state.error = (
+                f"rollback failed: {record.error}. Set every shifter to 100% blue by hand "
+                f"(reversed so far: {record.reversed or 'nothing'})."
+            )
+            self._enter(Phase.FAILED)
+            self._audit(SYSTEM_ACTOR, "rollback_failed", state.error)
+            self._finish_timing()
+            raise ApplicationError(state.error, type="RollbackFailed", non_retryable=True) from err
+        record.finished = workflow.now()
+        record.duration_seconds = (record.finished - record.started).total_seconds()
+        self._enter(Phase.ROLLED_BACK)
+        self._audit(
+            SYSTEM_ACTOR, "rolled_back", f"rolled back in {record.duration_seconds:g}s: {', '.join(record.reversed)}"
+        )
+        self._finish_timing()
+
+    async def _reverse_worker_flips(self, spec: MigrationSpec, record: RollbackRecord) -> None:
+        workers = {w.blue_service: w for w in spec.async_workers}
+        for flip in reversed(self._state.worker_flips):
+            if not (flip.green_scaled_up or flip.blue_scaled_down):
+                continue
+            timeout = (
+                workers[flip.blue_service].stable_timeout if flip.blue_service in workers else timedelta(minutes=15)
+            )
+            # Blue consumers back first, so the queue is never without one; then green down.
+            await self._scale(
+                spec, flip.blue_cluster, flip.blue_service, flip.blue_original_count, timeout, compensation=True
+            )
+            await self._scale(spec, flip.green_cluster, flip.green_service, 0, timeout, compensation=True)
+            flip.blue_scaled_down = False
+            flip.green_scaled_up = False
+            record.reversed.append(f"async worker {flip.green_service} -> {flip.blue_service}")
+
+    async def _restore_blue_weights(self, spec: MigrationSpec, record: RollbackRecord) -> None:
+        state = self._state
+        if not state.edge_touched or state.plan is None:
+            self._audit(SYSTEM_ACTOR, "rollback", "edge weights were never changed: blue still has all traffic")
+            return
+        await self._write_weights(spec, state.plan.rollback_weights, compensation=True)
+        state.green_weight = 0
+        state.weights_changed_at = workflow.now()
+        record.reversed.append("every shifter at 100% blue (verified)")
+        self._publish()
+
+    async def _delete_green(self, spec: MigrationSpec, record: RollbackRecord) -> None:
+        # Only what meshshift created: green services that IaC made (provision: existing) stay.
+        created = [s.service_name for s in self._state.provisioned if s.created and not s.adopted]
+        if not created:
+            return
+        await self._call(
+            contracts.DELETE_ECS_SERVICES,
+            contracts.DeleteServicesInput(aws=self._aws(spec), cluster=spec.green.cluster, services=created),
+            interruptible=False,
+            compensation=True,
+        )
+        record.green_deleted = True
+        record.reversed.append(f"deleted green services {created}")
+
+    async def _fail(self, reason: str, cancelled: bool) -> None:
+        state = self._state
+        state.error = reason
+        state.countdown = None
+        state.awaiting_approval = None
+        self._enter(Phase.FAILED)
+        self._finish_timing()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if cancelled:
+            raise asyncio.CancelledError
+        raise ApplicationError(f"The migration failed: {reason}", type="MigrationFailed", non_retryable=True)
