@@ -272,7 +272,7 @@ class EdgeMechanism(ABC, Generic[E]):
         """
 
 
-def literal_tag(model: type[EdgeModel]) -> str | None:
+def literal_tag(model: type[BaseModel]) -> str | None:
     """The one value of ``model.type`` when it is declared ``Literal["..."]``, else None."""
     annotation = model.model_fields["type"].annotation
     if get_origin(annotation) is not Literal:

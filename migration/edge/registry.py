@@ -58,7 +58,8 @@ def register(mechanism: EdgeMechanism[Any]) -> None:
     if facts is not None and literal_tag(facts) != mechanism.name:
         # The facts of every edge travel in one list, told apart by this tag.
         raise ValueError(
-            f"{facts.__name__}.type must be declared Literal[{mechanism.name!r}] to match {type(mechanism).__name__}.name"
+            f"{facts.__name__}.type must be declared Literal[{mechanism.name!r}] to match "
+            f"{type(mechanism).__name__}.name"
         )
     if mechanism.name in _mechanisms:
         raise ValueError(f"edge mechanism {mechanism.name!r} is already registered")
