@@ -1,5 +1,8 @@
-"""A time-skipping server per test module: these tests drive the server's clock hard, and a test
-that fails mid-migration must not leave the clock locked for the next module.
+"""A time-skipping server per test (it starts in about 0.1 s). These tests drive the server's clock
+hard, and the clock is server-wide: a test that cancels an activity no worker had started yet leaves
+the test server's clock locked for good (a test-server defect), and every later test on that server
+then waits for its timers in real time. Sharing one server per module made a test's verdict depend on
+which tests ran before it on the same server; one server per test does not.
 
 A stuck test fails inside the event loop, after TEST_LIMIT, well before pytest-timeout's 300 s.
 pytest-timeout stops a test from a signal handler: its exception lands in whatever code is running,
@@ -77,7 +80,7 @@ async def no_task_outlives_its_test() -> AsyncIterator[None]:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def env_timeskipping() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(time_skipping_binary()), data_converter=pydantic_data_converter
