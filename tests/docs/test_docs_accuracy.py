@@ -187,8 +187,19 @@ def test_every_make_target_mentioned_exists() -> None:
 
 # --- names the code defines -------------------------------------------------------------------------
 
-# The test harnesses read a few variables of their own (browser, chaos), documented with them.
-CODE_DIRS = ("migration", "activities", "workflows", "workers", "docker", "tests/browser", "tests/reliability", "bench")
+# The test harnesses read a few variables of their own (browser, chaos), documented with them; the
+# simulation reads its own (sim/aws/appmesh.py).
+CODE_DIRS = (
+    "migration",
+    "activities",
+    "workflows",
+    "workers",
+    "sim",
+    "docker",
+    "tests/browser",
+    "tests/reliability",
+    "bench",
+)
 
 
 @cache
@@ -308,3 +319,18 @@ def test_iam_policy_actions_named_in_security_doc_exist() -> None:
 
 def _doc_path(name: str) -> Path:
     return DOCS / name
+
+
+def test_the_simulation_page_lists_every_knob_and_flag() -> None:
+    """docs/simulation.md's knob table names every SimSettings field and every `meshshift sim` flag."""
+    import dataclasses
+
+    from meshshift.sim.aws.settings import PROFILES, SimSettings
+
+    spans = set(inline_code((DOCS / "simulation.md").read_text()))
+    words = {word for span in spans for word in span.replace("/", " ").split()}
+    fields = [f.name for f in dataclasses.fields(SimSettings) if f.name != "clock"]
+    missing = [f"`{name}`" for name in fields if name not in spans and name not in words]
+    missing += [flag for flag in commands()["sim"] if flag not in words and flag != "--help"]
+    missing += [f"`{name}`" for name in PROFILES if name not in spans]
+    assert not missing, f"docs/simulation.md does not document {missing}"

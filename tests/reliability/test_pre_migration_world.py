@@ -1,17 +1,27 @@
 """An application seeded with only what an account holds before a migration completes one.
 
-Not the demo's shop: a ``payments`` cluster with two blue services, ``ledger-web`` behind an ALB
-listener that forwards plainly to its blue target group (no weighted forward yet) and
+Not the demo's shop: a ``payments`` cluster in ca-central-1 with two blue services, ``ledger-web``
+behind an ALB listener that forwards plainly to its blue target group (no weighted forward yet) and
 ``ledger-sync`` behind nothing; an empty green target group (its only use so far is a test
 listener, as ECS requires of a group it registers tasks in); a weighted Route 53 record pair; one
 CloudWatch alarm. Nothing is registered anywhere by the test: the simulated ECS runs blue's tasks
 and registers them, and later green's.
 
 The migration runs on a real Temporal dev server with the real worker (``meshshift worker`` in
-its own process, boto3 pointed at the simulation by ``AWS_ENDPOINT_URL``), on the tests' realistic
-profile (every behaviour, sped up). Afterwards the simulation is read back: green's target group
-holds green's own tasks, healthy; blue's services are gone and their targets were deregistered
-and drained before blue's group was deleted; green's tasks are in the Cloud Map namespace.
+its own process, boto3 pointed at the simulation by ``AWS_ENDPOINT_URL``), on the realistic
+profile sped up ``SPEED`` times (every behaviour happens, in fractions of a second). The test
+watches the account while it runs and reads it back afterwards:
+
+- validation waits for green's registration: green's group is seeded with ELB's slowest health
+  check (10 checks 300 s apart), so green's tasks, once ECS has registered them, stay ``initial``
+  while the test looks; validation is seen waiting on them, and only once the test shortens the
+  checks (ModifyTargetGroup) do they turn healthy and the migration move on;
+- green's target group ends up holding green's own tasks, healthy;
+- blue's targets are deregistered by ECS when decommission deletes blue's services, seen
+  ``draining`` (ELB's default 300 s delay) while the workflow waits them out, and blue's group is
+  deleted only then; green's tasks are in the Cloud Map namespace.
+
+Every wait is on a condition, bounded; nothing sleeps for a fixed time.
 """
 
 from __future__ import annotations
@@ -19,14 +29,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
+from meshshift.migration import contracts
 from meshshift.migration.loading import validate_spec
+from meshshift.migration.state import Phase
+from meshshift.sim.aws import settings as sim_settings
 from meshshift.workers.embedded_server import EmbeddedServer
 from tests.reliability import stack
 from tests.reliability.stack import Approver, WorkerProcess
@@ -39,6 +54,15 @@ WEB, SYNC = "ledger-web", "ledger-sync"
 ZONE = "payments.example.org"
 RECORD = f"ledger.{ZONE}"
 ALARM = "ledger-green-5xx"
+# AWS's realistic timings this many times faster: a task RUNNING in 0.4 s, Route 53 INSYNC in 0.45 s,
+# blue's targets healthy in 0.3 s and draining for 3 s (ELB's default 300 s delay), green's held.
+SPEED = 100.0
+# The whole migration, on a quiet machine about 20 s.
+WITHIN = 80.0
+# Green's health checks while validation is watched: ELB's slowest (10 checks, 300 s apart), 30 s
+# at SPEED, far longer than the test looks; then a usual setting, under which they pass at once.
+HELD_CHECKS = {"HealthCheckIntervalSeconds": 300, "HealthyThresholdCount": 10}
+RELEASED_CHECKS = {"HealthCheckIntervalSeconds": 10, "HealthyThresholdCount": 2}
 
 
 @dataclass
@@ -61,6 +85,7 @@ def seed(endpoint: str) -> Payments:
     sg = ec2.create_security_group(GroupName="ledger", Description="ledger", VpcId=vpc)["GroupId"]
     elbv2 = stack._client("elbv2", endpoint, REGION)
     lb = elbv2.create_load_balancer(Name="ledger", Subnets=subnets, SecurityGroups=[sg])["LoadBalancers"][0]
+    checks = {"blue": {"HealthCheckIntervalSeconds": 15, "HealthyThresholdCount": 2}, "green": HELD_CHECKS}
     groups = {
         color: elbv2.create_target_group(
             Name=f"ledger-{color}",
@@ -69,8 +94,7 @@ def seed(endpoint: str) -> Payments:
             VpcId=vpc,
             TargetType="ip",
             HealthCheckPath="/ping",
-            HealthCheckIntervalSeconds=15,
-            HealthyThresholdCount=2,
+            **checks[color],
         )["TargetGroups"][0]["TargetGroupArn"]
         for color in ("blue", "green")
     }
@@ -238,9 +262,43 @@ def task_addresses(endpoint: str, service: str) -> set[str]:
     }
 
 
+@dataclass
+class BlueWatch:
+    """Blue's target group as seen while the migration runs: each target's states, in order."""
+
+    states: dict[str, list[str]] = field(default_factory=dict)
+    phase_when_all_draining: Phase | None = None
+
+    def seen(self, now: dict[str, str]) -> None:
+        for target, state in now.items():
+            history = self.states.setdefault(target, [])
+            if not history or history[-1] != state:
+                history.append(state)
+
+
+async def watch_blue(endpoint: str, world: Payments, handle: WorkflowHandle[Any, Any], watch: BlueWatch) -> None:
+    """Record blue's target states until the group is gone (the caller cancels it otherwise)."""
+    while (now := target_states(endpoint, world.blue_group)) is not None:
+        watch.seen(now)
+        if now and set(now.values()) == {"draining"} and watch.phase_when_all_draining is None:
+            status = await stack.query_status(handle)
+            watch.phase_when_all_draining = status.phase if status is not None else None
+        await asyncio.sleep(0.05)
+
+
+async def pending_activities(handle: WorkflowHandle[Any, Any]) -> set[str]:
+    description = await handle.describe()
+    return {a.activity_type.name for a in description.raw_description.pending_activities}
+
+
 async def test_an_application_with_only_its_pre_migration_state_migrates(
     dev_server: EmbeddedServer, dev_client: Client, moto_server: str, log_dir: Path
 ) -> None:
+    with sim_settings.configured(sim_settings.profile("realistic", speed=SPEED)):
+        await asyncio.wait_for(migrate(dev_server, dev_client, moto_server, log_dir), WITHIN)
+
+
+async def migrate(dev_server: EmbeddedServer, dev_client: Client, moto_server: str, log_dir: Path) -> None:
     stack.reset_sim(moto_server)
     world = seed(moto_server)
     # Before: blue's web tasks are registered in blue's group by ECS; green's group is empty.
@@ -255,21 +313,36 @@ async def test_an_application_with_only_its_pre_migration_state_migrates(
         handle = await stack.start_migration(dev_client, "pre-migration", spec(world), "mesh-migration-ledger")
         approver = Approver(handle, random.Random(17))
         approving = asyncio.create_task(approver.run())
+        blue = BlueWatch()
+        watching = asyncio.create_task(watch_blue(moto_server, world, handle, blue))
         try:
-            report = await asyncio.wait_for(handle.result(), 180)
+            released_at = await validation_waits_for_green(moto_server, world, handle)
+            report = await handle.result()
         finally:
+            watching.cancel()
             with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
                 await asyncio.wait_for(approving, 10)
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
         assert not await approver.finish()
     finally:
         worker.stop()
     assert report.outcome == "completed", (report.events[-8:], worker.output()[-3000:])
 
-    # Green's group holds green's own web tasks, registered by ECS, healthy; blue's are gone from it.
+    # Validation concluded only after green's targets could turn healthy.
+    (validated,) = [e for e in report.events if e.kind == "validated"]
+    assert validated.time >= released_at, (validated, released_at)
+
+    # Green's group holds green's own web tasks, registered by ECS, healthy; blue's are not in it.
     green = target_states(moto_server, world.green_group)
     assert green == {f"{ip}:7000": "healthy" for ip in task_addresses(moto_server, f"{WEB}-v2")}
     assert green and set(green).isdisjoint(blue_targets)
-    # Blue's group was deleted by the decommission, once its deregistered targets had drained.
+
+    # Blue's targets were deregistered (by ECS, as decommission deleted blue's services) and drained
+    # while the workflow was still decommissioning; then blue's group was deleted.
+    assert set(blue.states) == blue_targets, blue.states
+    assert all(states[-1] == "draining" and "healthy" in states for states in blue.states.values()), blue.states
+    assert blue.phase_when_all_draining is Phase.DECOMMISSIONING, blue.phase_when_all_draining
     assert target_states(moto_server, world.blue_group) is None
     deleted = [d for d in report.decommissioned if world.blue_group in d.deleted]
     assert deleted, report.decommissioned
@@ -297,8 +370,40 @@ async def test_an_application_with_only_its_pre_migration_state_migrates(
     ]
 
 
-async def eventually(condition: Any, within: float = 30.0) -> None:
+async def validation_waits_for_green(endpoint: str, world: Payments, handle: WorkflowHandle[Any, Any]) -> datetime:
+    """Wait until ECS has registered green's web tasks in green's group and validation is waiting on
+    them (still ``initial``), then let their health checks pass; returns when they were let."""
+    phase: list[Phase | None] = [None]
+
+    async def registered_while_validating() -> bool:
+        green = target_states(endpoint, world.green_group) or {}
+        addresses = {f"{ip}:7000" for ip in task_addresses(endpoint, f"{WEB}-v2")}
+        if not green or set(green) != addresses or set(green.values()) != {"initial"}:
+            return False
+        status = await stack.query_status(handle)
+        phase[0] = status.phase if status is not None else None
+        return phase[0] is Phase.VALIDATING
+
+    await eventually_async(registered_while_validating, within=40.0)
+    # Validation's own activities are the ones waiting: ECS's deployment is not COMPLETED, nor the
+    # group healthy, until the targets have passed their checks.
+    waiting = await pending_activities(handle)
+    assert waiting & {contracts.WAIT_SERVICES_STABLE.name, contracts.CHECK_TARGET_HEALTH.name}, waiting
+    released_at = datetime.now(UTC)
+    stack._client("elbv2", endpoint, REGION).modify_target_group(TargetGroupArn=world.green_group, **RELEASED_CHECKS)
+    return released_at
+
+
+async def eventually(condition: Callable[[], bool], within: float = 30.0) -> None:
+    async def check() -> bool:
+        return condition()
+
+    await eventually_async(check, within)
+
+
+async def eventually_async(condition: Callable[[], Any], within: float = 30.0) -> None:
+    """Poll ``condition`` (a coroutine function) until it is true; fail after ``within`` seconds."""
     deadline = asyncio.get_running_loop().time() + within
-    while not condition():
+    while not await condition():
         assert asyncio.get_running_loop().time() < deadline, "the simulated account did not get there in time"
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
