@@ -362,6 +362,13 @@ def _rank(action: AlbActionFacts) -> float:
     return float(action.priority) if action.priority.isdigit() else float("inf")
 
 
+def _shadowing(facts: AlbFacts, action: AlbActionFacts) -> AlbActionFacts | None:
+    """The first catch-all rule evaluated before ``action``: no request reaches ``action``."""
+    return next(
+        (r for r in sorted(facts.rules, key=_rank) if r.matches_everything() and _rank(r) < _rank(action)), None
+    )
+
+
 def _shifted_action(edge: AlbEdge, path: str, facts: AlbFacts) -> list[PreflightProblem]:
     """The action the shifter writes must be the one that carries blue's traffic today."""
     field = f"{path}.rule_arn"
@@ -381,9 +388,7 @@ def _shifted_action(edge: AlbEdge, path: str, facts: AlbFacts) -> list[Preflight
         ]
     problems: list[PreflightProblem] = []
     where = shifted.where()
-    first_catch_all = next(
-        (a for a in sorted(facts.rules, key=_rank) if a.matches_everything() and _rank(a) < _rank(shifted)), None
-    )
+    first_catch_all = _shadowing(facts, shifted)
     if first_catch_all is not None:
         # Nothing reaches the shifted action: the ramp would move no traffic, and decommission
         # would empty blue's group while the catch-all still sends requests to it.
@@ -419,9 +424,10 @@ def _shifted_action(edge: AlbEdge, path: str, facts: AlbFacts) -> list[Preflight
                 else "set blue_target_group_arn to the group blue's entry service is registered in",
             )
         )
+        return problems  # the error names the rules that carry blue already
     for other in carriers:
-        if other is shifted or other is first_catch_all:
-            continue
+        if other is shifted or other is first_catch_all or _shadowing(facts, other) is not None:
+            continue  # a rule no request reaches carries nothing
         problems.append(
             preflight_warning(
                 path,
