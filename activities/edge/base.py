@@ -15,6 +15,9 @@ Adding a mechanism (e.g. VPC Lattice) takes:
 - its I/O module, ``activities/edge/<name>.py``: a ``Shifter`` subclass whose ``mechanism`` is that
   object, imported and added to the built-in tuple in ``activities/edge/registry.py`` (which
   checks that every registered mechanism has exactly one shifter);
+- optionally, the edge preflight: a read-only ``inspect()`` on the shifter returning the
+  mechanism's ``facts_model``, and the mechanism's pure ``preflight()`` judging those facts (the
+  plan fails on its errors, naming the spec field to change); the read actions join ``iam_grants``;
 - if its AWS service is new to meshshift: a client in ``activities/aws.py`` and its rate limit (a
   ``RateLimits`` field in ``migration/spec.py``, so ``make docs`` and the stub extras in
   ``pyproject.toml`` as well);
