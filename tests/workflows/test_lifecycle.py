@@ -156,7 +156,7 @@ async def test_failure_before_traffic_moved_fails_the_migration(env_timeskipping
 async def test_an_edge_preflight_error_fails_planning_and_a_warning_joins_the_plan(
     env_timeskipping, task_queue
 ) -> None:
-    body = make_spec(dry_run=True)
+    body = make_spec()
     world = world_for(body)
     alb, route53 = world.spec.edge
     world.edge_facts = [
@@ -171,13 +171,14 @@ async def test_an_edge_preflight_error_fails_planning_and_a_warning_joins_the_pl
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
         world.edge_facts = world.edge_facts[1:]
-        warned = await start(env_timeskipping, task_queue, body, workflow_id="preflight-warned")
+        warned = await start(env_timeskipping, task_queue, make_spec(dry_run=True))
         report = await warned.result()
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "MigrationFailed"
     assert "planning failed: edge preflight: 1 error\n" in cause.message
     assert "error edge[0].listener_arn: expected an existing ALB listener" in cause.message
     assert "warning edge[1].blue.set_identifier" in cause.message
+    assert world.calls[c.PROVISION_GREEN_SERVICE.name] == 0 and world.calls[c.SET_EDGE_WEIGHTS.name] == 0
     assert report.outcome == "dry_run" and report.plan is not None
     assert [(f.severity, f.field) for f in report.plan.preflight] == [
         ("warning", "edge[1].blue.set_identifier"),
