@@ -139,6 +139,7 @@ class Route53Shifter(Shifter):
             shifter_id=self.shifter_id,
             records=facts,
             simple_record=any("SetIdentifier" not in r for r in records),
+            other_set_identifiers=sorted(set(by_id) - {self.edge.blue.set_identifier, self.edge.green.set_identifier}),
         )
 
     def _record(self, side: WeightedRecord, weight: int, existing: dict[str, Any] | None) -> dict[str, Any]:

@@ -115,14 +115,28 @@ class Route53Facts(EdgeFacts):
     simple_record: bool = Field(
         default=False, description="a record of the name and type without a set identifier (simple routing) exists"
     )
+    other_set_identifiers: list[str] = Field(
+        default_factory=list, description="set identifiers of the name and type's other records"
+    )
     unreadable: str | None = Field(default=None, description="why the zone could not be read (e.g. AccessDenied)")
 
     def record(self, set_identifier: str) -> Route53RecordFacts | None:
         return next((r for r in self.records if r.set_identifier == set_identifier), None)
 
 
+def _none_of(others: list[str]) -> str:
+    if not others:
+        return "none"
+    return f"none (the name's records have set identifiers {', '.join(map(repr, others))})"
+
+
 def _same_target(a: str, b: str) -> bool:
-    return a.lower().rstrip(".") == b.lower().rstrip(".")
+    # Route 53 answers names in lower case with the final dot; an alias to a load balancer may carry
+    # the ``dualstack.`` prefix the console adds: the same target.
+    def plain(name: str) -> str:
+        return name.lower().rstrip(".").removeprefix("dualstack.")
+
+    return plain(a) == plain(b)
 
 
 def weight_pair(percent: int, scale: int = DEFAULT_WEIGHT_SCALE) -> IntegerPair:
@@ -206,7 +220,7 @@ class Route53Mechanism(EdgeMechanism[Route53Edge]):
                     preflight_warning(
                         field,
                         f"a weighted {where} record with set identifier {wanted.set_identifier!r}",
-                        "none",
+                        _none_of(facts.other_set_identifiers),
                         "the first ramp step creates it; if blue's traffic reaches this name by another record, "
                         "fix the set identifier instead",
                     )

@@ -218,6 +218,15 @@ def test_route53_missing_records_are_warnings_they_may_be_created() -> None:
     ]
 
 
+def test_route53_missing_record_names_the_set_identifiers_there_are() -> None:
+    (problem,) = r53(record("blue", found=False), record("green"), other_set_identifiers=["Blue"])
+    assert problem.field == "edge[1].blue.set_identifier" and "'Blue'" in problem.found
+
+
+def test_route53_alias_target_with_the_dualstack_prefix_is_the_same_target() -> None:
+    assert r53(record("blue", value="dualstack.blue.shop.example.com."), record("green")) == []
+
+
 def test_route53_records_that_are_not_weighted_are_errors() -> None:
     problems = r53(record("blue", routing="latency"), record("green"))
     assert fields(problems) == [("error", "edge[1].blue.set_identifier")]
