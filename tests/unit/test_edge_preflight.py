@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from meshshift.migration.contracts import BlueDiscovery, LoadBalancerAttachment
 from meshshift.migration.edge.alb import (
@@ -401,3 +402,14 @@ def test_a_service_found_by_an_alb_dns_name_is_a_warning_naming_it(spec: Migrati
     (finding,) = plan.preflight
     assert (finding.severity, finding.field) == ("warning", "blue.services[0]")
     assert hostname in finding.found and "internal-shop-1234567890" in finding.found
+
+
+def test_edge_facts_travel_as_json_and_an_old_discovery_still_decodes() -> None:
+    found = with_facts(discovery(), alb_facts(), Route53Facts(shifter_id="r"), cf_facts())
+    payload = pydantic_data_converter.payload_converter.to_payloads([found])
+    (back,) = pydantic_data_converter.payload_converter.from_payloads(payload, [BlueDiscovery])
+    assert [type(f) for f in back.edge_facts] == [AlbFacts, Route53Facts, CloudFrontFacts]
+    assert back == found
+    old = found.model_dump(mode="json")
+    del old["edge_facts"]
+    assert BlueDiscovery.model_validate(old).edge_facts == []
