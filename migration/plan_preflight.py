@@ -132,13 +132,16 @@ def edge_preflight(
     return problems
 
 
+def findings(problems: Sequence[PreflightProblem]) -> list[PreflightFinding]:
+    """The problems as payloads (``MigrationPlan.preflight``, ``meshshift plan --json``)."""
+    return [
+        PreflightFinding(severity=p.severity, field=p.field, expected=p.expected, found=p.found, next_step=p.next_step)
+        for p in problems
+    ]
+
+
 def judge(problems: Sequence[PreflightProblem]) -> tuple[list[str], list[PreflightFinding]]:
     """The plan's warnings and findings; raises ``EdgePreflightError`` if any problem is an error."""
     if any(p.is_error for p in problems):
         raise EdgePreflightError(problems)
-    warnings = [f"{PREFIX}: {p.text()}" for p in problems]
-    findings = [
-        PreflightFinding(severity=p.severity, field=p.field, expected=p.expected, found=p.found, next_step=p.next_step)
-        for p in problems
-    ]
-    return warnings, findings
+    return [f"{PREFIX}: {p.text()}" for p in problems], findings(problems)

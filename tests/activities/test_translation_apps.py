@@ -256,6 +256,10 @@ def test_meshshift_plan_reads_the_edge_first_one_error_and_one_warning(tmp_path:
     assert "health check port 9901 path /ready, Envoy's admin port" in err
     assert "warning edge[0]: expected every rule that sends requests to blue's target group to be shifted" in err
     assert admin_rule in err
+    as_json = CliRunner().invoke(cli, ["plan", str(path), "--json"])
+    assert as_json.exit_code == 1
+    found = [(f["severity"], f["field"]) for f in json.loads(as_json.stdout)["preflight"]]
+    assert sorted(found) == [("error", "edge[0].green_target_group_arn"), ("warning", "edge[0]")]
 
     # Fixed as the error says: the plan goes through, the warning stays in the plan and its JSON.
     elbv2.modify_target_group(TargetGroupArn=app.green_target_group, HealthCheckPort="traffic-port")
