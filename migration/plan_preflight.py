@@ -89,7 +89,9 @@ def dns_discovered(
 def preflight_context(
     spec: MigrationSpec, discovery: BlueDiscovery, services: Sequence[GreenServicePlan]
 ) -> PreflightContext:
-    return PreflightContext(green=green_ports(services), dns_discovered=dns_discovered(spec, discovery, services))
+    return PreflightContext(
+        green=green_ports(services), dns_discovered=dns_discovered(spec, discovery, services), edges=tuple(spec.edge)
+    )
 
 
 def found_by_alb_name(context: PreflightContext) -> list[PreflightProblem]:

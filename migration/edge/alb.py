@@ -336,7 +336,10 @@ class AlbMechanism(EdgeMechanism[AlbEdge]):
                     "set listener_arn to the listener in front of blue",
                 )
             ]
-        return [*_shifted_action(edge, path, facts), *_target_groups(edge, path, facts, context)]
+        shifted_elsewhere = {
+            e.rule_arn for e in context.edges if isinstance(e, AlbEdge) and e.listener_arn == edge.listener_arn
+        }
+        return [*_shifted_action(edge, path, facts, shifted_elsewhere), *_target_groups(edge, path, facts, context)]
 
     def iam_grants(self, edge: AlbEdge, context: IamContext) -> list[IamGrant]:
         # The forward action is replaced whole, on the rule when there is one, else on the
@@ -369,8 +372,13 @@ def _shadowing(facts: AlbFacts, action: AlbActionFacts) -> AlbActionFacts | None
     )
 
 
-def _shifted_action(edge: AlbEdge, path: str, facts: AlbFacts) -> list[PreflightProblem]:
-    """The action the shifter writes must be the one that carries blue's traffic today."""
+def _shifted_action(
+    edge: AlbEdge, path: str, facts: AlbFacts, shifted_elsewhere: set[str | None]
+) -> list[PreflightProblem]:
+    """The action the shifter writes must be the one that carries blue's traffic today.
+
+    ``shifted_elsewhere``: the rules of this listener (None: its default action) that edges of the
+    spec shift, this one included."""
     field = f"{path}.rule_arn"
     blue = edge.blue_target_group_arn
     actions = [*facts.rules, *([facts.default_action] if facts.default_action else [])]
@@ -426,7 +434,9 @@ def _shifted_action(edge: AlbEdge, path: str, facts: AlbFacts) -> list[Preflight
         )
         return problems  # the error names the rules that carry blue already
     for other in carriers:
-        if other is shifted or other is first_catch_all or _shadowing(facts, other) is not None:
+        if other is shifted or other is first_catch_all or other.rule_arn in shifted_elsewhere:
+            continue  # another edge of the spec shifts it
+        if _shadowing(facts, other) is not None:
             continue  # a rule no request reaches carries nothing
         problems.append(
             preflight_warning(

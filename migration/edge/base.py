@@ -172,6 +172,8 @@ class PreflightContext:
 
     green: tuple[GreenPorts, ...] = ()
     dns_discovered: tuple[DnsDiscoveredService, ...] = ()
+    # Every edge of the spec: what one edge's check asks for may be done by another edge.
+    edges: tuple[EdgeModel, ...] = ()
 
     def green_ports(self) -> frozenset[int]:
         """Every port any green task definition maps."""

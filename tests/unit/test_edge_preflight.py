@@ -133,6 +133,15 @@ def test_another_rule_that_also_sends_to_blue_is_a_warning_naming_it() -> None:
     assert f"rule_arn {RULE}" in problem.next_step
 
 
+def test_a_rule_another_edge_of_the_spec_shifts_is_no_warning() -> None:
+    facts = alb_facts(rules=(action(RULE, "10", ("path-pattern /api/*",), blue=1),))
+    both = PreflightContext(edges=(alb_edge(), alb_edge(RULE)))
+
+    assert alb(alb_edge(), facts, both) == []
+    assert alb(alb_edge(RULE), facts, both) == []
+    assert fields(alb(alb_edge(RULE), facts)) == [("warning", "edge[0]")]  # the default action, unshifted
+
+
 def test_a_rule_that_is_not_on_the_listener_is_an_error_naming_the_one_that_is() -> None:
     facts = alb_facts(default=action(other=1), rules=(action(RULE_2, "3", ("path-pattern /*",), blue=1),))
 
