@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from meshshift.activities.aws import AwsClients, aws_errors, error_code, is_transient
 from meshshift.activities.definition import implements
+from meshshift.activities.edge.inspect import inspect_edges
 from meshshift.migration.contracts import (
     DISCOVER_BLUE,
     AppMeshClientPolicy,
@@ -149,6 +150,7 @@ class DiscoveryActivities:
             appmesh_status=status,
             appmesh=inventory,
             warnings=warnings,
+            edge_facts=inspect_edges(self._clients, params.aws, spec.edge, activity.heartbeat),
         )
 
     # --- Cloud Map ------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from meshshift.migration.contracts import (
     ShifterWeights,
 )
 from meshshift.migration.edge.registry import EdgeSpec, mechanism, mechanism_of
+from meshshift.migration.plan_preflight import edge_preflight, judge
 from meshshift.migration.plan_translation import Translated, translate_blue
 from meshshift.migration.spec import ApprovalMode, MigrationSpec
 from meshshift.migration.translate import (
@@ -203,6 +204,9 @@ def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
     configs = [p.service_connect for p in [*services, *workers]]
     warnings.extend(make_discovery_names_unique(configs))
     warnings.extend(drop_duplicate_aliases(configs))
+    # After the green plans: the checks compare the edge with the ports green serves. Raises on an error.
+    preflight_warnings, preflight = judge(edge_preflight(spec, discovery, [*services, *workers]))
+    warnings.extend(preflight_warnings)
     return MigrationPlan(
         services=services,
         async_workers=workers,
@@ -212,6 +216,7 @@ def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
         untranslatable=[item.text() for item in blue.items],
         untranslatable_items=blue.items,
         retired_services=blue.retired,
+        preflight=preflight,
     )
 
 

@@ -223,6 +223,7 @@ def plan_migration(spec_path: Path, as_json: bool, console: Console) -> None:
     from meshshift.activities.discovery import DiscoveryActivities
     from meshshift.migration.contracts import AwsContext, DiscoverInput
     from meshshift.migration.plan import build_plan
+    from meshshift.migration.plan_preflight import EdgePreflightError, findings
 
     document, _ = load_spec_document(spec_path)
     spec = validate_spec(document, str(spec_path))
@@ -238,6 +239,16 @@ def plan_migration(spec_path: Path, as_json: bool, console: Console) -> None:
         fail(f"discovery failed talking to AWS: {exc}")
     try:
         plan = build_plan(spec, discovery)
+    except EdgePreflightError as exc:
+        if as_json:
+            # Scripts get every finding, errors included, in the shape of the plan's `preflight` field.
+            console.print_json(
+                data={
+                    "error": f"planning failed: {exc}",
+                    "preflight": [f.model_dump(mode="json") for f in findings(exc.problems)],
+                }
+            )
+        fail(f"planning failed: {exc}")
     except (ValueError, KeyError) as exc:
         # Odd discovery data the translation could not make sense of: say what, never a traceback.
         fail(f"planning failed: {exc}")

@@ -14,10 +14,59 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from meshshift.activities.aws import aws_errors
+from botocore.exceptions import ClientError
+
+from meshshift.activities.aws import aws_errors, error_code
 from meshshift.activities.edge.base import EDGE_MISCONFIGURED, Shifter, percent_of, refuse
 from meshshift.migration.contracts import ShifterReading, ShifterWeights
-from meshshift.migration.edge.alb import ALB, MAX_WEIGHT, AlbEdge
+from meshshift.migration.edge.alb import (
+    ALB,
+    MAX_WEIGHT,
+    AlbActionFacts,
+    AlbEdge,
+    AlbFacts,
+    AlbTargetGroupFacts,
+    AlbWeightedTargetGroup,
+)
+
+# Condition fields and the config key that holds their values (botocore's ELBv2 model).
+_CONDITION_CONFIGS = {
+    "path-pattern": "PathPatternConfig",
+    "host-header": "HostHeaderConfig",
+    "http-request-method": "HttpRequestMethodConfig",
+    "source-ip": "SourceIpConfig",
+}
+
+
+def describe_condition(condition: dict[str, Any]) -> str:
+    """``path-pattern /api/* or /v2/*``: one condition of a rule, its values or-ed as ALB does."""
+    name = str(condition.get("Field", "?"))
+    if name == "http-header":
+        config = condition.get("HttpHeaderConfig") or {}
+        values = [f"{config.get('HttpHeaderName', '?')}={v}" for v in config.get("Values") or []]
+    elif name == "query-string":
+        pairs = (condition.get("QueryStringConfig") or {}).get("Values") or []
+        values = [f"{p.get('Key') or ''}={p.get('Value', '')}" for p in pairs]
+    else:
+        values = list((condition.get(_CONDITION_CONFIGS.get(name, "")) or {}).get("Values") or [])
+        values = values or list(condition.get("Values") or [])
+    return f"{name} {' or '.join(values)}"
+
+
+def action_facts(actions: list[dict[str, Any]], rule: dict[str, Any] | None = None) -> AlbActionFacts:
+    forwards = [
+        AlbWeightedTargetGroup(target_group_arn=arn, weight=weight)
+        for action in actions
+        if action.get("Type") == "forward"
+        for arn, weight in AlbShifter._target_weights(action).items()
+    ]
+    return AlbActionFacts(
+        rule_arn=rule["RuleArn"] if rule else None,
+        priority=str(rule.get("Priority", "default")) if rule else "default",
+        conditions=[describe_condition(c) for c in (rule or {}).get("Conditions") or []],
+        action_types=[str(a.get("Type")) for a in actions],
+        forwards=forwards,
+    )
 
 
 class AlbShifter(Shifter):
@@ -95,6 +144,66 @@ class AlbShifter(Shifter):
                 elbv2.modify_rule(RuleArn=self.edge.rule_arn, Actions=new_actions)  # type: ignore[arg-type]
             else:
                 elbv2.modify_listener(ListenerArn=self.edge.listener_arn, DefaultActions=new_actions)  # type: ignore[arg-type]
+
+    def inspect(self) -> AlbFacts:
+        return self.inspecting(
+            f"Reading ALB listener {self.edge.listener_arn}, its rules and target groups",
+            self._inspect,
+            lambda reason: AlbFacts(shifter_id=self.shifter_id, unreadable=reason),
+        )
+
+    def _inspect(self) -> AlbFacts:
+        elbv2 = self.clients.elbv2(self.aws)
+        try:
+            listeners = elbv2.describe_listeners(ListenerArns=[self.edge.listener_arn])["Listeners"]
+        except ClientError as err:
+            if error_code(err) != "ListenerNotFound":
+                raise
+            listeners = []
+        if not listeners:
+            return AlbFacts(shifter_id=self.shifter_id, listener_found=False)
+        rules: list[AlbActionFacts] = []
+        kwargs: dict[str, Any] = {"ListenerArn": self.edge.listener_arn}
+        while True:
+            page = elbv2.describe_rules(**kwargs)
+            rules += [
+                action_facts([dict(a) for a in r.get("Actions") or []], dict(r))
+                for r in page["Rules"]
+                if not r.get("IsDefault")
+            ]
+            if not page.get("NextMarker"):
+                break
+            kwargs["Marker"] = page["NextMarker"]
+        self.heartbeat(f"{self.shifter_id}: read {len(rules)} listener rules")
+        return AlbFacts(
+            shifter_id=self.shifter_id,
+            default_action=action_facts([dict(a) for a in listeners[0].get("DefaultActions", [])]),
+            rules=rules,
+            target_groups=[
+                self._target_group(arn) for arn in (self.edge.blue_target_group_arn, self.edge.green_target_group_arn)
+            ],
+        )
+
+    def _target_group(self, arn: str) -> AlbTargetGroupFacts:
+        elbv2 = self.clients.elbv2(self.aws)
+        try:
+            groups = elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"]
+        except ClientError as err:
+            if error_code(err) != "TargetGroupNotFound":
+                raise
+            groups = []
+        if not groups:
+            return AlbTargetGroupFacts(target_group_arn=arn, found=False)
+        group = groups[0]
+        return AlbTargetGroupFacts(
+            target_group_arn=arn,
+            found=True,
+            port=group.get("Port"),
+            protocol=group.get("Protocol"),
+            health_check_protocol=group.get("HealthCheckProtocol"),
+            health_check_port=group.get("HealthCheckPort"),
+            health_check_path=group.get("HealthCheckPath"),
+        )
 
     def read_weights(self) -> ShifterReading:
         forward = self._forward(self._read_actions())

@@ -15,6 +15,9 @@ Adding a mechanism (e.g. VPC Lattice) takes:
 - its I/O module, ``activities/edge/<name>.py``: a ``Shifter`` subclass whose ``mechanism`` is that
   object, imported and added to the built-in tuple in ``activities/edge/registry.py`` (which
   checks that every registered mechanism has exactly one shifter);
+- optionally, the edge preflight: a read-only ``inspect()`` on the shifter returning the
+  mechanism's ``facts_model``, and the mechanism's pure ``preflight()`` judging those facts (the
+  plan fails on its errors, naming the spec field to change); the read actions join ``iam_grants``;
 - if its AWS service is new to meshshift: a client in ``activities/aws.py`` and its rate limit (a
   ``RateLimits`` field in ``migration/spec.py``, so ``make docs`` and the stub extras in
   ``pyproject.toml`` as well);
@@ -36,14 +39,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
+from botocore.exceptions import ClientError
 from temporalio.exceptions import ApplicationError
 
-from meshshift.activities.aws import AwsClients
+from meshshift.activities.aws import AwsClients, error_code, is_transient
 from meshshift.activities.polling import Backoff
 from meshshift.migration.contracts import AwsContext, ShifterReading, ShifterWeights
-from meshshift.migration.edge.base import EdgeMechanism
+from meshshift.migration.edge.base import EdgeFacts, EdgeMechanism
 from meshshift.migration.edge.registry import EdgeSpec
 
 # Error types (ApplicationError.type) callers can match in retry policies and tests.
@@ -51,6 +55,8 @@ WEIGHTS_REFUSED = "EdgeWeightsRefused"  # the requested weights are invalid for 
 READBACK_MISMATCH = "EdgeWeightMismatch"  # what AWS holds after the write is not what was written
 EDGE_MISCONFIGURED = "EdgeMisconfigured"  # the edge resource is not in a shape meshshift can shift
 NOT_IN_SYNC = "EdgeNotInSync"  # propagation did not finish in time (retryable: the write is idempotent)
+
+F = TypeVar("F", bound=EdgeFacts)
 
 
 @dataclass
@@ -120,6 +126,27 @@ class Shifter(ABC):
     @abstractmethod
     def read_weights(self) -> ShifterReading:
         """What AWS holds now, with green's effective share."""
+
+    def inspect(self) -> EdgeFacts | None:
+        """Read-only: the edge as it is today, in the mechanism's ``facts_model``, for the plan's
+        preflight (``EdgeMechanism.preflight``). None for a mechanism that reads nothing first.
+
+        A resource that does not exist is a fact (the preflight names the field to fix); an error
+        that reading again cannot cure (AccessDenied) is recorded in the facts' ``unreadable``
+        rather than raised, so that discovery still succeeds and the plan warns; transient errors
+        are raised, retryable, like every other activity's."""
+        return None
+
+    def inspecting(self, action: str, read: Callable[[], F], unreadable: Callable[[str], F]) -> F:
+        """``read()``, with a permanent AWS error turned into ``unreadable(reason)``."""
+        try:
+            return read()
+        except ClientError as err:
+            code = error_code(err)
+            if is_transient(err):
+                raise ApplicationError(f"{action}: transient AWS error {code}", type=code) from err
+            message = err.response.get("Error", {}).get("Message", "")
+            return unreadable(f"{action}: {code}{': ' + message if message else ''}")
 
     def wait_in_sync(self) -> None:
         """Block until the last write has propagated (no-op where changes land at once)."""

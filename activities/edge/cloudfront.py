@@ -28,7 +28,13 @@ from botocore.exceptions import ClientError
 from meshshift.activities.aws import aws_errors, error_code
 from meshshift.activities.edge.base import EDGE_MISCONFIGURED, Shifter, refuse
 from meshshift.migration.contracts import ShifterReading, ShifterWeights
-from meshshift.migration.edge.cloudfront import CLOUDFRONT, MAX_STAGING_PERCENT, CloudFrontEdge
+from meshshift.migration.edge.cloudfront import (
+    CLOUDFRONT,
+    MAX_STAGING_PERCENT,
+    CloudFrontDistributionFacts,
+    CloudFrontEdge,
+    CloudFrontFacts,
+)
 
 MAX_STAGING_WEIGHT = MAX_STAGING_PERCENT / 100
 ROUTING_FIELDS = (
@@ -87,6 +93,63 @@ class CloudFrontShifter(Shifter):
         if not policy.get("Enabled") or traffic.get("Type") != "SingleWeight":
             return 0.0  # disabled, or header-only routing: no share of real traffic
         return float((traffic.get("SingleWeightConfig") or {}).get("Weight", 0.0))
+
+    # --- preflight ------------------------------------------------------------------------------
+
+    def inspect(self) -> CloudFrontFacts:
+        return self.inspecting(
+            f"Reading CloudFront distributions {self.edge.distribution_id}, {self.edge.staging_distribution_id} "
+            f"and policy {self.edge.continuous_deployment_policy_id}",
+            self._inspect,
+            lambda reason: CloudFrontFacts(shifter_id=self.shifter_id, unreadable=reason),
+        )
+
+    def _read_distribution(self, distribution_id: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.clients.cloudfront(self.aws).get_distribution(Id=distribution_id)["Distribution"])
+        except ClientError as err:
+            if error_code(err) != "NoSuchDistribution":
+                raise
+            return None
+
+    @staticmethod
+    def _distribution_facts(distribution_id: str, found: dict[str, Any] | None) -> CloudFrontDistributionFacts:
+        if found is None:
+            return CloudFrontDistributionFacts(distribution_id=distribution_id, found=False)
+        config = found.get("DistributionConfig") or {}
+        return CloudFrontDistributionFacts(
+            distribution_id=distribution_id,
+            found=True,
+            staging=config.get("Staging"),
+            status=found.get("Status"),
+            domain_name=found.get("DomainName"),
+            continuous_deployment_policy_id=config.get("ContinuousDeploymentPolicyId") or None,
+        )
+
+    def _inspect(self) -> CloudFrontFacts:
+        primary = self._read_distribution(self.edge.distribution_id)
+        staging = self._read_distribution(self.edge.staging_distribution_id)
+        try:
+            answer = self.clients.cloudfront(self.aws).get_continuous_deployment_policy_config(
+                Id=self.edge.continuous_deployment_policy_id
+            )
+            policy: dict[str, Any] | None = dict(answer["ContinuousDeploymentPolicyConfig"])
+        except ClientError as err:
+            if error_code(err) != "NoSuchContinuousDeploymentPolicy":
+                raise
+            policy = None
+        traffic = (policy or {}).get("TrafficConfig") or {}
+        return CloudFrontFacts(
+            shifter_id=self.shifter_id,
+            primary=self._distribution_facts(self.edge.distribution_id, primary),
+            staging=self._distribution_facts(self.edge.staging_distribution_id, staging),
+            policy_found=policy is not None,
+            policy_enabled=policy.get("Enabled") if policy else None,
+            policy_traffic_type=traffic.get("Type"),
+            policy_weight=(traffic.get("SingleWeightConfig") or {}).get("Weight"),
+            policy_staging_dns_names=list(((policy or {}).get("StagingDistributionDnsNames") or {}).get("Items") or []),
+            same_routing=self._routing(primary) == self._routing(staging) if primary and staging else None,
+        )
 
     # --- writes ---------------------------------------------------------------------------------
 

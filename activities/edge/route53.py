@@ -12,10 +12,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshshift.activities.aws import aws_errors
+from botocore.exceptions import ClientError
+
+from meshshift.activities.aws import aws_errors, error_code
 from meshshift.activities.edge.base import Shifter, percent_of, refuse
 from meshshift.migration.contracts import ShifterReading, ShifterWeights
-from meshshift.migration.edge.route53 import MAX_WEIGHT, ROUTE53, Route53Edge, WeightedRecord
+from meshshift.migration.edge.route53 import (
+    MAX_WEIGHT,
+    ROUTE53,
+    Route53Edge,
+    Route53Facts,
+    Route53RecordFacts,
+    WeightedRecord,
+)
+
+# The key that marks each routing policy other than simple in a ResourceRecordSet.
+_ROUTING_KEYS = (
+    ("Weight", "weighted"),
+    ("Failover", "failover"),
+    ("Region", "latency"),
+    ("GeoLocation", "geolocation"),
+    ("GeoProximityLocation", "geoproximity"),
+    ("MultiValueAnswer", "multivalue"),
+    ("CidrRoutingConfig", "IP-based"),
+)
+
+
+def routing_policy(record: dict[str, Any]) -> str:
+    return next((name for key, name in _ROUTING_KEYS if key in record), "simple")
+
+
+def record_value(record: dict[str, Any]) -> str | None:
+    alias = record.get("AliasTarget") or {}
+    if alias.get("DNSName"):
+        return str(alias["DNSName"])
+    values = record.get("ResourceRecords") or []
+    return str(values[0]["Value"]) if values else None
 
 
 def _dns_name(name: str) -> str:
@@ -46,31 +78,69 @@ class Route53Shifter(Shifter):
         return f"{self.edge.record_type} {self.edge.record_name} in hosted zone {self.edge.hosted_zone_id}"
 
     def _current_records(self) -> dict[str, dict[str, Any]]:
-        """The weighted records of the spec's name and type, by set identifier."""
+        """The records of the spec's name and type that have a set identifier, by set identifier."""
+        with aws_errors(f"Reading Route 53 records {self._where()}"):
+            records = self._records_of_name()
+        return {r["SetIdentifier"]: r for r in records if "SetIdentifier" in r}
+
+    def _records_of_name(self) -> list[dict[str, Any]]:
+        """Every record of the spec's name and type (botocore errors are the caller's)."""
         r53 = self.clients.route53(self.aws)
         name = _dns_name(self.edge.record_name)
-        found: dict[str, dict[str, Any]] = {}
+        found: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "HostedZoneId": self.edge.hosted_zone_id,
             "StartRecordName": name,
             "StartRecordType": self.edge.record_type,
         }
-        with aws_errors(f"Reading Route 53 records {self._where()}"):
-            while True:
-                page = r53.list_resource_record_sets(**kwargs)
-                for record in page["ResourceRecordSets"]:
-                    if _dns_name(record["Name"]) != name or record["Type"] != self.edge.record_type:
-                        return found  # sorted by name then type: past ours, nothing more to see
-                    if "SetIdentifier" in record:
-                        found[record["SetIdentifier"]] = dict(record)
-                if not page.get("IsTruncated"):
-                    return found
-                kwargs.update(
-                    StartRecordName=page["NextRecordName"],
-                    StartRecordType=page["NextRecordType"],
+        while True:
+            page = r53.list_resource_record_sets(**kwargs)
+            for record in page["ResourceRecordSets"]:
+                if _dns_name(record["Name"]) != name or record["Type"] != self.edge.record_type:
+                    return found  # sorted by name then type: past ours, nothing more to see
+                found.append(dict(record))
+            if not page.get("IsTruncated"):
+                return found
+            kwargs.update(
+                StartRecordName=page["NextRecordName"],
+                StartRecordType=page["NextRecordType"],
+            )
+            if "NextRecordIdentifier" in page:
+                kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+
+    def inspect(self) -> Route53Facts:
+        return self.inspecting(
+            f"Reading Route 53 records {self._where()}",
+            self._inspect,
+            lambda reason: Route53Facts(shifter_id=self.shifter_id, unreadable=reason),
+        )
+
+    def _inspect(self) -> Route53Facts:
+        try:
+            records = self._records_of_name()
+        except ClientError as err:
+            if error_code(err) != "NoSuchHostedZone":
+                raise
+            return Route53Facts(shifter_id=self.shifter_id, zone_found=False)
+        by_id = {r["SetIdentifier"]: r for r in records if "SetIdentifier" in r}
+        facts = []
+        for side in (self.edge.blue, self.edge.green):
+            record = by_id.get(side.set_identifier)
+            facts.append(
+                Route53RecordFacts(
+                    set_identifier=side.set_identifier,
+                    found=record is not None,
+                    routing=routing_policy(record) if record else None,
+                    weight=int(record["Weight"]) if record and "Weight" in record else None,
+                    value=record_value(record) if record else None,
                 )
-                if "NextRecordIdentifier" in page:
-                    kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+            )
+        return Route53Facts(
+            shifter_id=self.shifter_id,
+            records=facts,
+            simple_record=any("SetIdentifier" not in r for r in records),
+            other_set_identifiers=sorted(set(by_id) - {self.edge.blue.set_identifier, self.edge.green.set_identifier}),
+        )
 
     def _record(self, side: WeightedRecord, weight: int, existing: dict[str, Any] | None) -> dict[str, Any]:
         record: dict[str, Any] = {

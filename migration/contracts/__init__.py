@@ -117,6 +117,7 @@ from meshshift.migration.contracts.plan import (
     MechanismName,
     MigrationPlan,
     PlannedStep,
+    PreflightFinding,
     ShifterWeights,
     UntranslatableItem,
 )
@@ -225,6 +226,7 @@ __all__ = [
     "PollAlarmsInput",
     "PollAlarmsResult",
     "PortMapping",
+    "PreflightFinding",
     "ProvisionServiceInput",
     "ProvisionedService",
     "ProxyConfiguration",

@@ -14,6 +14,7 @@ from meshshift.migration.contracts.ecs import (
     NetworkConfig,
     TaskDefinition,
 )
+from meshshift.migration.edge.registry import RegisteredEdgeFacts
 from meshshift.migration.spec import MigrationSpec
 
 
@@ -190,6 +191,11 @@ class BlueDiscovery(Payload):
     appmesh_status: AppMeshStatus
     appmesh: AppMeshInventory | None = None
     warnings: list[str] = Field(default_factory=list)
+    # Empty in histories recorded before discovery read the edge: their plan skips the checks that need it.
+    edge_facts: list[RegisteredEdgeFacts] = Field(
+        default_factory=list,
+        description="what each edge shifter read of its resource (inspect), for the plan's edge preflight",
+    )
 
 
 DISCOVER_BLUE = ActivityDef("discover_blue", DiscoverInput, BlueDiscovery, start_to_close=timedelta(minutes=15))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -71,6 +71,16 @@ class UntranslatableItem(Payload):
         return f"{prefix}{self.app_mesh_construct} ({self.resource}): {self.detail}. Next: {self.next_step}"
 
 
+class PreflightFinding(Payload):
+    """One finding of the plan's edge preflight: the edge as it is today against the spec."""
+
+    severity: Literal["error", "warning"]
+    field: str = Field(description="The spec field to change, e.g. 'edge[0].rule_arn'")
+    expected: str
+    found: str
+    next_step: str = ""
+
+
 class MigrationPlan(Payload):
     services: list[GreenServicePlan]
     async_workers: list[GreenServicePlan] = Field(default_factory=list)
@@ -83,4 +93,7 @@ class MigrationPlan(Payload):
     )
     retired_services: list[str] = Field(
         default_factory=list, description="Blue services that get no green copy (virtual gateways, blue.retire)"
+    )
+    preflight: list[PreflightFinding] = Field(
+        default_factory=list, description="The edge preflight's findings (warnings: an error stops the plan)"
     )

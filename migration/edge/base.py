@@ -4,8 +4,9 @@ An edge mechanism (ALB, Route 53, CloudFront, ...) is one ``EdgeMechanism`` obje
 module under ``migration/edge/``, listed in ``migration.edge.registry``. It owns its spec model and
 everything that differs between mechanisms: its shifter identity, its weights for a green percent
 and their limits, the ramp steps it cannot express, its plan warnings, how long a change takes to
-reach clients, the target groups it routes to, the blue resources it owns, and the IAM grants its
-shifter needs (``iam_grants``, for ``meshshift iam-policy``). Code outside the
+reach clients, the target groups it routes to, the blue resources it owns, what its shifter reads
+of the edge before the plan and how the plan judges it (``facts_model``, ``preflight``), and the
+IAM grants its shifter needs (``iam_grants``, for ``meshshift iam-policy``). Code outside the
 mechanism modules asks the registry for an edge's mechanism and never tells mechanisms apart
 itself. The I/O side, the ``Shifter`` that writes and reads the weights in AWS, is in
 ``activities/edge/``; its docstring lists everything a new mechanism takes.
@@ -171,6 +172,8 @@ class PreflightContext:
 
     green: tuple[GreenPorts, ...] = ()
     dns_discovered: tuple[DnsDiscoveredService, ...] = ()
+    # Every edge of the spec: what one edge's check asks for may be done by another edge.
+    edges: tuple[EdgeModel, ...] = ()
 
     def green_ports(self) -> frozenset[int]:
         """Every port any green task definition maps."""

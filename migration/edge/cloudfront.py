@@ -24,7 +24,18 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, model_validator
 
 from meshshift.migration.durations import Duration, format_duration
-from meshshift.migration.edge.base import EdgeMechanism, EdgeModel, EdgeWeights, Weighted
+from meshshift.migration.edge.base import (
+    EdgeFacts,
+    EdgeMechanism,
+    EdgeModel,
+    EdgeWeights,
+    FactModel,
+    PreflightContext,
+    PreflightProblem,
+    Weighted,
+    preflight_error,
+    preflight_warning,
+)
 from meshshift.migration.errors import rule_error, show
 from meshshift.migration.iam_model import IamContext, IamGrant, grant
 from meshshift.migration.spec_base import NonEmpty, StringFormat
@@ -92,6 +103,35 @@ class CloudFrontEdge(EdgeModel):
         if problems:
             raise rule_error(problems)
         return self
+
+
+# --- preflight facts ----------------------------------------------------------------------------
+
+
+class CloudFrontDistributionFacts(FactModel):
+    distribution_id: str
+    found: bool
+    staging: bool | None = Field(default=None, description="made as a staging distribution; None if not reported")
+    status: str | None = None
+    domain_name: str | None = None
+    continuous_deployment_policy_id: str | None = Field(default=None, description="the policy attached to it")
+
+
+class CloudFrontFacts(EdgeFacts):
+    """What the CloudFront shifter read of both distributions and the policy before the plan."""
+
+    type: Literal["cloudfront"] = "cloudfront"
+    primary: CloudFrontDistributionFacts | None = None
+    staging: CloudFrontDistributionFacts | None = None
+    policy_found: bool = True
+    policy_enabled: bool | None = None
+    policy_traffic_type: str | None = Field(default=None, description="'SingleWeight' or 'SingleHeader'")
+    policy_weight: float | None = None
+    policy_staging_dns_names: list[str] = Field(default_factory=list)
+    same_routing: bool | None = Field(
+        default=None, description="the staging distribution routes as the primary does (it would read as promoted)"
+    )
+    unreadable: str | None = Field(default=None, description="why the edge could not be read (e.g. AccessDenied)")
 
 
 @dataclass(frozen=True)
@@ -170,6 +210,111 @@ class CloudFrontMechanism(EdgeMechanism[CloudFrontEdge]):
             "back after that restores the primary's previous config rather than a weight"
         )
         return out
+
+    facts_model = CloudFrontFacts
+
+    def preflight(
+        self, edge: CloudFrontEdge, path: str, facts: EdgeFacts | None, context: PreflightContext
+    ) -> list[PreflightProblem]:
+        if not isinstance(facts, CloudFrontFacts):
+            return []
+        if facts.unreadable:
+            return [
+                preflight_warning(
+                    path,
+                    "the distributions and the continuous deployment policy readable before the plan",
+                    facts.unreadable,
+                    "grant cloudfront:GetDistribution and GetContinuousDeploymentPolicyConfig (`meshshift iam-policy`)",
+                )
+            ]
+        problems: list[PreflightProblem] = []
+        primary, staging = facts.primary, facts.staging
+        for field, found, is_staging in (
+            ("distribution_id", primary, False),
+            ("staging_distribution_id", staging, True),
+        ):
+            if found is None:
+                continue
+            if not found.found:
+                problems.append(
+                    preflight_error(
+                        f"{path}.{field}", "an existing distribution", f"no distribution {found.distribution_id}"
+                    )
+                )
+            elif found.staging is not None and found.staging != is_staging:
+                problems.append(
+                    preflight_error(
+                        f"{path}.{field}",
+                        "a staging distribution (CopyDistribution with Staging=true)"
+                        if is_staging
+                        else "a primary (not staging) distribution",
+                        f"{found.distribution_id} is {'a staging' if found.staging else 'a primary'} distribution",
+                        "swap distribution_id and staging_distribution_id" if not is_staging else "",
+                    )
+                )
+        policy_field = f"{path}.continuous_deployment_policy_id"
+        policy = edge.continuous_deployment_policy_id
+        if not facts.policy_found:
+            problems.append(
+                preflight_error(
+                    policy_field,
+                    "an existing continuous deployment policy",
+                    f"no policy {policy}",
+                    "create the policy for the staging distribution and attach it to the primary",
+                )
+            )
+        elif primary is not None and primary.found and primary.continuous_deployment_policy_id != policy:
+            # The shifter refuses to write a weight that would not apply: better known now than at step 1.
+            problems.append(
+                preflight_error(
+                    policy_field,
+                    f"the policy attached to distribution {edge.distribution_id}",
+                    f"attached: {primary.continuous_deployment_policy_id or 'none'}",
+                    "attach the policy to the primary distribution (UpdateDistribution with "
+                    "ContinuousDeploymentPolicyId), or fix the spec",
+                )
+            )
+        if (
+            facts.policy_found
+            and staging is not None
+            and staging.domain_name
+            and staging.domain_name not in facts.policy_staging_dns_names
+        ):
+            problems.append(
+                preflight_error(
+                    f"{path}.staging_distribution_id",
+                    "the staging distribution the policy sends traffic to "
+                    f"({', '.join(facts.policy_staging_dns_names) or 'none'})",
+                    f"{edge.staging_distribution_id} ({staging.domain_name})",
+                )
+            )
+        if facts.policy_found and facts.policy_traffic_type == "SingleHeader":
+            problems.append(
+                preflight_warning(
+                    policy_field,
+                    "a SingleWeight policy",
+                    "SingleHeader (only requests with the header reach staging)",
+                    "the first ramp step replaces the header rule by a weight; header-based testers lose it",
+                )
+            )
+        elif facts.policy_enabled and (facts.policy_weight or 0) > 0:
+            problems.append(
+                preflight_warning(
+                    policy_field,
+                    "staging weight 0 before the ramp",
+                    f"{facts.policy_weight:g} of the requests already go to staging",
+                )
+            )
+        if facts.same_routing:
+            problems.append(
+                preflight_warning(
+                    f"{path}.staging_distribution_id",
+                    "a staging distribution that routes to green (origins or behaviors differing from the primary's)",
+                    "the same routing as the primary: it reads as promoted, and the first ramp step is refused",
+                    "point the staging distribution's origin at green before the ramp starts",
+                )
+            )
+        return problems
 
     def iam_grants(self, edge: CloudFrontEdge, context: IamContext) -> list[IamGrant]:
         arns = context.arns

@@ -13,7 +13,18 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from meshshift.migration.edge.base import BlueResources, EdgeMechanism, EdgeModel, EdgeWeights
+from meshshift.migration.edge.base import (
+    BlueResources,
+    EdgeFacts,
+    EdgeMechanism,
+    EdgeModel,
+    EdgeWeights,
+    FactModel,
+    PreflightContext,
+    PreflightProblem,
+    preflight_error,
+    preflight_warning,
+)
 from meshshift.migration.errors import rule_error, show
 from meshshift.migration.iam_model import ConditionOperator, IamCondition, IamContext, IamGrant, grant
 from meshshift.migration.spec_base import SpecModel, StringFormat
@@ -80,6 +91,54 @@ class Route53Edge(EdgeModel):
         return self
 
 
+# --- preflight facts ----------------------------------------------------------------------------
+
+
+class Route53RecordFacts(FactModel):
+    """The record of one set identifier (of the spec's name and type), as read."""
+
+    set_identifier: str
+    found: bool
+    routing: str | None = Field(
+        default=None, description="'weighted', or the other policy the record uses ('failover', 'latency', ...)"
+    )
+    weight: int | None = None
+    value: str | None = Field(default=None, description="the record's value, or its alias target's DNS name")
+
+
+class Route53Facts(EdgeFacts):
+    """What the Route 53 shifter read of the hosted zone before the plan."""
+
+    type: Literal["route53"] = "route53"
+    zone_found: bool = True
+    records: list[Route53RecordFacts] = Field(default_factory=list, description="blue's and green's")
+    simple_record: bool = Field(
+        default=False, description="a record of the name and type without a set identifier (simple routing) exists"
+    )
+    other_set_identifiers: list[str] = Field(
+        default_factory=list, description="set identifiers of the name and type's other records"
+    )
+    unreadable: str | None = Field(default=None, description="why the zone could not be read (e.g. AccessDenied)")
+
+    def record(self, set_identifier: str) -> Route53RecordFacts | None:
+        return next((r for r in self.records if r.set_identifier == set_identifier), None)
+
+
+def _none_of(others: list[str]) -> str:
+    if not others:
+        return "none"
+    return f"none (the name's records have set identifiers {', '.join(map(repr, others))})"
+
+
+def _same_target(a: str, b: str) -> bool:
+    # Route 53 answers names in lower case with the final dot; an alias to a load balancer may carry
+    # the ``dualstack.`` prefix the console adds: the same target.
+    def plain(name: str) -> str:
+        return name.lower().rstrip(".").removeprefix("dualstack.")
+
+    return plain(a) == plain(b)
+
+
 def weight_pair(percent: int, scale: int = DEFAULT_WEIGHT_SCALE) -> IntegerPair:
     return integer_pair(percent, scale, max_weight=MAX_WEIGHT)
 
@@ -115,6 +174,78 @@ class Route53Mechanism(EdgeMechanism[Route53Edge]):
         if not edge.owned_by_meshshift:
             return BlueResources()
         return BlueResources(weighted_record_set_identifiers=(edge.blue.set_identifier,))
+
+    facts_model = Route53Facts
+
+    def preflight(
+        self, edge: Route53Edge, path: str, facts: EdgeFacts | None, context: PreflightContext
+    ) -> list[PreflightProblem]:
+        if not isinstance(facts, Route53Facts):
+            return []
+        if facts.unreadable:
+            return [
+                preflight_warning(
+                    path,
+                    "the hosted zone's records readable before the plan",
+                    facts.unreadable,
+                    "grant route53:ListResourceRecordSets on the zone (`meshshift iam-policy`)",
+                )
+            ]
+        if not facts.zone_found:
+            return [
+                preflight_error(
+                    f"{path}.hosted_zone_id", "an existing hosted zone", f"no hosted zone {edge.hosted_zone_id}"
+                )
+            ]
+        where = f"{edge.record_type} {edge.record_name}"
+        problems: list[PreflightProblem] = []
+        if facts.simple_record:
+            # Route 53 refuses weighted records beside a simple record of the same name and type.
+            problems.append(
+                preflight_error(
+                    f"{path}.record_name",
+                    f"weighted {where} records only",
+                    "a simple (not weighted) record of that name and type",
+                    "replace it by a weighted record with blue's set identifier, or shift another name",
+                )
+            )
+        for side in ("blue", "green"):
+            wanted: WeightedRecord = getattr(edge, side)
+            record = facts.record(wanted.set_identifier)
+            field = f"{path}.{side}.set_identifier"
+            if record is None:
+                continue
+            if not record.found:
+                problems.append(
+                    preflight_warning(
+                        field,
+                        f"a weighted {where} record with set identifier {wanted.set_identifier!r}",
+                        _none_of(facts.other_set_identifiers),
+                        "the first ramp step creates it; if blue's traffic reaches this name by another record, "
+                        "fix the set identifier instead",
+                    )
+                )
+            elif record.routing != "weighted":
+                problems.append(
+                    preflight_error(
+                        field,
+                        f"a weighted record ({where}, set identifier {wanted.set_identifier!r})",
+                        f"a {record.routing or 'non-weighted'} record",
+                        "make the record weighted, or name the weighted records in the spec",
+                    )
+                )
+            elif record.value is not None and not _same_target(record.value, wanted.value):
+                # The shifter writes the spec's value: blue's record would be repointed at the first step.
+                make = preflight_error if side == "blue" else preflight_warning
+                problems.append(
+                    make(
+                        f"{path}.{side}.value",
+                        f"{record.value} (where the {side} record points today)",
+                        f"{wanted.value} in the spec",
+                        f"set {side}.value to {record.value}, or the first ramp step repoints that record",
+                    )
+                )
+        return problems
 
     def iam_grants(self, edge: Route53Edge, context: IamContext) -> list[IamGrant]:
         zone = context.arns.arn("route53", f"hostedzone/{zone_id(edge)}", regional=False, account="")

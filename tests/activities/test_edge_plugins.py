@@ -13,6 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from meshshift.activities.aws import AwsClients
 from meshshift.activities.edge.activities import EdgeActivities
 from meshshift.activities.edge.base import Shifter, percent_of, refuse
+from meshshift.activities.edge.inspect import inspect_edges
 from meshshift.activities.edge.registry import SHIFTERS, registered_shifter, shifter_class
 from meshshift.migration.contracts import (
     AwsContext,
@@ -24,6 +25,7 @@ from meshshift.migration.contracts import (
     ShifterWeights,
 )
 from meshshift.migration.edge import registry
+from meshshift.migration.edge.base import PreflightContext
 from meshshift.migration.loading import validate_spec
 from meshshift.migration.plan import weights_for
 from tests.unit.toy_edge import TOY, ToyEdge, toy_spec
@@ -87,3 +89,12 @@ def test_a_shifter_needs_its_registered_mechanism() -> None:
     with registry.registered(TOY), registered_shifter(ToyShifter), twice, registered_shifter(ToyShifter):
         pass
     assert set(SHIFTERS) == {"alb", "route53", "cloudfront"}
+
+
+def test_a_mechanism_that_reads_nothing_before_the_plan_adds_no_edge_facts(aws_clients: AwsClients) -> None:
+    with registry.registered(TOY), registered_shifter(ToyShifter):
+        spec = validate_spec(toy_spec())
+        toy = spec.edge[2]
+        assert TOY.facts_model is None and ToyShifter(toy, aws_clients, CTX).inspect() is None
+        assert inspect_edges(aws_clients, CTX, [toy]) == []
+        assert TOY.preflight(toy, "edge[2]", None, PreflightContext()) == []

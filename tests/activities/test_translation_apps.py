@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boto3
 import pytest
 from temporalio.testing import ActivityEnvironment
 from typer.testing import CliRunner
@@ -229,3 +230,41 @@ def test_a_plan_the_translation_cannot_make_is_a_one_line_error(
     result = CliRunner().invoke(cli, ["plan", str(path)])
     assert result.exit_code == 1
     assert "planning failed: task definition 'x' is odd" in result.stderr and "Traceback" not in result.output
+
+
+def test_meshshift_plan_reads_the_edge_first_one_error_and_one_warning(tmp_path: Path) -> None:
+    app = mesh_apps.seed_bank()
+    elbv2 = boto3.client("elbv2", region_name=REGION)
+    # As App Mesh's walkthroughs leave it: green's group health-checks Envoy's admin port, and an
+    # admin rule also forwards to blue's group ahead of the listener's default action.
+    elbv2.modify_target_group(TargetGroupArn=app.green_target_group, HealthCheckPort="9901", HealthCheckPath="/ready")
+    admin_rule = elbv2.create_rule(
+        ListenerArn=app.listener_arn,
+        Priority=10,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/admin/*"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": app.blue_target_group}],
+    )["Rules"][0]["RuleArn"]
+    path = tmp_path / "bank.json"
+    path.write_text(mesh_apps.spec(app).model_dump_json())
+
+    failed = CliRunner().invoke(cli, ["plan", str(path)], env={"COLUMNS": "250"})
+
+    assert failed.exit_code == 1 and "Traceback" not in failed.output
+    err = " ".join(failed.stderr.split())  # the console wraps long lines
+    assert "planning failed: edge preflight: 1 error" in err
+    assert "error edge[0].green_target_group_arn: expected a health check on a port green serves" in err
+    assert "health check port 9901 path /ready, Envoy's admin port" in err
+    assert "warning edge[0]: expected every rule that sends requests to blue's target group to be shifted" in err
+    assert admin_rule in err
+    as_json = CliRunner().invoke(cli, ["plan", str(path), "--json"])
+    assert as_json.exit_code == 1
+    found = [(f["severity"], f["field"]) for f in json.loads(as_json.stdout)["preflight"]]
+    assert sorted(found) == [("error", "edge[0].green_target_group_arn"), ("warning", "edge[0]")]
+
+    # Fixed as the error says: the plan goes through, the warning stays in the plan and its JSON.
+    elbv2.modify_target_group(TargetGroupArn=app.green_target_group, HealthCheckPort="traffic-port")
+    planned = CliRunner().invoke(cli, ["plan", str(path), "--json"])
+    assert planned.exit_code == 0, planned.output
+    data = json.loads(planned.stdout)
+    assert [(f["severity"], f["field"]) for f in data["preflight"]] == [("warning", "edge[0]")]
+    assert [w for w in data["warnings"] if w.startswith("edge preflight: edge[0]: ")]

@@ -61,6 +61,7 @@ PUBLIC = {
     "MetricSources",
     "MetricsSnapshot",
     "MigrationPlan",
+    "PreflightFinding",
     "NamespaceResult",
     "NetworkConfig",
     "POLL_ALARMS",

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from meshshift.migration import contracts as c
 from meshshift.migration import plan as planning
+from meshshift.migration.edge.base import EdgeFacts
 from meshshift.migration.edge.registry import mechanism_of
 from meshshift.migration.spec import MigrationSpec
 
@@ -67,6 +68,8 @@ class FakeWorld:
         self.hooks: dict[str, Callable[[FakeWorld], None]] = {}
         # The next this many writes report their read-back as not in sync yet (DNS propagating).
         self.unsynced_writes = 0
+        # What discovery reports it read of the edge (none: as in histories from before the preflight).
+        self.edge_facts: list[EdgeFacts] = []
 
     # --- steering --------------------------------------------------------------------------
 
@@ -186,7 +189,12 @@ class FakeActivities:
             _blue_service(w.cluster or spec.blue.cluster, w.blue_service, BLUE_WORKER_COUNT, spec)
             for w in spec.async_workers
         ]
-        return c.BlueDiscovery(services=services, async_workers=workers, appmesh_status=c.AppMeshStatus.NOT_CONFIGURED)
+        return c.BlueDiscovery(
+            services=services,
+            async_workers=workers,
+            appmesh_status=c.AppMeshStatus.NOT_CONFIGURED,
+            edge_facts=list(self.world.edge_facts),
+        )
 
     @activity.defn(name=c.ENSURE_NAMESPACE.name)
     async def ensure_namespace(self, inp: c.EnsureNamespaceInput) -> c.NamespaceResult:

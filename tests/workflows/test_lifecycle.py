@@ -11,7 +11,10 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
 from meshshift.migration import contracts as c
+from meshshift.migration import plan as planning
 from meshshift.migration.constants import UPDATE_APPROVE
+from meshshift.migration.edge.alb import AlbFacts
+from meshshift.migration.edge.route53 import Route53Facts, Route53RecordFacts
 from meshshift.migration.state import CommandResult, GateKind, Phase
 from tests.workflows.fakes import BLUE_WORKER_COUNT
 from tests.workflows.harness import (
@@ -148,6 +151,40 @@ async def test_failure_before_traffic_moved_fails_the_migration(env_timeskipping
     assert final.error is not None and "frontend-sc" in final.error
     assert world.calls[c.SET_EDGE_WEIGHTS.name] == 0
     assert world.all_blue()
+
+
+async def test_an_edge_preflight_error_fails_planning_and_a_warning_joins_the_plan(
+    env_timeskipping, task_queue
+) -> None:
+    body = make_spec()
+    world = world_for(body)
+    alb, route53 = world.spec.edge
+    world.edge_facts = [
+        AlbFacts(shifter_id=planning.shifter_id(alb), listener_found=False),
+        Route53Facts(
+            shifter_id=planning.shifter_id(route53),
+            records=[Route53RecordFacts(set_identifier=s, found=False) for s in ("blue", "green")],
+        ),
+    ]
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+        world.edge_facts = world.edge_facts[1:]
+        warned = await start(env_timeskipping, task_queue, make_spec(dry_run=True))
+        report = await warned.result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "MigrationFailed"
+    assert "planning failed: edge preflight: 1 error\n" in cause.message
+    assert "error edge[0].listener_arn: expected an existing ALB listener" in cause.message
+    assert "warning edge[1].blue.set_identifier" in cause.message
+    assert world.calls[c.PROVISION_GREEN_SERVICE.name] == 0 and world.calls[c.SET_EDGE_WEIGHTS.name] == 0
+    assert report.outcome == "dry_run" and report.plan is not None
+    assert [(f.severity, f.field) for f in report.plan.preflight] == [
+        ("warning", "edge[1].blue.set_identifier"),
+        ("warning", "edge[1].green.set_identifier"),
+    ]
+    assert any(w.startswith("edge preflight: edge[1].blue.set_identifier") for w in report.warnings)
 
 
 async def test_async_workers_start_at_zero_until_the_flip(env_timeskipping, task_queue) -> None:
