@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         SA_GREEN_WEIGHT,
         SA_PHASE,
     )
+    from meshshift.migration.details import current_details
     from meshshift.migration.spec import MigrationSpec
     from meshshift.migration.state import (
         AuditEvent,
@@ -42,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         RunOptions,
         lifecycle_index,
     )
+    from meshshift.migration.summaries import activity_summary
     from meshshift.workflows.activity_options import (
         REGISTERED_SEARCH_ATTRIBUTES_RETRY,
         options_for,
@@ -250,6 +252,7 @@ class MigrationBase:
             # cancellation on its next heartbeat), so it never overlaps the compensation that
             # reverses it, e.g. a scale-down still polling while the rollback scales back up.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary=activity_summary(activity.name, arg, compensation=compensation),
         )
         if not interruptible:
             try:
@@ -354,6 +357,13 @@ class MigrationBase:
         )
         if not accepted:
             workflow.logger.info("refused %s from %s: %s", kind, actor, reason)
+        self._show_details()
+
+    def _show_details(self) -> None:
+        """Refresh the Web UI's current details (phase, weights, open gate and its commands,
+        countdown, last refusal). Called whenever the audit trail changes and before every wait.
+        set_current_details records no command, so old histories replay without a patch."""
+        workflow.set_current_details(current_details(self._state, self._spec))
 
     def _warn(self, message: str) -> None:
         if message not in self._state.warnings:

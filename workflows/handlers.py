@@ -78,6 +78,7 @@ class MessageHandlers(MigrationBase):
         )
         if decision.accepted and not isinstance(payload, str):
             self._apply(payload)
+            self._show_details()  # the audit above showed the state before the message applied
         return CommandResult(
             accepted=decision.accepted,
             reason=decision.reason,

@@ -123,6 +123,7 @@ class Watching(MigrationBase):
         def woken() -> bool:
             return state.rollback_request is not None or state.paused != paused or (until is not None and until())
 
+        self._show_details()  # the countdown's end just moved (a pause, a resume, a new wait)
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(woken, timeout=timeout)
         if countdown is not None and not paused and not counts_poll_time:
