@@ -124,6 +124,11 @@ _register(contracts.DEREGISTER_TASK_DEFINITIONS)(
 )
 
 
+_register(contracts.SEND_NOTIFICATION)(
+    lambda a: f"notify {'SNS' if a.target.type == 'sns' else 'webhook'}: {a.notification.kind.value.replace('_', ' ')}"
+)
+
+
 def activity_summary(name: str, arg: BaseModel, *, compensation: bool = False) -> str:
     """The one-line summary of calling activity ``name`` with ``arg`` (its name if none is known)."""
     render = SUMMARIES.get(name)
