@@ -5,18 +5,27 @@ HTTPS webhook) is tested in tests/activities/test_notifications.py."""
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, Worker
 
+from meshshift.activities.aws import AwsClients
+from meshshift.activities.notifications import NotificationActivities
 from meshshift.migration import contracts as c
 from meshshift.migration.contracts import NotificationKind as K
+from meshshift.workers.keepalive import KeepaliveInterceptor
 from meshshift.workflows.migration import MeshMigration
 from meshshift.workflows.sandbox import workflow_runner
+from tests.webhook_receiver import Receiver, receiver, trusted_receiver
+from tests.workflows.fakes import FakeActivities
 from tests.workflows.harness import finish, gate_open, make_spec, running_worker, send, start, wait_for, world_for
+from tests.workflows.test_web_ui_details import activity_summaries
+
+__all__ = ["receiver", "trusted_receiver"]  # fixtures
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:shop-migrations"
 NOTIFICATIONS = {"sns_topic_arn": TOPIC, "webhook": {"url_env": "MESHSHIFT_WEBHOOK_URL"}}
@@ -94,3 +103,44 @@ async def test_without_notifications_nothing_is_sent(env_timeskipping, task_queu
     assert world.calls[c.SEND_NOTIFICATION.name] == 0
     # No patch marker either: a spec without notifications issues exactly the commands it did before.
     assert "notifications" not in history.to_json()
+
+
+async def test_a_real_https_webhook_gets_the_messages_and_its_url_stays_out_of_the_history(
+    env_timeskipping, task_queue, trusted_receiver: Receiver
+) -> None:
+    """The real activity, on a worker whose environment holds the URL; everything else faked."""
+    env = "MESHSHIFT_WEBHOOK_URL"
+    body = make_spec(
+        ramp={"steps": [5, 100], "approval": "auto"},
+        decommission={"after": "PT1H", "approval": "required"},
+        notifications={"webhook": {"url_env": env}},
+    )
+    world = world_for(body)
+    real = NotificationActivities(AwsClients(), environ={env: trusted_receiver.url})
+    fakes = [a for a in FakeActivities(world).all() if a.__name__ != "send_notification"]
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        worker = Worker(
+            env_timeskipping.client,
+            task_queue=task_queue,
+            workflows=[MeshMigration],
+            activities=[*fakes, real.send_notification],
+            activity_executor=executor,
+            workflow_runner=workflow_runner(),
+            interceptors=[KeepaliveInterceptor()],
+        )
+        async with worker:
+            handle = await start(env_timeskipping, task_queue, body, workflow_id="mesh-migration-shop")
+            await env_timeskipping.sleep(timedelta(hours=3))  # bakes, drain and the 1-hour soak
+            await wait_for(handle, gate_open(100), "the decommission gate")
+            await send(handle, "approve", {"approver": "bob"})
+            report = await finish(handle)
+            history = (await handle.fetch_history()).to_json()
+            summaries = await activity_summaries(handle, env_timeskipping.client.data_converter.payload_converter)
+    assert report.outcome == "completed"
+    texts = [r["json"]["text"] for r in trusted_receiver.received]
+    assert len(texts) == 2
+    assert texts[0].startswith("*meshshift shop: approval needed for the decommission of blue*")
+    assert "`meshshift approve shop --step 100 --as <approver>`" in texts[0]
+    assert texts[1].startswith("*meshshift shop: migration completed*")
+    assert "s3cr3t" not in history and trusted_receiver.url not in history
+    assert {"notify webhook: gate opened", "notify webhook: completed"} <= set(summaries)
