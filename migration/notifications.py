@@ -65,7 +65,7 @@ def gate_opened(state: MigrationState, spec: MigrationSpec, gate: AwaitingApprov
         *(f"`{command}`" for command in approve_commands(state.app, gate)),
     ]
     if state.countdown is not None and state.countdown.purpose == "approval" and state.countdown.ends_at is not None:
-        action = spec.ramp.on_approval_timeout.value
+        action = "roll back" if spec.ramp.on_approval_timeout.value == "rollback" else "pause"
         lines.append(f"Without an approval by {when(state.countdown.ends_at)} the migration will {action}.")
     return _message(NotificationKind.GATE_OPENED, state, f"approval needed for the {what}", lines)
 
