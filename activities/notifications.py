@@ -47,7 +47,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 class NotificationActivities:
     def __init__(self, aws: AwsClients, environ: Mapping[str, str] | None = None) -> None:
-        self._aws = aws
+        self._clients = aws
         # The worker's environment, read at each call: a variable added by a restart is picked up.
         self._environ = environ if environ is not None else os.environ
 
@@ -59,7 +59,7 @@ class NotificationActivities:
         return self._post(inp, target)
 
     def _publish(self, inp: NotifyInput, target: SnsTarget) -> NotifyResult:
-        sns = self._aws.sns(inp.aws)
+        sns = self._clients.sns(inp.aws)
         with aws_errors(f"SNS Publish to {target.topic_arn}"):
             answer = sns.publish(
                 TopicArn=target.topic_arn,
@@ -130,7 +130,7 @@ class NotificationActivities:
                 )
             return url
         assert target.url_secret_arn is not None  # the spec requires one of the two
-        secrets = self._aws.secretsmanager(inp.aws)
+        secrets = self._clients.secretsmanager(inp.aws)
         with aws_errors(f"Secrets Manager GetSecretValue of {target.url_secret_arn}"):
             secret = str(secrets.get_secret_value(SecretId=target.url_secret_arn).get("SecretString") or "")
         return url_from_secret(secret.strip(), target.url_secret_arn)

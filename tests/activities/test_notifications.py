@@ -39,17 +39,22 @@ NOTE = Notification(
 )
 
 
-def send(target: SnsTarget | WebhookTarget, environ: dict[str, str] | None = None) -> NotifyResult:
-    activities = NotificationActivities(AwsClients(), environ=environ or {})
+def send(
+    target: SnsTarget | WebhookTarget, environ: dict[str, str] | None = None, clients: AwsClients | None = None
+) -> NotifyResult:
+    # ``aws_clients`` where AWS is called: its calls are checked against docs/iam-policy.json.
+    activities = NotificationActivities(clients or AwsClients(), environ=environ or {})
     result: NotifyResult = ActivityEnvironment().run(
         activities.send_notification, NotifyInput(aws=CTX, target=target, notification=NOTE)
     )
     return result
 
 
-def failure(target: SnsTarget | WebhookTarget, environ: dict[str, str] | None = None) -> ApplicationError:
+def failure(
+    target: SnsTarget | WebhookTarget, environ: dict[str, str] | None = None, clients: AwsClients | None = None
+) -> ApplicationError:
     with pytest.raises(ApplicationError) as caught:
-        send(target, environ)
+        send(target, environ, clients)
     # Nothing the failure carries (its message, and the causes Temporal would serialize with it).
     err: BaseException | None = caught.value
     while err is not None:
@@ -68,15 +73,17 @@ def test_the_webhook_gets_a_slack_body_from_the_url_in_the_environment(trusted_r
     assert "s3cr3t" not in result.model_dump_json()
 
 
-def test_the_webhook_url_can_come_from_secrets_manager(trusted_receiver: Receiver, aws_inprocess: None) -> None:
+def test_the_webhook_url_can_come_from_secrets_manager(
+    trusted_receiver: Receiver, aws_inprocess: None, aws_clients: AwsClients
+) -> None:
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
     as_json = secrets.create_secret(Name="shop/webhook", SecretString=json.dumps({"url": trusted_receiver.url}))["ARN"]
     plain = secrets.create_secret(Name="shop/webhook-plain", SecretString=trusted_receiver.url)["ARN"]
-    assert send(WebhookTarget(url_secret_arn=as_json)).detail == "HTTP 200 from 127.0.0.1"
-    assert send(WebhookTarget(url_secret_arn=plain)).detail == "HTTP 200 from 127.0.0.1"
+    assert send(WebhookTarget(url_secret_arn=as_json), clients=aws_clients).detail == "HTTP 200 from 127.0.0.1"
+    assert send(WebhookTarget(url_secret_arn=plain), clients=aws_clients).detail == "HTTP 200 from 127.0.0.1"
     assert len(trusted_receiver.received) == 2
     empty = secrets.create_secret(Name="shop/webhook-empty", SecretString=json.dumps({"link": "x"}))["ARN"]
-    err = failure(WebhookTarget(url_secret_arn=empty))
+    err = failure(WebhookTarget(url_secret_arn=empty), clients=aws_clients)
     assert err.non_retryable and "JSON without a string 'url' key" in str(err)
 
 
@@ -111,7 +118,7 @@ def test_an_untrusted_certificate_is_refused_and_retried(receiver: Receiver, mon
     assert receiver.received == []
 
 
-def test_sns_publishes_subject_text_and_attributes(aws_inprocess: None) -> None:
+def test_sns_publishes_subject_text_and_attributes(aws_inprocess: None, aws_clients: AwsClients) -> None:
     sns = boto3.client("sns", region_name="us-east-1")
     sqs = boto3.client("sqs", region_name="us-east-1")
     topic = sns.create_topic(Name="shop-migrations")["TopicArn"]
@@ -119,7 +126,7 @@ def test_sns_publishes_subject_text_and_attributes(aws_inprocess: None) -> None:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
 
-    result = send(SnsTarget(topic_arn=topic))
+    result = send(SnsTarget(topic_arn=topic), clients=aws_clients)
     assert result.target == topic and result.detail.startswith("message id ")
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     envelope = json.loads(messages[0]["Body"])
@@ -127,6 +134,6 @@ def test_sns_publishes_subject_text_and_attributes(aws_inprocess: None) -> None:
     assert envelope["MessageAttributes"]["meshshift_kind"]["Value"] == "gate_opened"
 
 
-def test_sns_to_a_missing_topic_is_permanent(aws_inprocess: None) -> None:
-    err = failure(SnsTarget(topic_arn="arn:aws:sns:us-east-1:123456789012:nobody"))
+def test_sns_to_a_missing_topic_is_permanent(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    err = failure(SnsTarget(topic_arn="arn:aws:sns:us-east-1:123456789012:nobody"), clients=aws_clients)
     assert err.non_retryable and "SNS Publish to arn:aws:sns:us-east-1:123456789012:nobody failed" in str(err)
