@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_route53 import Route53Client
     from mypy_boto3_servicediscovery import ServiceDiscoveryClient
+    from mypy_boto3_sns import SNSClient
 
 
 class RateLimiter:
@@ -162,6 +163,13 @@ class AwsClients:
 
     def servicediscovery(self, ctx: AwsContext) -> ServiceDiscoveryClient:
         return self._client("servicediscovery", ctx)  # type: ignore[no-any-return]
+
+    def sns(self, ctx: AwsContext) -> SNSClient:
+        return self._client("sns", ctx)  # type: ignore[no-any-return]
+
+    def secretsmanager(self, ctx: AwsContext) -> Any:
+        # No type stubs for Secrets Manager in the dev install; one call (GetSecretValue) is used.
+        return self._client("secretsmanager", ctx)
 
 
 def _heartbeat_while_waiting(waited: float) -> None:

@@ -97,6 +97,7 @@ def build_policy(spec: MigrationSpec, arns: ArnContext, facts: IamFacts | None =
         *_app_mesh_grants(spec, context),
         *_cloudwatch_grants(spec, context),
         *_target_group_grants(spec, context, notes),
+        *_notification_grants(spec),
     ]
     for edge in spec.edge:
         grants += registry.mechanism_of(edge).iam_grants(edge, context)
@@ -450,6 +451,19 @@ def _cloudwatch_grants(spec: MigrationSpec, context: IamContext) -> list[IamGran
     if spec.alarms:
         alarms = [context.arns.arn("cloudwatch", f"alarm:{name}") for name in spec.alarms]
         grants.append(grant("CloudWatchReadSpecAlarms", ["cloudwatch:DescribeAlarms"], alarms))
+    return grants
+
+
+def _notification_grants(spec: MigrationSpec) -> list[IamGrant]:
+    """The spec's own topic and secret (an env-var webhook needs no AWS permission)."""
+    settings = spec.notifications
+    grants: list[IamGrant] = []
+    if settings is not None and settings.sns_topic_arn is not None:
+        grants.append(grant("SnsPublishNotifications", ["sns:Publish"], [settings.sns_topic_arn]))
+    if settings is not None and settings.webhook is not None and settings.webhook.url_secret_arn is not None:
+        grants.append(
+            grant("SecretsManagerReadWebhookUrl", ["secretsmanager:GetSecretValue"], [settings.webhook.url_secret_arn])
+        )
     return grants
 
 

@@ -403,6 +403,22 @@ ACTIONS: dict[str, ActionFacts] = {
     "route53:ListResourceRecordSets": ActionFacts(
         "List", (ResourceType("hostedzone", "arn:${Partition}:route53:::hostedzone/${Id}"),), ()
     ),
+    "secretsmanager:GetSecretValue": ActionFacts(
+        "Read",
+        (ResourceType("Secret", "arn:${Partition}:secretsmanager:${Region}:${Account}:secret:${SecretId}"),),
+        (
+            "aws:RequestTag/${TagKey}",
+            "aws:ResourceTag/${TagKey}",
+            "aws:TagKeys",
+            "secretsmanager:ResourceTag/tag-key",
+            "secretsmanager:SecretId",
+            "secretsmanager:SecretPrimaryRegion",
+            "secretsmanager:VersionId",
+            "secretsmanager:VersionStage",
+            "secretsmanager:resource/AllowRotationLambdaArn",
+            "secretsmanager:resource/Type",
+        ),
+    ),
     "servicediscovery:CreateHttpNamespace": ActionFacts("Write", (), ("aws:RequestTag/${TagKey}", "aws:TagKeys")),
     "servicediscovery:GetNamespace": ActionFacts(
         "Read",
@@ -425,4 +441,9 @@ ACTIONS: dict[str, ActionFacts] = {
         ("aws:ResourceTag/${TagKey}",),
     ),
     "servicediscovery:ListNamespaces": ActionFacts("Read", (), ()),
+    "sns:Publish": ActionFacts(
+        "Write",
+        (ResourceType("topic", "arn:${Partition}:sns:${Region}:${Account}:${TopicName}"),),
+        ("aws:ResourceTag/${TagKey}",),
+    ),
 }

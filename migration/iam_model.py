@@ -52,9 +52,9 @@ class ActionFacts(NamedTuple):
         return self.access_level not in ("Read", "List")
 
 
-# ARN format variables whose values may hold a "/" (a role's path, an alarm's name); every other
+# ARN format variables whose values may hold a "/" (a role's path, an alarm's or a secret's name); every other
 # variable is one path segment, which is what keeps ``mesh/${MeshName}`` from matching a child.
-_MULTI_SEGMENT = {"RoleNameWithPath", "AlarmName"}
+_MULTI_SEGMENT = {"RoleNameWithPath", "AlarmName", "SecretId"}
 _VARIABLE = re.compile(r"\$\{(\w+)\}")
 
 

@@ -341,6 +341,69 @@ class RateLimits(SpecModel):
     servicediscovery: float = Field(default=10.0, gt=0, description="Cloud Map calls per second")
 
 
+# --- notifications ------------------------------------------------------------------------------
+
+# Only variables with this prefix: a spec (which anyone allowed to start a migration writes) must
+# not be able to make the worker send requests to whatever URL some other variable of its holds.
+WEBHOOK_ENV_PREFIX = "MESHSHIFT_WEBHOOK_"
+WebhookEnvName = Annotated[
+    str,
+    StringFormat(
+        rf"^{WEBHOOK_ENV_PREFIX}[A-Z0-9_]{{1,64}}$",
+        f"an environment variable name starting with {WEBHOOK_ENV_PREFIX} (uppercase letters, digits, underscores)",
+    ),
+]
+SecretArn = Annotated[
+    str,
+    StringFormat(
+        r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$",
+        "a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)",
+    ),
+]
+TopicArn = Annotated[
+    str,
+    StringFormat(
+        r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$",
+        "an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
+    ),
+]
+
+
+class WebhookSpec(SpecModel):
+    """A webhook whose URL (it usually carries a secret, as Slack's do) is given by reference only,
+    so it is never written to the workflow's history, logs or traces."""
+
+    url_env: WebhookEnvName | None = Field(
+        default=None, description="Environment variable of the worker that holds the https:// URL"
+    )
+    url_secret_arn: SecretArn | None = Field(
+        default=None,
+        description="Secrets Manager secret whose string is the https:// URL (or JSON with a 'url' key)",
+    )
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> WebhookSpec:
+        if (self.url_env is None) == (self.url_secret_arn is None):
+            both = "both" if self.url_env is not None else "neither"
+            raise rule_error(
+                [("", "exactly one of url_env or url_secret_arn (the URL itself is never in a spec)", both)]
+            )
+        return self
+
+
+class NotificationsSpec(SpecModel):
+    sns_topic_arn: TopicArn | None = Field(default=None, description="SNS topic that receives every notification")
+    webhook: WebhookSpec | None = Field(
+        default=None, description='HTTPS webhook that receives a JSON body {"text": ...} (a Slack incoming webhook)'
+    )
+
+    @model_validator(mode="after")
+    def _some_target(self) -> NotificationsSpec:
+        if self.sns_topic_arn is None and self.webhook is None:
+            raise rule_error([("", "sns_topic_arn, webhook or both", "neither")])
+        return self
+
+
 class MigrationSpec(SpecModel):
     name: AppName = Field(description="Application name")
     region: RegionName | None = Field(default=None, description="AWS region; default from AWS_REGION")
@@ -377,6 +440,10 @@ class MigrationSpec(SpecModel):
     two_person_rule: bool = Field(default=True, description="requested_by may not approve their own migration")
     requested_by: NonEmpty = Field(description="Who asked for the migration (recorded in the audit trail)")
     dry_run: bool = Field(default=False, description="Stop after the plan; nothing is changed in AWS")
+    notifications: NotificationsSpec | None = Field(
+        default=None,
+        description="Where to announce gates, refusals, rollbacks, failures and completion (sent by the worker)",
+    )
 
     @model_validator(mode="wrap")
     @classmethod

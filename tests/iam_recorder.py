@@ -200,6 +200,11 @@ def resource_arns(action: str, params: dict[str, Any], region: str) -> list[str]
             return [f"arn:aws:cloudfront::{ACCOUNT}:distribution/{p['Id']}"]
         if "ContinuousDeploymentPolicy" in operation:
             return [f"arn:aws:cloudfront::{ACCOUNT}:continuous-deployment-policy/{p['Id']}"]
+    if service == "sns" and operation == "Publish":
+        return [p["TopicArn"]]
+    if service == "secretsmanager" and operation == "GetSecretValue":
+        # meshshift passes the full ARN (the spec requires one), which is what IAM matches.
+        return [p["SecretId"]]
     if service == "cloudwatch" and operation == "DescribeAlarms":
         return [_arn("cloudwatch", region, f"alarm:{name}") for name in p.get("AlarmNames", [])]
     if service == "servicediscovery":

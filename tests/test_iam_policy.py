@@ -31,7 +31,9 @@ BOTOCORE_SERVICE = {
     "ecs": "ecs",
     "elasticloadbalancing": "elbv2",
     "route53": "route53",
+    "secretsmanager": "secretsmanager",
     "servicediscovery": "servicediscovery",
+    "sns": "sns",
 }
 
 

@@ -75,6 +75,10 @@ def everything() -> dict[str, Any]:
             "blue_task_definitions": True,
         },
     )
+    data["notifications"] = {
+        "sns_topic_arn": f"arn:aws:sns:us-east-1:{ACCOUNT}:shop-migrations",
+        "webhook": {"url_secret_arn": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:shop/webhook-AbCdEf"},
+    }
     return data
 
 

@@ -37,6 +37,7 @@ from meshshift.activities.discovery import DiscoveryActivities
 from meshshift.activities.edge.activities import EdgeActivities
 from meshshift.activities.health import HealthActivities
 from meshshift.activities.metrics import MetricsActivities
+from meshshift.activities.notifications import NotificationActivities
 from meshshift.activities.provisioning import ProvisioningActivities
 from meshshift.activities.temporal_meta import TemporalMetaActivities
 from meshshift.workers.connection import TemporalSettings, TemporalUnreachable, connect
@@ -120,6 +121,7 @@ def activity_objects(client: Client, aws: AwsClients) -> list[Any]:
         MetricsActivities(aws),
         AsyncWorkerActivities(aws),
         DecommissionActivities(aws),
+        NotificationActivities(aws),
         TemporalMetaActivities(client),
     ]
 

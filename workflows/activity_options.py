@@ -65,6 +65,15 @@ RETRIES: dict[contracts.Retry, RetryPolicy] = {
 
 REGISTERED_SEARCH_ATTRIBUTES_RETRY = RetryPolicy(maximum_attempts=3)
 
+# A notification is retried for about two minutes (a chat tool's hiccup, SNS throttling), then
+# given up and audited: nobody waits on it, and a late "gate opened" is worth little.
+NOTIFICATION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=5,
+)
+
 # Green services are provisioned this many at a time: a 500-service migration finishes in
 # reasonable time without the workflow scheduling 500 activities at once.
 PROVISION_CONCURRENCY = 10

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -21,13 +21,14 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from meshshift.migration import contracts
+    from meshshift.migration import contracts, notifications
     from meshshift.migration import plan as planning
     from meshshift.migration.constants import (
         SA_APP,
         SA_GREEN_WEIGHT,
         SA_PHASE,
     )
+    from meshshift.migration.details import current_details
     from meshshift.migration.spec import MigrationSpec
     from meshshift.migration.state import (
         AuditEvent,
@@ -42,7 +43,9 @@ with workflow.unsafe.imports_passed_through():
         RunOptions,
         lifecycle_index,
     )
+    from meshshift.migration.summaries import activity_summary
     from meshshift.workflows.activity_options import (
+        NOTIFICATION_RETRY,
         REGISTERED_SEARCH_ATTRIBUTES_RETRY,
         options_for,
     )
@@ -60,6 +63,9 @@ PATCH_VERIFY_FROM_WRITE = "verify-weights-from-write"
 PATCH_COUNTDOWN_CLOCK = "countdown-counts-poll-time"
 PATCH_CANCEL_AFTER_CALL = "cancellation-survives-a-call"
 PATCH_CANCEL_WAITS_FOR_CALL = "cancellation-waits-for-interrupted-call"
+PATCH_NOTIFICATIONS = "notifications"
+# How long a migration that has ended still waits for its last notifications (the outcome is decided).
+NOTIFICATION_FLUSH_LIMIT = timedelta(minutes=3)
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"
@@ -133,6 +139,7 @@ class MigrationBase:
     _options: RunOptions
     _state: MigrationState
     _sources: contracts.MetricSources | None
+    _notifying: set[asyncio.Task[None]]
 
     def _app_name(self) -> str:
         if self._spec is not None:
@@ -250,6 +257,7 @@ class MigrationBase:
             # cancellation on its next heartbeat), so it never overlaps the compensation that
             # reverses it, e.g. a scale-down still polling while the rollback scales back up.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary=activity_summary(activity.name, arg, compensation=compensation),
         )
         if not interruptible:
             try:
@@ -354,6 +362,54 @@ class MigrationBase:
         )
         if not accepted:
             workflow.logger.info("refused %s from %s: %s", kind, actor, reason)
+        self._show_details()
+
+    def _show_details(self) -> None:
+        """Refresh the Web UI's current details (phase, weights, open gate and its commands,
+        countdown, last refusal). Called whenever the audit trail changes and before every wait.
+        set_current_details records no command, so old histories replay without a patch."""
+        workflow.set_current_details(current_details(self._state, self._spec))
+
+    def _notify(self, build: Callable[[MigrationSpec], contracts.Notification]) -> None:
+        """Send a notification to every target of the spec, without waiting for it.
+
+        Each delivery runs in a task of its own, off the lifecycle's path: nothing awaits it but the
+        end of the run (``_flush_notifications``), and a failed one is only audited. Behind a patch
+        because it adds activity calls; a spec without ``notifications`` records no patch marker.
+        """
+        spec = self._spec
+        if spec is None or spec.notifications is None or not workflow.patched(PATCH_NOTIFICATIONS):
+            return
+        for arg in notifications.notify_inputs(spec, build(spec)):
+            task = asyncio.create_task(self._deliver(arg))
+            self._notifying.add(task)
+            task.add_done_callback(self._notifying.discard)
+
+    async def _deliver(self, arg: contracts.NotifyInput) -> None:
+        definition = contracts.SEND_NOTIFICATION
+        try:
+            await workflow.execute_activity(
+                definition.name,
+                arg,
+                result_type=definition.result,
+                start_to_close_timeout=definition.start_to_close,
+                retry_policy=NOTIFICATION_RETRY,
+                summary=activity_summary(definition.name, arg),
+            )
+        except ActivityError as err:
+            target = arg.target.topic_arn if isinstance(arg.target, contracts.SnsTarget) else arg.target.describe()
+            self._audit(
+                SYSTEM_ACTOR,
+                "notification_failed",
+                f"{arg.notification.kind.value} to {target} was not delivered: {cause_message(err)}",
+            )
+
+    async def _flush_notifications(self) -> None:
+        """Give the notifications still in flight a bounded time before the run ends: the last ones
+        (completed, rolled back, failed) matter most. No timer at all when none is in flight."""
+        if self._notifying:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: not self._notifying, timeout=NOTIFICATION_FLUSH_LIMIT)
 
     def _warn(self, message: str) -> None:
         if message not in self._state.warnings:

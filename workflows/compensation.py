@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from meshshift.migration import contracts
+    from meshshift.migration import contracts, notifications
     from meshshift.migration.spec import MigrationSpec
     from meshshift.migration.state import (
         MigrationReport,
@@ -89,6 +89,7 @@ class Compensation(MigrationBase):
         state.paused = False  # a rollback overrides a pause: holding green traffic is not safe
         self._enter(Phase.ROLLING_BACK)
         self._audit(request.actor, "rolling_back", f"{request.trigger.value}: {request.reason}")
+        self._notify(lambda _: notifications.rollback_started(state, record))
         try:
             await self._reverse_worker_flips(spec, record)
             await self._restore_blue_weights(spec, record)
@@ -104,6 +105,7 @@ class Compensation(MigrationBase):
             self._enter(Phase.FAILED)
             self._audit(SYSTEM_ACTOR, "rollback_failed", state.error)
             self._finish_timing()
+            self._notify(lambda _: notifications.rollback_ended(state, record))
             raise ApplicationError(state.error, type="RollbackFailed", non_retryable=True) from err
         record.finished = workflow.now()
         record.duration_seconds = (record.finished - record.started).total_seconds()
@@ -112,6 +114,7 @@ class Compensation(MigrationBase):
             SYSTEM_ACTOR, "rolled_back", f"rolled back in {record.duration_seconds:g}s: {', '.join(record.reversed)}"
         )
         self._finish_timing()
+        self._notify(lambda _: notifications.rollback_ended(state, record))
 
     async def _reverse_worker_flips(self, spec: MigrationSpec, record: RollbackRecord) -> None:
         workers = {w.blue_service: w for w in spec.async_workers}
@@ -160,8 +163,10 @@ class Compensation(MigrationBase):
         state.error = reason
         state.countdown = None
         state.awaiting_approval = None
+        failed_in = state.phase.value
         self._enter(Phase.FAILED)
         self._finish_timing()
+        self._notify(lambda _: notifications.phase_failed(state, failed_in, reason))
         await workflow.wait_condition(workflow.all_handlers_finished)
         if cancelled:
             raise asyncio.CancelledError

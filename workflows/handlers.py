@@ -9,6 +9,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from meshshift.migration import notifications
     from meshshift.migration.constants import (
         QUERY_STATUS,
         SIGNAL_ALARM,
@@ -78,6 +79,12 @@ class MessageHandlers(MigrationBase):
         )
         if decision.accepted and not isinstance(payload, str):
             self._apply(payload)
+            self._show_details()  # the audit above showed the state before the message applied
+        elif command is not Command.ALARM:
+            # An alarm bridge forwards every OK transition too, and those are refused by design:
+            # only refusals of people's messages are worth a notification.
+            refused = state.events[-1]
+            self._notify(lambda _: notifications.refusal(state, refused))
         return CommandResult(
             accepted=decision.accepted,
             reason=decision.reason,

@@ -25,7 +25,7 @@ from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from meshshift.migration import analysis, contracts
+    from meshshift.migration import analysis, contracts, notifications
     from meshshift.migration import plan as planning
     from meshshift.migration.constants import (
         WORKFLOW_TYPE,
@@ -98,6 +98,7 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             self._state.phase = Phase.FAILED
             self._state.error = self._spec_error
         self._sources: contracts.MetricSources | None = None
+        self._notifying: set[asyncio.Task[None]] = set()
 
     @workflow.run
     async def run(self, input: MigrationInput) -> MigrationReport:
@@ -110,13 +111,18 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
                 non_retryable=True,
             )
         try:
-            report = await self._lifecycle(spec)
-        except workflow.ContinueAsNewError:
-            raise
-        except BaseException as err:  # CancelledError is a BaseException: it must compensate too
-            report = await self._unwind(spec, err)
+            try:
+                report = await self._lifecycle(spec)
+            except workflow.ContinueAsNewError:
+                raise
+            except BaseException as err:  # CancelledError is a BaseException: it must compensate too
+                report = await self._unwind(spec, err)
+        finally:
+            # Whatever the outcome (and before a continue-as-new), the last notifications go out.
+            await self._flush_notifications()
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return report
+        # Built again from the state: a delivery that failed during the flush is in its events too.
+        return self._report(report.outcome)
 
     async def _lifecycle(self, spec: MigrationSpec) -> MigrationReport:
         await self._announce(spec)
@@ -142,6 +148,7 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             await self._decommission(spec)
         self._enter(Phase.COMPLETED)
         self._finish_timing()
+        self._notify(lambda _: notifications.completed(self._state))
         return self._report("completed")
 
     async def _plan(self, spec: MigrationSpec) -> None:

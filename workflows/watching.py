@@ -10,7 +10,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from meshshift.migration import analysis, contracts
+    from meshshift.migration import analysis, contracts, notifications
     from meshshift.migration import plan as planning
     from meshshift.migration.spec import ApprovalTimeoutAction, MigrationSpec
     from meshshift.migration.state import (
@@ -78,6 +78,8 @@ class Watching(MigrationBase):
         state.countdown = Countdown.starting("approval", timeout, workflow.now()) if timeout else None
         limit = f" (timeout {timeout} of unpaused time)" if timeout else ""
         self._audit(SYSTEM_ACTOR, "gate_opened", f"waiting for approval of {kind.value} step {step}{limit}")
+        gate = state.awaiting_approval
+        self._notify(lambda spec: notifications.gate_opened(state, spec, gate))
 
     async def _watch(self, spec: MigrationSpec, until: Callable[[], bool] | None) -> bool:
         """Wait until ``until()`` (-> True) or the state's countdown runs out (-> False), while polling
@@ -123,6 +125,7 @@ class Watching(MigrationBase):
         def woken() -> bool:
             return state.rollback_request is not None or state.paused != paused or (until is not None and until())
 
+        self._show_details()  # the countdown's end just moved (a pause, a resume, a new wait)
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(woken, timeout=timeout)
         if countdown is not None and not paused and not counts_poll_time:

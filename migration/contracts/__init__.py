@@ -112,6 +112,16 @@ from meshshift.migration.contracts.metrics import (
     TrafficFigures,
     Verdict,
 )
+from meshshift.migration.contracts.notifications import (
+    SEND_NOTIFICATION,
+    Notification,
+    NotificationKind,
+    NotificationTarget,
+    NotifyInput,
+    NotifyResult,
+    SnsTarget,
+    WebhookTarget,
+)
 from meshshift.migration.contracts.plan import (
     GreenServicePlan,
     MechanismName,
@@ -153,6 +163,7 @@ ACTIVITIES: tuple[ActivityDef[Any, Any], ...] = (
     DELETE_WEIGHTED_RECORD,
     DELETE_APP_MESH,
     DEREGISTER_TASK_DEFINITIONS,
+    SEND_NOTIFICATION,
     REGISTERED_SEARCH_ATTRIBUTES,
 )
 
@@ -173,6 +184,7 @@ __all__ = [
     "READ_EDGE_WEIGHTS",
     "REGISTERED_SEARCH_ATTRIBUTES",
     "SCALE_SERVICE",
+    "SEND_NOTIFICATION",
     "SET_EDGE_WEIGHTS",
     "WAIT_SERVICES_STABLE",
     "ActivityDef",
@@ -221,6 +233,11 @@ __all__ = [
     "MigrationPlan",
     "NamespaceResult",
     "NetworkConfig",
+    "Notification",
+    "NotificationKind",
+    "NotificationTarget",
+    "NotifyInput",
+    "NotifyResult",
     "Payload",
     "PlannedStep",
     "PollAlarmsInput",
@@ -248,6 +265,7 @@ __all__ = [
     "ShifterReading",
     "ShifterTarget",
     "ShifterWeights",
+    "SnsTarget",
     "TargetGroupHealth",
     "TargetHealthInput",
     "TargetHealthResult",
@@ -256,4 +274,5 @@ __all__ = [
     "UntranslatableItem",
     "UrlCheck",
     "Verdict",
+    "WebhookTarget",
 ]

@@ -3,9 +3,11 @@ with the real worker and the seeded simulated AWS:
 
 1. start a migration from the UI's Start Workflow form, with the spec as JSON input;
 2. find it in the workflow list by filtering on the app's search attribute;
-3. run the `status` query on the workflow's page (the first ramp gate is open);
+3. run the `status` query on the workflow's page (the first ramp gate is open), and read the same
+   gate, with its `meshshift approve` command, in the workflow's current details;
 4. approve step 1 from the UI's "Send a Signal" dialog;
-5. see green at 1% in `status`, and read the same weights back from the simulated AWS.
+5. see green at 1% in `status`, the weight write's activity summary in the event history, and read
+   the same weights back from the simulated AWS.
 
 Each step leaves a screenshot in tests/.artifacts/browser/; docs/web-ui.md shows the same journey.
 """
@@ -36,6 +38,8 @@ UI_TIMEOUT_MS = 20_000
 EVENTUALLY_SECONDS = 40.0
 APPROVAL = {"approver": "alice", "step": 1}
 OTHER_APP = "catalog"
+# migration/summaries.py's line for the weight write of step 1 (the stack's spec has both shifters).
+WEIGHT_SUMMARY = "ALB listener, Route 53 record → 1% green"
 
 
 @pytest.fixture
@@ -164,6 +168,24 @@ async def test_start_list_query_and_approve_a_migration_from_the_web_ui(
         await eventually(run_query, lambda: expect(result).to_have_text(gate_open, timeout=2_000), "step 1's gate")
         await shot("status-query-gate-open")
 
+        # The workflow's current details say the same in words, with the command that moves it on
+        # (newer UIs show them on a "User Metadata" tab, older ones in the header's details).
+        main = page.get_by_role("main")
+        metadata_tab = page.get_by_test_id("user-metadata-tab")
+
+        async def open_current_details() -> None:
+            await page.reload()
+            if await metadata_tab.count():
+                await metadata_tab.click()
+
+        async def gate_explained() -> None:
+            await expect(main).to_contain_text("Waiting for approval", timeout=2_000)
+            await expect(main).to_contain_text(f"meshshift approve {stack.app} --step 1 --as", timeout=2_000)
+
+        await eventually(open_current_details, gate_explained, "the current details of step 1's gate")
+        await shot("current-details-gate-open")
+        await page.get_by_test_id("queries-tab").click()
+
         # 4. approve from the "Send a Signal" dialog.
         await page.get_by_role("button", name="More Actions").click()
         await page.get_by_role("menuitem", name="Send a Signal").filter(visible=True).click()
@@ -180,6 +202,17 @@ async def test_start_list_query_and_approve_a_migration_from_the_web_ui(
         weight_one = re.compile(r'"green_weight": 1,')
         await eventually(run_query, lambda: expect(result).to_have_text(weight_one, timeout=2_000), "green at 1%")
         await shot("status-query-green-1")
+
+        # The event history names each activity call by its summary, e.g. the weight write of step 1.
+        async def open_history() -> None:
+            await page.reload()
+            await page.get_by_test_id("history-tab").click()
+
+        async def summary_shown() -> None:
+            await expect(page.get_by_text(WEIGHT_SUMMARY).first).to_be_visible(timeout=2_000)
+
+        await eventually(open_history, summary_shown, f"the activity summary {WEIGHT_SUMMARY!r}")
+        await shot("history-activity-summaries")
 
         # The search attributes follow the migration too (phase and weight, for the list's filters).
         attributes = page.get_by_role("main")

@@ -62,6 +62,7 @@ class FakeWorld:
             self.services[(worker.cluster or spec.blue.cluster, worker.blue_service)] = BLUE_WORKER_COUNT
         self.deleted: list[str] = []
         self.registered_search_attributes: list[str] = []
+        self.notifications: list[c.NotifyInput] = []  # delivered ones, in order
         self.stable = True
         self.fail: dict[str, ApplicationError] = {}
         self.blocks: list[Block] = []
@@ -178,6 +179,7 @@ class FakeActivities:
             self.delete_app_mesh,
             self.deregister_task_definitions,
             self.registered_search_attributes,
+            self.send_notification,
         ]
 
     @activity.defn(name=c.DISCOVER_BLUE.name)
@@ -338,6 +340,12 @@ class FakeActivities:
     async def registered_search_attributes(self, _: c.RegisteredSearchAttributesInput) -> c.RegisteredSearchAttributes:
         await self.world.enter(c.REGISTERED_SEARCH_ATTRIBUTES.name)
         return c.RegisteredSearchAttributes(names=self.world.registered_search_attributes)
+
+    @activity.defn(name=c.SEND_NOTIFICATION.name)
+    async def send_notification(self, inp: c.NotifyInput) -> c.NotifyResult:
+        await self.world.enter(c.SEND_NOTIFICATION.name)
+        self.world.notifications.append(inp)
+        return c.NotifyResult(target=inp.target.type, detail="recorded by the fake")
 
 
 def _blue_service(cluster: str, name: str, count: int, spec: MigrationSpec) -> c.BlueService:
