@@ -20,7 +20,7 @@ INTRO = """# Reliability and security
 What meshshift has been seen surviving: workers killed mid-step, the Temporal server restarting,
 AWS throttling and 5xx, malformed specs and messages, forged alarms, approvers who are not
 allowed. The figures below are those of the latest `make chaos` run (the long forms,
-`MESHSHIFT_CHAOS_RUNS=100`); `make test` runs the same tests in their short forms (10 chaos runs).
+`MESHSHIFT_CHAOS_RUNS=100`); `make test` runs the same tests in their short forms (5 worker-chaos runs, one batch).
 `make chaos` rewrites this page from the figures that every run of `tests/reliability/` writes
 (tests/.artifacts/reliability.json, not committed); `python -m tests.reliability.report` renders
 it by hand.

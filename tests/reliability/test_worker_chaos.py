@@ -8,7 +8,7 @@ ALB weights, App Mesh resources, Cloud Map namespaces), no duplicates, and every
 test sent in the final report.
 
 Runs go in batches of up to five concurrent migrations, each in its own simulated region, so a
-kill lands on migrations in different phases at once. ``MESHSHIFT_CHAOS_RUNS`` (default 10) sets
+kill lands on migrations in different phases at once. ``MESHSHIFT_CHAOS_RUNS`` (default 5 in make test, one batch; make chaos runs 100) sets
 the number of runs; ``MESHSHIFT_CHAOS_SEED`` replays a failing seed (every failure names it).
 """
 
@@ -80,7 +80,7 @@ async def drive(
 async def test_worker_killed_at_random_moments_changes_nothing(
     dev_server: EmbeddedServer, dev_client: Client, moto_server: str, log_dir: Path
 ) -> None:
-    runs = figures.chaos_runs(10)
+    runs = figures.chaos_runs(5)
     seed = int(os.environ.get("MESHSHIFT_CHAOS_SEED") or random.randrange(2**31))
     rng = random.Random(seed)
     task_queue = f"chaos-{seed}"
