@@ -38,10 +38,12 @@ from meshshift.migration.contracts import (
     CapacityProviderItem,
     CloudMapRegistration,
     DiscoverInput,
+    InferredAlias,
     LoadBalancerAttachment,
     NetworkConfig,
     TaskDefinition,
 )
+from meshshift.migration.inference import env_backend_calls, infer_aliases
 from meshshift.migration.translate import READ_ONLY_TASK_KEYS
 
 if TYPE_CHECKING:
@@ -107,7 +109,6 @@ class DiscoveryActivities:
         task_definitions: dict[str, TaskDefinition] = {}
 
         services = self._describe(ecs, spec.blue.cluster, spec.blue.services, task_definitions, warnings)
-        self._read_registrations(params.aws, services, warnings)
 
         workers_by_cluster: dict[str, list[str]] = {}
         for worker in spec.async_workers:
@@ -126,9 +127,9 @@ class DiscoveryActivities:
                 status = AppMeshStatus.UNAVAILABLE
                 warnings.append(
                     f"App Mesh API did not answer for mesh {spec.blue.mesh!r} ({problem}); discovery fell back to "
-                    "the ECS task definitions (envoy sidecar, APPMESH_RESOURCE_ARN, proxyConfiguration). "
-                    "Route timeouts, retry policies and TLS settings known only to App Mesh are not in the plan: "
-                    "review the green Service Connect configuration, or supply them in the spec."
+                    "the ECS task definitions (envoy sidecar, APPMESH_RESOURCE_ARN, proxyConfiguration) and Cloud "
+                    "Map. Route timeouts, retry policies and TLS settings known only to App Mesh are not in the plan: "
+                    "review the green Service Connect configuration, or supply them in the spec (green.services)."
                 )
             for service in [*services, *async_workers]:
                 if service.virtual_node_name is None and not _runs_a_gateway(service.task_definition):
@@ -142,6 +143,15 @@ class DiscoveryActivities:
                         f"Blue service {service.name!r} (cluster {service.cluster!r}) has no envoy sidecar naming an "
                         f"App Mesh virtual node (APPMESH_RESOURCE_ARN / APPMESH_VIRTUAL_NODE_NAME); {fallback}."
                     )
+        # Without App Mesh data every service's registration matters: it is the name clients use.
+        without_mesh = status in (AppMeshStatus.UNAVAILABLE, AppMeshStatus.NOT_CONFIGURED)
+        self._read_registrations(params.aws, [*services, *async_workers], warnings, every=without_mesh)
+        namespaces = _namespaces([*services, *async_workers], inventory)
+        calls = [call for s in [*services, *async_workers] for call in env_backend_calls(s, set(namespaces))]
+        inferred: list[InferredAlias] = []
+        if without_mesh:
+            inferred, notes = infer_aliases([*services, *async_workers], calls, set(namespaces))
+            warnings.extend(notes)
 
         return BlueDiscovery(
             services=services,
@@ -149,14 +159,20 @@ class DiscoveryActivities:
             appmesh_status=status,
             appmesh=inventory,
             warnings=warnings,
+            backend_calls=calls,
+            inferred_aliases=inferred,
+            namespaces=namespaces,
         )
 
     # --- Cloud Map ------------------------------------------------------------------------------
 
-    def _read_registrations(self, aws: AwsContext, services: list[BlueService], warnings: list[str]) -> None:
+    def _read_registrations(
+        self, aws: AwsContext, services: list[BlueService], warnings: list[str], *, every: bool
+    ) -> None:
         """Where services without Envoy register in Cloud Map: an App Mesh backend that runs no Envoy
-        is found by that name, and green's copy must take it over (or green keeps calling blue)."""
-        unmeshed = [s for s in services if s.virtual_node_name is None and s.cloud_map]
+        is found by that name, and green's copy must take it over (or green keeps calling blue).
+        ``every``: without App Mesh data, every service's registration is read (issue 18)."""
+        unmeshed = [s for s in services if (every or s.virtual_node_name is None) and s.cloud_map]
         if not unmeshed:
             return
         reader = _CloudMapReader(self._clients.servicediscovery(aws))
@@ -269,7 +285,12 @@ class DiscoveryActivities:
             network=network,
             virtual_node_name=virtual_node_from_task_definition(task_definition),
             cloud_map=[
-                CloudMapRegistration(registry_arn=r["registryArn"])
+                CloudMapRegistration(
+                    registry_arn=r["registryArn"],
+                    port=r.get("port"),
+                    container_name=r.get("containerName"),
+                    container_port=r.get("containerPort"),
+                )
                 for r in service.get("serviceRegistries") or []
                 if r.get("registryArn")
             ],
@@ -292,6 +313,15 @@ class DiscoveryActivities:
         except BotoCoreError as err:
             # EndpointConnectionError and friends: the endpoint is gone or unreachable.
             return None, f"{type(err).__name__}: {err}"
+
+
+def _namespaces(services: list[BlueService], inventory: AppMeshInventory | None) -> list[str]:
+    """Cloud Map namespaces blue lives in: its registrations, and App Mesh's service discovery."""
+    found = {r.namespace for s in services for r in s.cloud_map if r.namespace}
+    if inventory is not None:
+        found |= {n.cloud_map_namespace for n in inventory.virtual_nodes if n.cloud_map_namespace}
+        found |= {v.name.split(".", 1)[1] for v in inventory.virtual_services if "." in v.name}
+    return sorted(found)
 
 
 def _seconds(duration: dict[str, Any] | None) -> int | None:
@@ -631,6 +661,20 @@ class _CloudMapReader:
         namespace_id = service.get("NamespaceId")
         if namespace_id and namespace_id not in self._namespaces:
             self._namespaces[namespace_id] = self._client.get_namespace(Id=namespace_id)["Namespace"].get("Name")
+        dns_config = service.get("DnsConfig")
+        records = [str(r.get("Type")) for r in dns_config.get("DnsRecords", [])] if dns_config else []
+        ports: set[int] = set()
+        paginator = self._client.get_paginator("list_instances")
+        for page in paginator.paginate(ServiceId=service_id):
+            for instance in page.get("Instances", []):
+                port = (instance.get("Attributes") or {}).get("AWS_INSTANCE_PORT", "")
+                if port.isdigit():
+                    ports.add(int(port))
         return registration.model_copy(
-            update={"service": service.get("Name"), "namespace": self._namespaces.get(namespace_id or "")}
+            update={
+                "service": service.get("Name"),
+                "namespace": self._namespaces.get(namespace_id or ""),
+                "dns_records": records,
+                "instance_ports": sorted(ports),
+            }
         )

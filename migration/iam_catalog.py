@@ -424,5 +424,10 @@ ACTIONS: dict[str, ActionFacts] = {
         (ResourceType("service", "arn:${Partition}:servicediscovery:${Region}:${Account}:service/${ServiceId}"),),
         ("aws:ResourceTag/${TagKey}",),
     ),
+    "servicediscovery:ListInstances": ActionFacts(
+        "Read",
+        (ResourceType("service", "arn:${Partition}:servicediscovery:${Region}:${Account}:service/${ServiceId}"),),
+        ("aws:ResourceTag/${TagKey}", "servicediscovery:ServiceArn"),
+    ),
     "servicediscovery:ListNamespaces": ActionFacts("Read", (), ()),
 }
