@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from meshshift.migration.backend_gate import backend_checks, blocking, gate_message
 from meshshift.migration.contracts import (
     AlbMetricSource,
+    BackendCheck,
     BlueDiscovery,
     BlueService,
     GreenServicePlan,
@@ -13,6 +15,7 @@ from meshshift.migration.contracts import (
     MetricSources,
     MigrationPlan,
     NetworkConfig,
+    PlanFact,
     PlannedStep,
     ServiceConnectMetricSource,
     ShifterWeights,
@@ -26,6 +29,7 @@ from meshshift.migration.translate import (
     make_discovery_names_unique,
     service_connect_configuration,
 )
+from meshshift.migration.translate_overrides import apply_override, discovery_facts
 
 
 def shifter_id(edge: EdgeSpec) -> str:
@@ -200,9 +204,12 @@ def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
     services = _green_plans(spec, blue.services, blue.ingress, warnings)
     workers = _green_plans(spec, blue.workers, blue.ingress, warnings)
 
+    for green in [*services, *workers]:
+        green.facts = _facts_and_overrides(spec, discovery, green)
     configs = [p.service_connect for p in [*services, *workers]]
     warnings.extend(make_discovery_names_unique(configs))
     warnings.extend(drop_duplicate_aliases(configs))
+    missing = _backend_gate(spec, discovery, [*services, *workers], warnings)
     return MigrationPlan(
         services=services,
         async_workers=workers,
@@ -212,7 +219,37 @@ def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
         untranslatable=[item.text() for item in blue.items],
         untranslatable_items=blue.items,
         retired_services=blue.retired,
+        missing_backends=missing,
+        backend_gate=gate_message(missing, when="planning, before anything is created") if missing else None,
     )
+
+
+def _backend_gate(
+    spec: MigrationSpec, discovery: BlueDiscovery, plans: list[GreenServicePlan], warnings: list[str]
+) -> list[BackendCheck]:
+    """Each green service lists the backends its blue copy calls; those green would not answer are
+    returned (the workflow and ``meshshift plan`` stop on them, before anything is created)."""
+    checks = backend_checks(plans, discovery, list(spec.green.allow_missing_backends))
+    for green in plans:
+        green.backends = checks.get(green.blue_service, [])
+    for check in (c for items in checks.values() for c in items if not c.answered and c.allowed_missing):
+        warnings.append(
+            f"backend gate: client {check.client!r} calls {check.host}"
+            + (f":{check.port}" if check.port else "")
+            + " and green does not answer it: allowed by green.allow_missing_backends"
+        )
+    return blocking(checks)
+
+
+def _facts_and_overrides(spec: MigrationSpec, discovery: BlueDiscovery, green: GreenServicePlan) -> list[PlanFact]:
+    """Where the service's aliases come from; then ``green.services.<blue>`` applied, which wins."""
+    facts = discovery_facts(green, discovery)
+    override = spec.green.services.get(green.blue_service)
+    if override is None:
+        return facts
+    from_spec = apply_override(green, override)
+    replaced = {f.field for f in from_spec}
+    return [*(f for f in facts if f.field not in replaced), *from_spec]
 
 
 def metric_sources(spec: MigrationSpec, plan: MigrationPlan) -> MetricSources:

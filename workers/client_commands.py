@@ -243,8 +243,12 @@ def plan_migration(spec_path: Path, as_json: bool, console: Console) -> None:
         fail(f"planning failed: {exc}")
     if as_json:
         console.print_json(plan.model_dump_json())
-        return
-    console.print(render_plan(spec, plan))
+    else:
+        console.print(render_plan(spec, plan))
+    if plan.backend_gate:
+        # The plan is shown (services[].backends says which backend is missing), but it would stop the
+        # migration before provisioning: say so with a failing exit code.
+        fail(plan.backend_gate)
 
 
 def render_plan(spec: MigrationSpec, plan: MigrationPlan) -> Group:

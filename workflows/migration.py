@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 from meshshift.workflows.base import (
+    PATCH_BACKEND_GATE,
     SYSTEM_ACTOR,
     InputT,
     _Abort,
@@ -165,6 +166,9 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             self._warn("the App Mesh API did not answer: blue was discovered from the ECS task definitions alone")
         for warning in [*discovery.warnings, *plan.warnings, *(f"untranslatable: {u}" for u in plan.untranslatable)]:
             self._warn(warning)
+        # Patched: before, a plan whose green answered none of some backend still went on to provisioning.
+        if plan.missing_backends and workflow.patched(PATCH_BACKEND_GATE):
+            raise _StepFailed(plan.backend_gate or "backend gate: backends without an answer in green")
         self._audit(
             SYSTEM_ACTOR,
             "plan",

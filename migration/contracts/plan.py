@@ -118,3 +118,11 @@ class MigrationPlan(Payload):
     retired_services: list[str] = Field(
         default_factory=list, description="Blue services that get no green copy (virtual gateways, blue.retire)"
     )
+    missing_backends: list[BackendCheck] = Field(
+        default_factory=list,
+        description="Backends blue's clients call that green would not answer: the migration stops before "
+        "provisioning (issue 18)",
+    )
+    backend_gate: str | None = Field(
+        default=None, description="The backend gate's message when missing_backends is not empty (client, backend, fix)"
+    )
