@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from meshshift.migration.appmesh_snapshot import AppMeshSnapshot
 from meshshift.migration.durations import Duration, WaitDuration
 from meshshift.migration.edge import registry as edge_registry
 from meshshift.migration.edge.registry import EdgeSpec
@@ -121,6 +122,11 @@ class BlueSpec(SpecModel):
         description="Services of blue.services that get no green copy (e.g. an App Mesh virtual gateway's Envoy-only "
         "service); decommission deletes them with blue",
     )
+    appmesh_snapshot: NonEmpty | AppMeshSnapshot | None = Field(
+        default=None,
+        description="An App Mesh snapshot (meshshift snapshot appmesh): a file path, which meshshift start and plan "
+        "replace with the file's content, or that content; discovery uses it when the App Mesh API refuses",
+    )
 
     @model_validator(mode="after")
     def _unique_services(self) -> BlueSpec:
@@ -133,6 +139,17 @@ class BlueSpec(SpecModel):
         unlisted = [(i, name) for i, name in enumerate(self.retire) if name not in self.services]
         if unlisted:
             raise rule_error((f"retire[{i}]", "a service listed in blue.services", show(name)) for i, name in unlisted)
+        snapshot = self.appmesh_snapshot
+        if isinstance(snapshot, AppMeshSnapshot) and snapshot.mesh_name != self.mesh:
+            raise rule_error(
+                [
+                    (
+                        "appmesh_snapshot.mesh_name",
+                        f"the mesh named in blue.mesh ({show(self.mesh)}): a snapshot describes one mesh",
+                        show(snapshot.mesh_name),
+                    )
+                ]
+            )
         return self
 
 
