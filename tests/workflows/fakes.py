@@ -67,6 +67,8 @@ class FakeWorld:
         self.hooks: dict[str, Callable[[FakeWorld], None]] = {}
         # The next this many writes report their read-back as not in sync yet (DNS propagating).
         self.unsynced_writes = 0
+        # Hosts blue's clients call, as discovery reads them from the task definitions (issue 18).
+        self.backend_calls: list[c.BackendCall] = []
 
     # --- steering --------------------------------------------------------------------------
 
@@ -186,7 +188,12 @@ class FakeActivities:
             _blue_service(w.cluster or spec.blue.cluster, w.blue_service, BLUE_WORKER_COUNT, spec)
             for w in spec.async_workers
         ]
-        return c.BlueDiscovery(services=services, async_workers=workers, appmesh_status=c.AppMeshStatus.NOT_CONFIGURED)
+        return c.BlueDiscovery(
+            services=services,
+            async_workers=workers,
+            appmesh_status=c.AppMeshStatus.NOT_CONFIGURED,
+            backend_calls=list(self.world.backend_calls),
+        )
 
     @activity.defn(name=c.ENSURE_NAMESPACE.name)
     async def ensure_namespace(self, inp: c.EnsureNamespaceInput) -> c.NamespaceResult:
