@@ -157,3 +157,23 @@ def gate_message(missing: list[BackendCheck], *, when: str) -> str:
         f"really need not answer it, list it in green.allow_missing_backends (e.g. '{target}')"
     )
     return "\n".join(lines)
+
+
+def recheck(
+    plans: list[GreenServicePlan], read_back: list[tuple[str, ServiceConnectConfiguration]]
+) -> list[BackendCheck]:
+    """The plan's backend checks again, against green as ECS holds it: those that must be answered
+    (not allowed missing, not outside the spec) and that no read-back client alias answers."""
+    aliases = _aliases(read_back)
+    hosts: dict[str, str] = {}
+    for (host, _port), green_service in sorted(aliases.items()):
+        hosts.setdefault(host, green_service)
+    missing: list[BackendCheck] = []
+    for plan in plans:
+        for check in plan.backends:
+            if check.allowed_missing or check.outside_spec:
+                continue
+            answered = aliases.get((check.host, check.port)) if check.port is not None else hosts.get(check.host)
+            if answered is None:
+                missing.append(check.model_copy(update={"answered": False, "answered_by": None}))
+    return missing

@@ -61,6 +61,7 @@ PATCH_COUNTDOWN_CLOCK = "countdown-counts-poll-time"
 PATCH_CANCEL_AFTER_CALL = "cancellation-survives-a-call"
 PATCH_CANCEL_WAITS_FOR_CALL = "cancellation-waits-for-interrupted-call"
 PATCH_BACKEND_GATE = "backend-gate-stops-planning"
+PATCH_BACKEND_RECHECK = "backend-gate-rechecks-green-from-ecs"
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"

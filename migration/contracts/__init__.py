@@ -128,10 +128,15 @@ from meshshift.migration.contracts.plan import (
 from meshshift.migration.contracts.provisioning import (
     ENSURE_NAMESPACE,
     PROVISION_GREEN_SERVICE,
+    READ_GREEN_SERVICE_CONNECT,
     EnsureNamespaceInput,
+    GreenServiceConnect,
+    GreenServiceRef,
     NamespaceResult,
     ProvisionedService,
     ProvisionServiceInput,
+    ReadServiceConnectInput,
+    ReadServiceConnectResult,
 )
 from meshshift.migration.contracts.temporal_meta import (
     REGISTERED_SEARCH_ATTRIBUTES,
@@ -158,6 +163,7 @@ ACTIVITIES: tuple[ActivityDef[Any, Any], ...] = (
     DELETE_APP_MESH,
     DEREGISTER_TASK_DEFINITIONS,
     REGISTERED_SEARCH_ATTRIBUTES,
+    READ_GREEN_SERVICE_CONNECT,
 )
 
 __all__ = [
@@ -175,6 +181,7 @@ __all__ = [
     "POLL_ALARMS",
     "PROVISION_GREEN_SERVICE",
     "READ_EDGE_WEIGHTS",
+    "READ_GREEN_SERVICE_CONNECT",
     "REGISTERED_SEARCH_ATTRIBUTES",
     "SCALE_SERVICE",
     "SET_EDGE_WEIGHTS",
@@ -219,7 +226,9 @@ __all__ = [
     "EdgeWeightsResult",
     "EnsureNamespaceInput",
     "FactSource",
+    "GreenServiceConnect",
     "GreenServicePlan",
+    "GreenServiceRef",
     "InferredAlias",
     "KeyValue",
     "LoadBalancerAttachment",
@@ -239,6 +248,8 @@ __all__ = [
     "ProvisionedService",
     "ProxyConfiguration",
     "ReadEdgeWeightsInput",
+    "ReadServiceConnectInput",
+    "ReadServiceConnectResult",
     "RegisteredSearchAttributes",
     "RegisteredSearchAttributesInput",
     "Retry",

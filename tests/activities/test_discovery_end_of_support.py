@@ -19,14 +19,17 @@ from meshshift.activities.aws import AwsClients
 from meshshift.activities.discovery import DiscoveryActivities, snapshot_mesh
 from meshshift.activities.provisioning import ProvisioningActivities
 from meshshift.migration.appmesh_snapshot import PAYLOAD_HARD_LIMIT, AppMeshSnapshot
+from meshshift.migration.backend_gate import recheck
 from meshshift.migration.contracts import (
     AppMeshStatus,
     BlueDiscovery,
     DiscoverInput,
     EnsureNamespaceInput,
     FactSource,
+    GreenServiceRef,
     MigrationPlan,
     ProvisionServiceInput,
+    ReadServiceConnectInput,
 )
 from meshshift.migration.plan import build_plan
 from meshshift.migration.spec import MigrationSpec, ProvisionMode
@@ -118,6 +121,18 @@ def test_green_answers_every_backend_under_the_name_and_port_clients_use(
         FactSource.TASK_DEFINITION,
     )
     assert "API_URL=http://api.acme.local:9090/v1" in backend.evidence
+
+    # The workflow's second check, before the first weight change: green as ECS holds it.
+    read = ActivityEnvironment().run(
+        ProvisioningActivities(aws_clients).read_green_service_connect,
+        ReadServiceConnectInput(
+            aws=AWS, services=[GreenServiceRef(cluster=p.cluster, service=p.green_service) for p in plan.services]
+        ),
+    )
+    assert all(s.found and s.service_connect is not None for s in read.services)
+    pairs = [(s.service, s.service_connect) for s in read.services if s.service_connect is not None]
+    assert recheck(plan.services, pairs) == []
+    assert [m.host for m in recheck(plan.services, [p for p in pairs if p[0] != "api-sc"])] == ["api.acme.local"]
 
 
 @pytest.mark.parametrize("mode", REFUSING)
