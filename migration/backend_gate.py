@@ -41,6 +41,46 @@ def _aliases(configs: Iterable[tuple[str, ServiceConnectConfiguration]]) -> dict
     return out
 
 
+def align_alias_ports(plans: list[GreenServicePlan], discovery: BlueDiscovery) -> list[str]:
+    """A client alias takes the port blue's clients call it on, when their environment says so.
+
+    Under App Mesh, Envoy routes an HTTP call by its host name whatever port the client dials
+    (``http://api.acme.local`` reaches a listener on 9090); a Service Connect alias is a host and a
+    port, so green must answer on the port the clients use. Applied in place; one note per change
+    (and per host called on several ports, which one alias cannot cover)."""
+    called: dict[str, dict[int, list[str]]] = {}
+    for call in discovery.backend_calls:
+        if call.port is not None:
+            called.setdefault(call.host.lower(), {}).setdefault(call.port, []).append(call.evidence)
+    taken = {
+        ((a.dnsName or "").lower(), a.port) for p in plans for s in p.service_connect.services for a in s.clientAliases
+    }
+    notes = []
+    for plan in plans:
+        for service in plan.service_connect.services:
+            for alias in service.clientAliases:
+                host = (alias.dnsName or "").lower()
+                ports = called.get(host, {})
+                if len(ports) > 1:
+                    notes.append(
+                        f"service {plan.blue_service!r}: clients call {host} on ports {sorted(ports)}, but one client "
+                        f"alias has one port (kept {alias.port}); the backend gate lists the others"
+                    )
+                if len(ports) != 1:
+                    continue
+                ((port, evidence),) = ports.items()
+                if port == alias.port or (host, port) in taken:
+                    continue
+                notes.append(
+                    f"service {plan.blue_service!r}: client alias {host}:{alias.port} becomes {host}:{port}, the port "
+                    f"blue's clients call ({evidence[0]}); Service Connect forwards it to port {service.portName!r}"
+                )
+                taken.discard((host, alias.port))
+                taken.add((host, port))
+                alias.port = port
+    return notes
+
+
 def _allowed(host: str, port: int | None, allowed: list[str]) -> bool:
     return host in allowed or (port is not None and f"{host}:{port}" in allowed)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from meshshift.migration.backend_gate import backend_checks, blocking, gate_message
+from meshshift.migration.backend_gate import align_alias_ports, backend_checks, blocking, gate_message
 from meshshift.migration.contracts import (
     AlbMetricSource,
     BackendCheck,
@@ -204,6 +204,7 @@ def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
     services = _green_plans(spec, blue.services, blue.ingress, warnings)
     workers = _green_plans(spec, blue.workers, blue.ingress, warnings)
 
+    warnings.extend(align_alias_ports([*services, *workers], discovery))
     for green in [*services, *workers]:
         green.facts = _facts_and_overrides(spec, discovery, green)
     configs = [p.service_connect for p in [*services, *workers]]
