@@ -7,6 +7,7 @@ from datetime import timedelta
 from meshshift.migration.backend_gate import align_alias_ports, backend_checks, blocking, gate_message
 from meshshift.migration.contracts import (
     AlbMetricSource,
+    AppMeshInventory,
     BackendCheck,
     BlueDiscovery,
     BlueService,
@@ -221,8 +222,22 @@ def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
         untranslatable_items=blue.items,
         retired_services=blue.retired,
         missing_backends=missing,
+        appmesh_resources=appmesh_resources(discovery.appmesh),
         backend_gate=gate_message(missing, when="planning, before anything is created") if missing else None,
     )
+
+
+def appmesh_resources(mesh: AppMeshInventory | None) -> list[str]:
+    """The mesh's resources in the order decommission deletes them, named as it reports them."""
+    if mesh is None:
+        return []
+    out = [f"gatewayRoute {g.name}/{route}" for g in mesh.virtual_gateways for route in g.routes]
+    out += [f"virtualGateway {g.name}" for g in mesh.virtual_gateways]
+    out += [f"virtualService {s.name}" for s in mesh.virtual_services]
+    out += [f"route {r.router}/{r.name}" for r in mesh.routes]
+    out += [f"virtualRouter {r.name}" for r in mesh.virtual_routers]
+    out += [f"virtualNode {n.name}" for n in mesh.virtual_nodes]
+    return [*out, f"mesh {mesh.mesh_name}"]
 
 
 def _backend_gate(

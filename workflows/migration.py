@@ -487,7 +487,12 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             result = await self._delete(
                 spec,
                 contracts.DELETE_APP_MESH,
-                contracts.DeleteAppMeshInput(aws=self._aws(spec), mesh=spec.blue.mesh, mesh_owner=spec.blue.mesh_owner),
+                contracts.DeleteAppMeshInput(
+                    aws=self._aws(spec),
+                    mesh=spec.blue.mesh,
+                    mesh_owner=spec.blue.mesh_owner,
+                    known_resources=state.plan.appmesh_resources if state.plan else [],
+                ),
             )
             if result.skipped:
                 self._warn(f"App Mesh {spec.blue.mesh} was not deleted: the App Mesh API did not answer")

@@ -123,6 +123,10 @@ class MigrationPlan(Payload):
         description="Backends blue's clients call that green would not answer: the migration stops before "
         "provisioning (issue 18)",
     )
+    appmesh_resources: list[str] = Field(
+        default_factory=list,
+        description="blue.mesh's resources as discovery knew them (live API or snapshot), in deletion order",
+    )
     backend_gate: str | None = Field(
         default=None, description="The backend gate's message when missing_backends is not empty (client, backend, fix)"
     )
