@@ -369,6 +369,7 @@ def render_plan(spec: MigrationSpec, plan: MigrationPlan) -> Group:
             groups,
         )
     parts.append(services)
+    parts.extend(_render_backends(plan))
 
     shifters = [w.shifter_id for w in plan.steps[0].weights] if plan.steps else []
     # Shifter ids are long ARNs; the columns get short labels and a legend below the table.
@@ -391,6 +392,26 @@ def render_plan(spec: MigrationSpec, plan: MigrationPlan) -> Group:
         parts.append(Text("warnings:", style="bold yellow"))
         parts.extend(Text(f"  - {item}", style="yellow") for item in plan.warnings)
     return Group(*parts)
+
+
+def _render_backends(plan: MigrationPlan) -> list[RenderableType]:
+    """The backend gate: each backend blue's clients call, where that is known from, who answers it."""
+    checks = [b for p in [*plan.services, *plan.async_workers] for b in p.backends]
+    if not checks:
+        return []
+    table = Table("client", "backend", "source", "green answer", title="backends blue's clients call (backend gate)")
+    for check in checks:
+        if check.answered:
+            answer = check.answered_by or "yes"
+        elif check.allowed_missing:
+            answer = "none (allowed: green.allow_missing_backends)"
+        elif check.outside_spec:
+            answer = "none (outside the spec: called by DNS)"
+        else:
+            answer = "[bold red]MISSING[/]"
+        target = f"{check.host}:{check.port}" if check.port is not None else check.host
+        table.add_row(check.client, target, check.source.value, answer)
+    return [table]
 
 
 def render_untranslatable(plan: MigrationPlan, mesh: str | None) -> list[RenderableType]:
