@@ -395,11 +395,21 @@ class DecommissionActivities:
             _AppMeshTeardown(appmesh, inp.mesh, inp.mesh_owner, result).run()
         except _ApiGone as gone:
             result.skipped = True
+            done = {*result.deleted, *result.already_absent}
+            result.left_in_place = [r for r in inp.known_resources if r not in done] or [
+                f"mesh {inp.mesh} (whatever it still holds: unknown without the API or a snapshot)"
+            ]
+            result.next_step = (
+                "if the App Mesh API answers again, delete them (re-run the decommission, or `aws appmesh delete-*` "
+                "in the order gateway routes, virtual gateways, virtual services, routes, virtual routers, virtual "
+                "nodes, mesh); otherwise nothing runs on them any more: blue's ECS services are gone"
+            )
             left = "; what is not listed under `deleted` was left in place" if result.deleted else ""
             result.warnings.append(
                 f"App Mesh API did not answer {gone.operation} for mesh {inp.mesh!r} ({gone.detail}): skipped the "
                 f"App Mesh part of the decommission{left}. After App Mesh's end of support (2026-09-30) its "
-                "resources may no longer be reachable or billable; check the account if the API comes back."
+                "resources may no longer be reachable or billable; check the account if the API comes back. "
+                f"Left in place: {', '.join(result.left_in_place)}. Next: {result.next_step}."
             )
         return result
 

@@ -8,7 +8,9 @@ in the plan.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from meshshift.activities.aws import AwsClients, aws_errors, error_code, is_transient
 from meshshift.activities.definition import implements
 from meshshift.activities.edge.inspect import inspect_edges
+from meshshift.migration.appmesh_snapshot import AppMeshSnapshot
 from meshshift.migration.contracts import (
     DISCOVER_BLUE,
     AppMeshClientPolicy,
@@ -39,10 +42,12 @@ from meshshift.migration.contracts import (
     CapacityProviderItem,
     CloudMapRegistration,
     DiscoverInput,
+    InferredAlias,
     LoadBalancerAttachment,
     NetworkConfig,
     TaskDefinition,
 )
+from meshshift.migration.inference import env_backend_calls, infer_aliases
 from meshshift.migration.translate import READ_ONLY_TASK_KEYS
 
 if TYPE_CHECKING:
@@ -108,7 +113,6 @@ class DiscoveryActivities:
         task_definitions: dict[str, TaskDefinition] = {}
 
         services = self._describe(ecs, spec.blue.cluster, spec.blue.services, task_definitions, warnings)
-        self._read_registrations(params.aws, services, warnings)
 
         workers_by_cluster: dict[str, list[str]] = {}
         for worker in spec.async_workers:
@@ -124,12 +128,14 @@ class DiscoveryActivities:
             if inventory is not None:
                 status = AppMeshStatus.AVAILABLE
             else:
-                status = AppMeshStatus.UNAVAILABLE
+                inventory = self._from_snapshot(spec.blue.appmesh_snapshot, spec.blue.mesh, problem, warnings)
+                status = AppMeshStatus.UNAVAILABLE if inventory is None else AppMeshStatus.SNAPSHOT
+            if inventory is None:
                 warnings.append(
                     f"App Mesh API did not answer for mesh {spec.blue.mesh!r} ({problem}); discovery fell back to "
-                    "the ECS task definitions (envoy sidecar, APPMESH_RESOURCE_ARN, proxyConfiguration). "
-                    "Route timeouts, retry policies and TLS settings known only to App Mesh are not in the plan: "
-                    "review the green Service Connect configuration, or supply them in the spec."
+                    "the ECS task definitions (envoy sidecar, APPMESH_RESOURCE_ARN, proxyConfiguration) and Cloud "
+                    "Map. Route timeouts, retry policies and TLS settings known only to App Mesh are not in the plan: "
+                    "review the green Service Connect configuration, or supply them in the spec (green.services)."
                 )
             for service in [*services, *async_workers]:
                 if service.virtual_node_name is None and not _runs_a_gateway(service.task_definition):
@@ -143,6 +149,15 @@ class DiscoveryActivities:
                         f"Blue service {service.name!r} (cluster {service.cluster!r}) has no envoy sidecar naming an "
                         f"App Mesh virtual node (APPMESH_RESOURCE_ARN / APPMESH_VIRTUAL_NODE_NAME); {fallback}."
                     )
+        # Without App Mesh data every service's registration matters: it is the name clients use.
+        without_mesh = status in (AppMeshStatus.UNAVAILABLE, AppMeshStatus.NOT_CONFIGURED)
+        self._read_registrations(params.aws, [*services, *async_workers], warnings, every=without_mesh)
+        namespaces = _namespaces([*services, *async_workers], inventory)
+        calls = [call for s in [*services, *async_workers] for call in env_backend_calls(s, set(namespaces))]
+        inferred: list[InferredAlias] = []
+        if without_mesh:
+            inferred, notes = infer_aliases([*services, *async_workers], calls, set(namespaces))
+            warnings.extend(notes)
 
         return BlueDiscovery(
             services=services,
@@ -151,14 +166,20 @@ class DiscoveryActivities:
             appmesh=inventory,
             warnings=warnings,
             edge_facts=inspect_edges(self._clients, params.aws, spec.edge, activity.heartbeat),
+            backend_calls=calls,
+            inferred_aliases=inferred,
+            namespaces=namespaces,
         )
 
     # --- Cloud Map ------------------------------------------------------------------------------
 
-    def _read_registrations(self, aws: AwsContext, services: list[BlueService], warnings: list[str]) -> None:
+    def _read_registrations(
+        self, aws: AwsContext, services: list[BlueService], warnings: list[str], *, every: bool
+    ) -> None:
         """Where services without Envoy register in Cloud Map: an App Mesh backend that runs no Envoy
-        is found by that name, and green's copy must take it over (or green keeps calling blue)."""
-        unmeshed = [s for s in services if s.virtual_node_name is None and s.cloud_map]
+        is found by that name, and green's copy must take it over (or green keeps calling blue).
+        ``every``: without App Mesh data, every service's registration is read (issue 18)."""
+        unmeshed = [s for s in services if (every or s.virtual_node_name is None) and s.cloud_map]
         if not unmeshed:
             return
         reader = _CloudMapReader(self._clients.servicediscovery(aws))
@@ -271,13 +292,46 @@ class DiscoveryActivities:
             network=network,
             virtual_node_name=virtual_node_from_task_definition(task_definition),
             cloud_map=[
-                CloudMapRegistration(registry_arn=r["registryArn"])
+                CloudMapRegistration(
+                    registry_arn=r["registryArn"],
+                    port=r.get("port"),
+                    container_name=r.get("containerName"),
+                    container_port=r.get("containerPort"),
+                )
                 for r in service.get("serviceRegistries") or []
                 if r.get("registryArn")
             ],
         )
 
     # --- App Mesh -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _from_snapshot(
+        snapshot: AppMeshSnapshot | str | None, mesh: str, problem: str, warnings: list[str]
+    ) -> AppMeshInventory | None:
+        """The inventory from the spec's snapshot, ranked after the live API (which did not answer)."""
+        if snapshot is None:
+            return None
+        if isinstance(snapshot, str):
+            warnings.append(
+                f"blue.appmesh_snapshot is the file path {snapshot!r}, which the worker does not read: start the "
+                "migration with `meshshift start` (or `meshshift plan`), which embeds the file's content in the spec"
+            )
+            return None
+        try:
+            inventory = _MeshReader(SnapshotAppMesh(snapshot), mesh, snapshot.mesh_owner).read()
+        except (KeyError, TypeError, AttributeError) as err:
+            warnings.append(
+                f"blue.appmesh_snapshot could not be read (missing or malformed {err}): expected every describe "
+                "output as documented in migration/appmesh_snapshot.py; discovery goes on without it"
+            )
+            return None
+        warnings.append(
+            f"App Mesh API did not answer for mesh {mesh!r} ({problem}); discovery used blue.appmesh_snapshot "
+            f"(format {snapshot.format_version}, taken {snapshot.taken_at or 'at an unknown time'}): anything changed "
+            "in the mesh since then is not in the plan"
+        )
+        return inventory
 
     def _app_mesh(self, aws: AwsContext, mesh: str, owner: str | None) -> tuple[AppMeshInventory | None, str]:
         """The mesh's inventory, or (None, why) when the App Mesh API does not answer."""
@@ -294,6 +348,21 @@ class DiscoveryActivities:
         except BotoCoreError as err:
             # EndpointConnectionError and friends: the endpoint is gone or unreachable.
             return None, f"{type(err).__name__}: {err}"
+
+
+def snapshot_mesh(client: AppMeshClient, mesh: str, owner: str | None) -> AppMeshSnapshot:
+    """``meshshift snapshot appmesh``: every describe output of ``mesh`` while the API answers.
+    App Mesh errors propagate: the command says what the API answered."""
+    return _MeshReader(client, mesh, owner).snapshot(taken_at=datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def _namespaces(services: list[BlueService], inventory: AppMeshInventory | None) -> list[str]:
+    """Cloud Map namespaces blue lives in: its registrations, and App Mesh's service discovery."""
+    found = {r.namespace for s in services for r in s.cloud_map if r.namespace}
+    if inventory is not None:
+        found |= {n.cloud_map_namespace for n in inventory.virtual_nodes if n.cloud_map_namespace}
+        found |= {v.name.split(".", 1)[1] for v in inventory.virtual_services if "." in v.name}
+    return sorted(found)
 
 
 def _seconds(duration: dict[str, Any] | None) -> int | None:
@@ -456,10 +525,85 @@ def _gateway_rewrite(protocol: str, match: AppMeshMatch, action: dict[str, Any])
     return ", ".join(parts) or None
 
 
+def _beat(detail: str) -> None:
+    # The snapshot command reads a mesh outside any activity: there is nobody to heartbeat to.
+    if activity.in_activity():
+        activity.heartbeat(detail)
+
+
+def _json_safe(value: Any) -> Any:
+    """A describe output as JSON values (timestamps as ISO 8601 text), without response metadata."""
+    return json.loads(json.dumps(value, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+
+
+class SnapshotAppMesh:
+    """Answers _MeshReader's App Mesh calls from a snapshot, as the API answered when it was taken."""
+
+    def __init__(self, snapshot: AppMeshSnapshot) -> None:
+        self._snapshot = snapshot
+
+    def describe_mesh(self, **_: str) -> dict[str, Any]:
+        return {"mesh": self._snapshot.mesh}
+
+    def get_paginator(self, operation: str) -> _SnapshotPages:
+        return _SnapshotPages(self._snapshot, operation)
+
+    def describe_virtual_node(self, *, virtualNodeName: str, **_: str) -> dict[str, Any]:
+        return {"virtualNode": _named(self._snapshot.virtual_nodes, "virtualNodeName", virtualNodeName)}
+
+    def describe_virtual_service(self, *, virtualServiceName: str, **_: str) -> dict[str, Any]:
+        return {"virtualService": _named(self._snapshot.virtual_services, "virtualServiceName", virtualServiceName)}
+
+    def describe_virtual_router(self, *, virtualRouterName: str, **_: str) -> dict[str, Any]:
+        return {"virtualRouter": _named(self._snapshot.virtual_routers, "virtualRouterName", virtualRouterName)}
+
+    def describe_route(self, *, virtualRouterName: str, routeName: str, **_: str) -> dict[str, Any]:
+        routes = [r for r in self._snapshot.routes if r.get("virtualRouterName") == virtualRouterName]
+        return {"route": _named(routes, "routeName", routeName)}
+
+    def describe_virtual_gateway(self, *, virtualGatewayName: str, **_: str) -> dict[str, Any]:
+        return {"virtualGateway": _named(self._snapshot.virtual_gateways, "virtualGatewayName", virtualGatewayName)}
+
+    def describe_gateway_route(self, *, virtualGatewayName: str, gatewayRouteName: str, **_: str) -> dict[str, Any]:
+        routes = [r for r in self._snapshot.gateway_routes if r.get("virtualGatewayName") == virtualGatewayName]
+        return {"gatewayRoute": _named(routes, "gatewayRouteName", gatewayRouteName)}
+
+
+def _named(items: list[dict[str, Any]], key: str, name: str) -> dict[str, Any]:
+    for item in items:
+        if item.get(key) == name:
+            return item
+    raise KeyError(f"{key} {name!r}")
+
+
+class _SnapshotPages:
+    """One page holding every listed resource, in the list operations' shape."""
+
+    _LISTS = {
+        "list_virtual_nodes": ("virtual_nodes", "virtualNodes", "virtualNodeName", None),
+        "list_virtual_services": ("virtual_services", "virtualServices", "virtualServiceName", None),
+        "list_virtual_routers": ("virtual_routers", "virtualRouters", "virtualRouterName", None),
+        "list_routes": ("routes", "routes", "routeName", "virtualRouterName"),
+        "list_virtual_gateways": ("virtual_gateways", "virtualGateways", "virtualGatewayName", None),
+        "list_gateway_routes": ("gateway_routes", "gatewayRoutes", "gatewayRouteName", "virtualGatewayName"),
+    }
+
+    def __init__(self, snapshot: AppMeshSnapshot, operation: str) -> None:
+        self._snapshot = snapshot
+        self._operation = operation
+
+    def paginate(self, **params: str) -> list[dict[str, Any]]:
+        field, key, name, parent = self._LISTS[self._operation]
+        items: list[dict[str, Any]] = getattr(self._snapshot, field)
+        if parent is not None:
+            items = [i for i in items if i.get(parent) == params.get(parent)]
+        return [{key: [{name: item[name], **({parent: item[parent]} if parent else {})} for item in items]}]
+
+
 class _MeshReader:
     """Reads one mesh's resources. App Mesh errors propagate to the caller, which decides."""
 
-    def __init__(self, client: AppMeshClient, mesh: str, owner: str | None) -> None:
+    def __init__(self, client: AppMeshClient | SnapshotAppMesh, mesh: str, owner: str | None) -> None:
         # Any: the scope kwargs (meshName, optional meshOwner) are built at run time.
         self._client: Any = client
         self._mesh = mesh
@@ -489,7 +633,7 @@ class _MeshReader:
         for ref in self._pages("list_virtual_nodes", "virtualNodes"):
             node = client.describe_virtual_node(**self._scope, virtualNodeName=ref["virtualNodeName"])
             inventory.virtual_nodes.append(self._node(dict(node["virtualNode"])))
-            activity.heartbeat(f"virtual node {ref['virtualNodeName']}")
+            _beat(f"virtual node {ref['virtualNodeName']}")
         for ref in self._pages("list_virtual_services", "virtualServices"):
             answer = client.describe_virtual_service(**self._scope, virtualServiceName=ref["virtualServiceName"])
             provider = answer["virtualService"]["spec"].get("provider") or {}
@@ -516,11 +660,62 @@ class _MeshReader:
                     routeName=route_ref["routeName"],
                 )
                 inventory.routes.append(self._route(router_name, route_ref["routeName"], dict(route["route"]["spec"])))
-            activity.heartbeat(f"virtual router {router_name}")
+            _beat(f"virtual router {router_name}")
         for ref in self._pages("list_virtual_gateways", "virtualGateways"):
             inventory.virtual_gateways.append(self._gateway(ref["virtualGatewayName"]))
-            activity.heartbeat(f"virtual gateway {ref['virtualGatewayName']}")
+            _beat(f"virtual gateway {ref['virtualGatewayName']}")
         return inventory
+
+    def snapshot(self, taken_at: str | None = None) -> AppMeshSnapshot:
+        """Every describe output of the mesh, as the API gives them (see migration/appmesh_snapshot.py)."""
+        client, scope = self._client, self._scope
+
+        def described(answer: dict[str, Any], key: str) -> dict[str, Any]:
+            out: dict[str, Any] = _json_safe(answer[key])
+            return out
+
+        nodes = [
+            described(client.describe_virtual_node(**scope, virtualNodeName=r["virtualNodeName"]), "virtualNode")
+            for r in self._pages("list_virtual_nodes", "virtualNodes")
+        ]
+        services = [
+            described(
+                client.describe_virtual_service(**scope, virtualServiceName=r["virtualServiceName"]), "virtualService"
+            )
+            for r in self._pages("list_virtual_services", "virtualServices")
+        ]
+        routers, routes = [], []
+        for ref in self._pages("list_virtual_routers", "virtualRouters"):
+            router = ref["virtualRouterName"]
+            routers.append(
+                described(client.describe_virtual_router(**scope, virtualRouterName=router), "virtualRouter")
+            )
+            for route in self._pages("list_routes", "routes", virtualRouterName=router):
+                answer = client.describe_route(**scope, virtualRouterName=router, routeName=route["routeName"])
+                routes.append(described(answer, "route"))
+        gateways, gateway_routes = [], []
+        for ref in self._pages("list_virtual_gateways", "virtualGateways"):
+            gateway = ref["virtualGatewayName"]
+            answer = client.describe_virtual_gateway(**scope, virtualGatewayName=gateway)
+            gateways.append(described(answer, "virtualGateway"))
+            for route in self._pages("list_gateway_routes", "gatewayRoutes", virtualGatewayName=gateway):
+                answer = client.describe_gateway_route(
+                    **scope, virtualGatewayName=gateway, gatewayRouteName=route["gatewayRouteName"]
+                )
+                gateway_routes.append(described(answer, "gatewayRoute"))
+        return AppMeshSnapshot(
+            format_version=1,
+            mesh_name=self._mesh,
+            mesh_owner=scope.get("meshOwner"),
+            taken_at=taken_at,
+            mesh=described(client.describe_mesh(**scope), "mesh"),
+            virtual_nodes=nodes,
+            virtual_services=services,
+            virtual_routers=routers,
+            routes=routes,
+            virtual_gateways=gateways,
+            gateway_routes=gateway_routes,
+        )
 
     @staticmethod
     def _node(node: dict[str, Any]) -> AppMeshVirtualNode:
@@ -633,6 +828,20 @@ class _CloudMapReader:
         namespace_id = service.get("NamespaceId")
         if namespace_id and namespace_id not in self._namespaces:
             self._namespaces[namespace_id] = self._client.get_namespace(Id=namespace_id)["Namespace"].get("Name")
+        dns_config = service.get("DnsConfig")
+        records = [str(r.get("Type")) for r in dns_config.get("DnsRecords", [])] if dns_config else []
+        ports: set[int] = set()
+        paginator = self._client.get_paginator("list_instances")
+        for page in paginator.paginate(ServiceId=service_id):
+            for instance in page.get("Instances", []):
+                port = (instance.get("Attributes") or {}).get("AWS_INSTANCE_PORT", "")
+                if port.isdigit():
+                    ports.add(int(port))
         return registration.model_copy(
-            update={"service": service.get("Name"), "namespace": self._namespaces.get(namespace_id or "")}
+            update={
+                "service": service.get("Name"),
+                "namespace": self._namespaces.get(namespace_id or ""),
+                "dns_records": records,
+                "instance_ports": sorted(ports),
+            }
         )

@@ -26,11 +26,16 @@ from meshshift.activities.definition import implements
 from meshshift.migration.contracts import (
     ENSURE_NAMESPACE,
     PROVISION_GREEN_SERVICE,
+    READ_GREEN_SERVICE_CONNECT,
     EnsureNamespaceInput,
+    GreenServiceConnect,
     GreenServicePlan,
     NamespaceResult,
     ProvisionedService,
     ProvisionServiceInput,
+    ReadServiceConnectInput,
+    ReadServiceConnectResult,
+    ServiceConnectConfiguration,
     TaskDefinition,
 )
 from meshshift.migration.spec import ProvisionMode
@@ -250,6 +255,39 @@ class ProvisioningActivities:
                 type="TaskDefinitionReadBackMismatch",
             )
         return arn
+
+    @implements(READ_GREEN_SERVICE_CONNECT)
+    def read_green_service_connect(self, params: ReadServiceConnectInput) -> ReadServiceConnectResult:
+        """Green's Service Connect configuration as ECS holds it (the backend gate's second check,
+        before the first weight change: what was created, not what was planned)."""
+        ecs = self._clients.ecs(params.aws)
+        by_cluster: dict[str, list[str]] = {}
+        for ref in params.services:
+            by_cluster.setdefault(ref.cluster, []).append(ref.service)
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for cluster, names in by_cluster.items():
+            for start in range(0, len(names), 10):  # describe_services takes at most 10 services
+                batch = names[start : start + 10]
+                with aws_errors(f"describe green ECS services {batch} in cluster {cluster!r}"):
+                    answer = ecs.describe_services(cluster=cluster, services=batch)
+                for service in answer.get("services", []):
+                    if service.get("status") == "ACTIVE":
+                        found[(cluster, service["serviceName"])] = dict(service)
+                activity.heartbeat(f"read {start + len(batch)}/{len(names)} services in {cluster}")
+        out = []
+        for ref in params.services:
+            current = found.get((ref.cluster, ref.service))
+            config = None
+            if current is not None:
+                primary = next((d for d in current.get("deployments", []) if d.get("status") == "PRIMARY"), None)
+                raw = (primary or {}).get("serviceConnectConfiguration") or current.get("serviceConnectConfiguration")
+                config = ServiceConnectConfiguration.model_validate(raw) if raw else None
+            out.append(
+                GreenServiceConnect(
+                    cluster=ref.cluster, service=ref.service, found=current is not None, service_connect=config
+                )
+            )
+        return ReadServiceConnectResult(services=out)
 
     @staticmethod
     def _describe(ecs: ECSClient, cluster: str, name: str) -> dict[str, Any] | None:

@@ -391,7 +391,13 @@ def _cloud_map_grants(spec: MigrationSpec, context: IamContext, notes: list[str]
         )
         services = [context.arns.arn("servicediscovery", "service/*")]
     if services:
-        grants.append(grant("CloudMapReadBlueRegistrations", ["servicediscovery:GetService"], services))
+        grants.append(
+            grant(
+                "CloudMapReadBlueRegistrations",
+                ["servicediscovery:GetService", "servicediscovery:ListInstances"],
+                services,
+            )
+        )
     return grants
 
 

@@ -440,6 +440,11 @@ ACTIONS: dict[str, ActionFacts] = {
         (ResourceType("service", "arn:${Partition}:servicediscovery:${Region}:${Account}:service/${ServiceId}"),),
         ("aws:ResourceTag/${TagKey}",),
     ),
+    "servicediscovery:ListInstances": ActionFacts(
+        "Read",
+        (ResourceType("service", "arn:${Partition}:servicediscovery:${Region}:${Account}:service/${ServiceId}"),),
+        ("aws:ResourceTag/${TagKey}", "servicediscovery:ServiceArn"),
+    ),
     "servicediscovery:ListNamespaces": ActionFacts("Read", (), ()),
     "sns:Publish": ActionFacts(
         "Write",

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from meshshift.migration.backend_gate import align_alias_ports, backend_checks, blocking, gate_message
 from meshshift.migration.contracts import (
     AlbMetricSource,
+    AppMeshInventory,
+    BackendCheck,
     BlueDiscovery,
     BlueService,
     GreenServicePlan,
@@ -13,6 +16,7 @@ from meshshift.migration.contracts import (
     MetricSources,
     MigrationPlan,
     NetworkConfig,
+    PlanFact,
     PlannedStep,
     ServiceConnectMetricSource,
     ShifterWeights,
@@ -27,6 +31,7 @@ from meshshift.migration.translate import (
     make_discovery_names_unique,
     service_connect_configuration,
 )
+from meshshift.migration.translate_overrides import apply_override, discovery_facts
 
 
 def shifter_id(edge: EdgeSpec) -> str:
@@ -201,12 +206,16 @@ def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
     services = _green_plans(spec, blue.services, blue.ingress, warnings)
     workers = _green_plans(spec, blue.workers, blue.ingress, warnings)
 
+    warnings.extend(align_alias_ports([*services, *workers], discovery))
+    for green in [*services, *workers]:
+        green.facts = _facts_and_overrides(spec, discovery, green)
     configs = [p.service_connect for p in [*services, *workers]]
     warnings.extend(make_discovery_names_unique(configs))
     warnings.extend(drop_duplicate_aliases(configs))
     # After the green plans: the checks compare the edge with the ports green serves. Raises on an error.
     preflight_warnings, preflight = judge(edge_preflight(spec, discovery, [*services, *workers]))
     warnings.extend(preflight_warnings)
+    missing = _backend_gate(spec, discovery, [*services, *workers], warnings)
     return MigrationPlan(
         services=services,
         async_workers=workers,
@@ -217,7 +226,51 @@ def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
         untranslatable_items=blue.items,
         retired_services=blue.retired,
         preflight=preflight,
+        missing_backends=missing,
+        appmesh_resources=appmesh_resources(discovery.appmesh),
+        backend_gate=gate_message(missing, when="planning, before anything is created") if missing else None,
     )
+
+
+def appmesh_resources(mesh: AppMeshInventory | None) -> list[str]:
+    """The mesh's resources in the order decommission deletes them, named as it reports them."""
+    if mesh is None:
+        return []
+    out = [f"gatewayRoute {g.name}/{route}" for g in mesh.virtual_gateways for route in g.routes]
+    out += [f"virtualGateway {g.name}" for g in mesh.virtual_gateways]
+    out += [f"virtualService {s.name}" for s in mesh.virtual_services]
+    out += [f"route {r.router}/{r.name}" for r in mesh.routes]
+    out += [f"virtualRouter {r.name}" for r in mesh.virtual_routers]
+    out += [f"virtualNode {n.name}" for n in mesh.virtual_nodes]
+    return [*out, f"mesh {mesh.mesh_name}"]
+
+
+def _backend_gate(
+    spec: MigrationSpec, discovery: BlueDiscovery, plans: list[GreenServicePlan], warnings: list[str]
+) -> list[BackendCheck]:
+    """Each green service lists the backends its blue copy calls; those green would not answer are
+    returned (the workflow and ``meshshift plan`` stop on them, before anything is created)."""
+    checks = backend_checks(plans, discovery, list(spec.green.allow_missing_backends))
+    for green in plans:
+        green.backends = checks.get(green.blue_service, [])
+    for check in (c for items in checks.values() for c in items if not c.answered and c.allowed_missing):
+        warnings.append(
+            f"backend gate: client {check.client!r} calls {check.host}"
+            + (f":{check.port}" if check.port else "")
+            + " and green does not answer it: allowed by green.allow_missing_backends"
+        )
+    return blocking(checks)
+
+
+def _facts_and_overrides(spec: MigrationSpec, discovery: BlueDiscovery, green: GreenServicePlan) -> list[PlanFact]:
+    """Where the service's aliases come from; then ``green.services.<blue>`` applied, which wins."""
+    facts = discovery_facts(green, discovery)
+    override = spec.green.services.get(green.blue_service)
+    if override is None:
+        return facts
+    from_spec = apply_override(green, override)
+    replaced = {f.field for f in from_spec}
+    return [*(f for f in facts if f.field not in replaced), *from_spec]
 
 
 def metric_sources(spec: MigrationSpec, plan: MigrationPlan) -> MetricSources:

@@ -131,6 +131,7 @@ def _add(
             appmesh=discovery.appmesh,
             virtual_node_name=blue.virtual_node_name,
             cloud_map=blue.cloud_map,
+            inferred=[a for a in discovery.inferred_aliases if a.blue_service == blue.name],
         )
     except EnvoyOnlyTaskDefinition:  # callers check first; kept so that a miss is a report, not a crash
         out.items.append(gateway_service_item(blue.name, None, blue.task_definition.family, None))

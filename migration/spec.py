@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from meshshift.migration.appmesh_snapshot import AppMeshSnapshot
 from meshshift.migration.durations import Duration, WaitDuration
 from meshshift.migration.edge import registry as edge_registry
 from meshshift.migration.edge.registry import EdgeSpec
@@ -121,6 +122,11 @@ class BlueSpec(SpecModel):
         description="Services of blue.services that get no green copy (e.g. an App Mesh virtual gateway's Envoy-only "
         "service); decommission deletes them with blue",
     )
+    appmesh_snapshot: NonEmpty | AppMeshSnapshot | None = Field(
+        default=None,
+        description="An App Mesh snapshot (meshshift snapshot appmesh): a file path, which meshshift start and plan "
+        "replace with the file's content, or that content; discovery uses it when the App Mesh API refuses",
+    )
 
     @model_validator(mode="after")
     def _unique_services(self) -> BlueSpec:
@@ -133,7 +139,74 @@ class BlueSpec(SpecModel):
         unlisted = [(i, name) for i, name in enumerate(self.retire) if name not in self.services]
         if unlisted:
             raise rule_error((f"retire[{i}]", "a service listed in blue.services", show(name)) for i, name in unlisted)
+        snapshot = self.appmesh_snapshot
+        if isinstance(snapshot, AppMeshSnapshot) and snapshot.mesh_name != self.mesh:
+            raise rule_error(
+                [
+                    (
+                        "appmesh_snapshot.mesh_name",
+                        f"the mesh named in blue.mesh ({show(self.mesh)}): a snapshot describes one mesh",
+                        show(snapshot.mesh_name),
+                    )
+                ]
+            )
         return self
+
+
+DnsName = Annotated[
+    str,
+    StringFormat(
+        r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+        "a DNS name clients call, like 'api.acme.local'",
+    ),
+]
+ServiceConnectName = Annotated[
+    str,
+    StringFormat(
+        r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+        "1-64 letters, digits, hyphens or underscores, starting with a letter or digit",
+    ),
+]
+BackendRef = Annotated[
+    str,
+    StringFormat(
+        r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})(:\d{1,5})?$",
+        "a backend as 'host' (every port) or 'host:port', like 'payments.acme.local:7070'",
+    ),
+]
+
+
+class ClientAliasSpec(SpecModel):
+    port: int = Field(ge=1, le=65535, description="Port clients call")
+    dns_name: DnsName = Field(description="Name clients call, e.g. api.acme.local")
+
+
+class ServiceTimeoutsSpec(SpecModel):
+    idle: Duration | None = Field(default=None, description="Service Connect idle timeout (0 disables it)")
+    per_request: Duration | None = Field(
+        default=None, description="Service Connect per-request timeout (0 disables it)"
+    )
+
+
+class GreenServiceOverride(SpecModel):
+    """What discovery cannot know, or got wrong, for one green service: wins over every discovery
+    source (App Mesh, a snapshot, Cloud Map, the task definitions); the plan marks it source 'spec'."""
+
+    client_aliases: list[ClientAliasSpec] | None = Field(
+        default=None,
+        description="Exactly these client aliases, one per Service Connect port in port order ([] = none)",
+    )
+    discovery_name: ServiceConnectName | None = Field(
+        default=None, description="Service Connect discovery name of the first port"
+    )
+    port_name: ServiceConnectName | None = Field(
+        default=None, description="Name of the first served port mapping (and its Service Connect portName)"
+    )
+    app_protocol: Literal["http", "http2", "grpc"] | None = Field(
+        default=None, description="appProtocol of the first served port mapping (gives request metrics)"
+    )
+    timeouts: ServiceTimeoutsSpec | None = Field(default=None, description="Service Connect timeouts, first port")
+    desired_count: int | None = Field(default=None, ge=0, description="Tasks of the green service")
 
 
 class GreenSpec(SpecModel):
@@ -153,6 +226,16 @@ class GreenSpec(SpecModel):
     assign_public_ip: bool | None = Field(default=None, description="Override blue's assignPublicIp")
     steady_state_timeout: Duration = Field(
         default=timedelta(minutes=30), description="How long green services may take to reach ECS steady state"
+    )
+    services: dict[str, GreenServiceOverride] = Field(
+        default_factory=dict,
+        description="Overrides per green service, keyed by blue service name (blue.services or "
+        "async_workers[].blue_service)",
+    )
+    allow_missing_backends: list[BackendRef] = Field(
+        default_factory=list,
+        description="Backends blue's clients call that green may leave unanswered ('host' or 'host:port'); "
+        "otherwise such a backend stops the migration before provisioning",
     )
 
 
@@ -478,10 +561,27 @@ class MigrationSpec(SpecModel):
             ({"approvers", "ramp", "decommission", "requested_by", "two_person_rule"}, self._approval_problems),
             ({"blue", "green", "async_workers"}, self._name_problems),
             ({"alarms"}, self._alarm_problems),
+            ({"blue", "green", "async_workers"}, self._override_problems),
         ]
         for needs, rule in rules:
             if not needs & failed:
                 yield from rule()
+
+    def _override_problems(self) -> Iterable[tuple[str, str, str]]:
+        known = [*self.blue.services, *(w.blue_service for w in self.async_workers)]
+        for key in self.green.services:
+            if key not in known:
+                yield (
+                    f"green.services.{key}",
+                    f"a blue service name from blue.services or async_workers[].blue_service ({', '.join(known)})",
+                    show(key),
+                )
+        for i, j in _duplicates(self.green.allow_missing_backends):
+            yield (
+                f"green.allow_missing_backends[{i}]",
+                f"each backend listed once (already at green.allow_missing_backends[{j}])",
+                show(self.green.allow_missing_backends[i]),
+            )
 
     def _alarm_problems(self) -> Iterable[tuple[str, str, str]]:
         for i, j in _duplicates(self.alarms):

@@ -37,6 +37,8 @@ def _type_of(prop: dict[str, Any]) -> str:
     kind = prop.get("type", "any")
     if kind == "array":
         return f"list of {_type_of(prop.get('items', {}))}"
+    if kind == "object" and isinstance(prop.get("additionalProperties"), dict):
+        return f"map of name to {_type_of(prop['additionalProperties'])}"
     return str(kind)
 
 

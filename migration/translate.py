@@ -27,6 +27,7 @@ from meshshift.migration.contracts import (
     AppMeshVirtualNode,
     CloudMapRegistration,
     ContainerDefinition,
+    InferredAlias,
     ServiceConnectClientAlias,
     ServiceConnectConfiguration,
     ServiceConnectService,
@@ -121,6 +122,7 @@ def translate_service(
     appmesh: AppMeshInventory | None = None,
     virtual_node_name: str | None = None,
     cloud_map: list[CloudMapRegistration] | None = None,
+    inferred: list[InferredAlias] | None = None,
 ) -> TranslatedService:
     """Green's task definition and Service Connect entries for one blue service.
 
@@ -146,7 +148,7 @@ def translate_service(
 
     side = _mesh_side(service_name, node, appmesh, ports)
     if node is None:
-        side = _without_node(side, appmesh, ports, registrations, has_envoy=bool(envoy))
+        side = _without_node(side, appmesh, ports, registrations, inferred or [], has_envoy=bool(envoy))
     base, collision = _discovery_base(node, service_name, registrations, green_namespace, family_suffix)
     services, conflicts = _service_connect_services(service_name, ports, port_names, side, base)
     envoy_defs = [c for c in blue.containerDefinitions if c.name in envoy]
@@ -219,12 +221,15 @@ def _without_node(
     appmesh: AppMeshInventory | None,
     ports: list[ServedPort],
     registrations: list[CloudMapRegistration],
+    inferred: list[InferredAlias],
     *,
     has_envoy: bool,
 ) -> _MeshSide:
     """Aliases of a service App Mesh data says nothing about."""
     if not ports:
         return side
+    if appmesh is None and inferred:
+        return _inferred_side(side, ports, inferred)
     if not has_envoy:
         aliases = registration_aliases(registrations, ports)
         if aliases:
@@ -245,6 +250,25 @@ def _without_node(
             "no App Mesh virtual service data: green gets no client alias, so clients that call the old virtual "
             "service hostname must be checked (or add the alias to the plan by hand)"
         )
+    return side
+
+
+def _inferred_side(side: _MeshSide, ports: list[ServedPort], inferred: list[InferredAlias]) -> _MeshSide:
+    """Aliases discovery inferred (Cloud Map, task definitions), each on the port that serves it."""
+    served = [p.port for p in ports]
+    for alias in inferred:
+        port = alias.container_port if alias.container_port in served else None
+        if port is None and alias.port in served:
+            port = alias.port
+        if port is None and len(served) == 1:
+            port = served[0]
+        if port is None:
+            side.notes.append(
+                f"client alias {alias.dns_name}:{alias.port} ({alias.source.value}: {alias.evidence}) matches none "
+                f"of the served ports {served}: not set; give it in green.services.<name>.client_aliases"
+            )
+            continue
+        side.aliases.setdefault(port, []).append((alias.dns_name, alias.port))
     return side
 
 

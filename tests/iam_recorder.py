@@ -212,6 +212,8 @@ def resource_arns(action: str, params: dict[str, Any], region: str) -> list[str]
             return [_arn("servicediscovery", region, f"namespace/{p['Id']}")]
         if operation == "GetService":
             return [_arn("servicediscovery", region, f"service/{p['Id']}")]
+        if operation == "ListInstances":
+            return [_arn("servicediscovery", region, f"service/{p['ServiceId']}")]
         if operation == "GetOperation":
             # The operation creates a namespace whose id the request does not carry.
             return [_arn("servicediscovery", region, f"namespace/created-by-{p['OperationId']}")]

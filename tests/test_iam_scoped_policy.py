@@ -191,6 +191,8 @@ def _same_shape(parliament_format: str, arn_format: str) -> bool:
 
 KNOWN_WAIVERS = {
     ("servicediscovery:GetOperation", "*"),
+    # parliament's copy of the reference lists no resource type for ListInstances; AWS's lists "service".
+    ("servicediscovery:ListInstances", "*"),
     ("elasticloadbalancing:ModifyListener", "arn:*:elasticloadbalancing:*:*:listener/net/*/*/*"),
     ("elasticloadbalancing:ModifyRule", "arn:*:elasticloadbalancing:*:*:listener-rule/net/*/*/*/*"),
 }

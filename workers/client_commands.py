@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import BaseModel, JsonValue
+from pydantic import BaseModel, JsonValue, ValidationError
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -35,6 +35,13 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from meshshift.migration import constants as k
+from meshshift.migration.appmesh_snapshot import (
+    FORMAT_VERSION,
+    AppMeshSnapshot,
+    SnapshotTooLarge,
+    encoded_size,
+    size_check,
+)
 from meshshift.migration.contracts import MigrationPlan, ShifterWeights, UntranslatableItem
 from meshshift.migration.durations import format_duration as format_iso
 from meshshift.migration.edge.registry import mechanism
@@ -157,6 +164,42 @@ def ui_link(ui_url: str, namespace: str, workflow_id: str) -> str:
 # --- start --------------------------------------------------------------------------------------
 
 
+def embed_appmesh_snapshot(document: dict[str, JsonValue], spec_path: Path) -> None:
+    """``blue.appmesh_snapshot: FILE`` becomes the file's content, so the worker never reads a local
+    file (issue 18). The path is relative to the spec file. Refused when it would not fit in
+    Temporal's payload limit; a warning above its warning threshold."""
+    blue = document.get("blue")
+    if not isinstance(blue, dict) or not isinstance(blue.get("appmesh_snapshot"), str):
+        return
+    reference = str(blue["appmesh_snapshot"])
+    path = (spec_path.parent / reference).expanduser()
+    field = "blue.appmesh_snapshot"
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        fail(
+            f"{field}: expected an App Mesh snapshot file (meshshift snapshot appmesh), got {reference!r}: "
+            f"no such file ({path})",
+            EXIT_UNREADABLE,
+        )
+    except (OSError, ValueError) as exc:
+        fail(f"{field}: expected a JSON App Mesh snapshot, got {reference!r}: {exc}", EXIT_UNREADABLE)
+    try:
+        snapshot = AppMeshSnapshot.model_validate(content)
+        warning = size_check(encoded_size(snapshot.model_dump(mode="json")), f"App Mesh snapshot {reference!r}")
+    except ValidationError as exc:
+        fail(f"{field}: {reference!r} is not an App Mesh snapshot of format {FORMAT_VERSION}: {exc}", EXIT_FAILED)
+    except SnapshotTooLarge as exc:
+        fail(f"{field}: {exc}", EXIT_FAILED)
+    if warning:
+        _err().print(Text.assemble(("warning: ", "bold yellow"), warning))
+    blue["appmesh_snapshot"] = content
+    try:
+        size_check(encoded_size(document), "the spec with its embedded App Mesh snapshot")
+    except SnapshotTooLarge as exc:
+        fail(f"{field}: {exc}", EXIT_FAILED)
+
+
 def load_spec_document(path: Path) -> tuple[dict[str, JsonValue], str]:
     """The spec as the JSON object that will be sent, validated exactly as the workflow will see it.
 
@@ -171,6 +214,7 @@ def load_spec_document(path: Path) -> tuple[dict[str, JsonValue], str]:
     except SpecLoadError as exc:
         fail(str(exc), EXIT_UNREADABLE)
     as_json: dict[str, JsonValue] = json.loads(json.dumps(document, default=str))
+    embed_appmesh_snapshot(as_json, path)
     try:
         spec = validate_spec(as_json, source)
     except SpecError as exc:
@@ -254,8 +298,47 @@ def plan_migration(spec_path: Path, as_json: bool, console: Console) -> None:
         fail(f"planning failed: {exc}")
     if as_json:
         console.print_json(plan.model_dump_json())
-        return
-    console.print(render_plan(spec, plan))
+    else:
+        console.print(render_plan(spec, plan))
+    if plan.backend_gate:
+        # The plan is shown (services[].backends says which backend is missing), but it would stop the
+        # migration before provisioning: say so with a failing exit code.
+        fail(plan.backend_gate)
+
+
+def take_appmesh_snapshot(mesh: str, owner: str | None, region: str | None, output: Path, console: Console) -> None:
+    """``meshshift snapshot appmesh``: read-only App Mesh calls, one JSON file written."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from meshshift.activities.aws import AwsClients
+    from meshshift.activities.discovery import snapshot_mesh
+    from meshshift.migration.contracts import AwsContext
+
+    try:
+        snapshot = snapshot_mesh(AwsClients().appmesh(AwsContext(region=region)), mesh, owner)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        fail(
+            f"App Mesh answered {error.get('Code') or exc.response.get('ResponseMetadata', {}).get('HTTPStatusCode')} "
+            f"for mesh {mesh!r}: {error.get('Message', '')}. A snapshot needs the App Mesh API; after its end of "
+            "support, write green.services.<name> in the spec instead (docs/migration-guide.md)"
+        )
+    except BotoCoreError as exc:
+        fail(f"App Mesh did not answer for mesh {mesh!r}: {exc}")
+    body = snapshot.model_dump(mode="json")
+    try:
+        warning = size_check(encoded_size(body), f"the snapshot of mesh {mesh!r}")
+    except SnapshotTooLarge as exc:
+        fail(str(exc))
+    output.write_text(json.dumps(body, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    if warning:
+        _err().print(Text.assemble(("warning: ", "bold yellow"), warning))
+    console.print(
+        f"wrote {output}: mesh {mesh}, {len(snapshot.virtual_nodes)} virtual nodes, {len(snapshot.virtual_services)} "
+        f"virtual services, {len(snapshot.virtual_routers)} routers, {len(snapshot.routes)} routes, "
+        f"{len(snapshot.virtual_gateways)} gateways, {len(snapshot.gateway_routes)} gateway routes. "
+        f"Next: set blue.appmesh_snapshot: {output} in the spec"
+    )
 
 
 def render_plan(spec: MigrationSpec, plan: MigrationPlan) -> Group:
@@ -297,6 +380,7 @@ def render_plan(spec: MigrationSpec, plan: MigrationPlan) -> Group:
             groups,
         )
     parts.append(services)
+    parts.extend(_render_backends(plan))
 
     shifters = [w.shifter_id for w in plan.steps[0].weights] if plan.steps else []
     # Shifter ids are long ARNs; the columns get short labels and a legend below the table.
@@ -319,6 +403,26 @@ def render_plan(spec: MigrationSpec, plan: MigrationPlan) -> Group:
         parts.append(Text("warnings:", style="bold yellow"))
         parts.extend(Text(f"  - {item}", style="yellow") for item in plan.warnings)
     return Group(*parts)
+
+
+def _render_backends(plan: MigrationPlan) -> list[RenderableType]:
+    """The backend gate: each backend blue's clients call, where that is known from, who answers it."""
+    checks = [b for p in [*plan.services, *plan.async_workers] for b in p.backends]
+    if not checks:
+        return []
+    table = Table("client", "backend", "source", "green answer", title="backends blue's clients call (backend gate)")
+    for check in checks:
+        if check.answered:
+            answer = check.answered_by or "yes"
+        elif check.allowed_missing:
+            answer = "none (allowed: green.allow_missing_backends)"
+        elif check.outside_spec:
+            answer = "none (outside the spec: called by DNS)"
+        else:
+            answer = "[bold red]MISSING[/]"
+        target = f"{check.host}:{check.port}" if check.port is not None else check.host
+        table.add_row(check.client, target, check.source.value, answer)
+    return [table]
 
 
 def render_untranslatable(plan: MigrationPlan, mesh: str | None) -> list[RenderableType]:
@@ -535,6 +639,24 @@ def register(app: typer.Typer) -> None:
         Needs no Temporal and changes nothing. AWS comes from boto3's standard configuration."""
         try:
             plan_migration(spec_file, as_json, _out())
+        except CommandFailed as exc:
+            _err().print(Text.assemble(("error: ", "bold red"), str(exc)))
+            raise typer.Exit(exc.code) from None
+
+    snapshot = typer.Typer(help="Save what App Mesh still answers, for migrations after its end of support.")
+    app.add_typer(snapshot, name="snapshot")
+
+    @snapshot.command(name="appmesh")
+    def snapshot_appmesh(
+        mesh: Annotated[str, typer.Option("--mesh", help="App Mesh mesh name")],
+        output: Annotated[Path, typer.Option("--output", "-o", help="JSON file to write")],
+        mesh_owner: Annotated[str | None, typer.Option("--mesh-owner", help="Account id owning a shared mesh")] = None,
+        region: Annotated[str | None, typer.Option("--region", help="AWS region (default: AWS_REGION)")] = None,
+    ) -> None:
+        """Write every describe output of a mesh (nodes, services, routers, routes, gateways, gateway
+        routes) as versioned JSON; set blue.appmesh_snapshot to the file in the spec."""
+        try:
+            take_appmesh_snapshot(mesh, mesh_owner, region, output, _out())
         except CommandFailed as exc:
             _err().print(Text.assemble(("error: ", "bold red"), str(exc)))
             raise typer.Exit(exc.code) from None

@@ -66,6 +66,8 @@ PATCH_CANCEL_WAITS_FOR_CALL = "cancellation-waits-for-interrupted-call"
 PATCH_NOTIFICATIONS = "notifications"
 # How long a migration that has ended still waits for its last notifications (the outcome is decided).
 NOTIFICATION_FLUSH_LIMIT = timedelta(minutes=3)
+PATCH_BACKEND_GATE = "backend-gate-stops-planning"
+PATCH_BACKEND_RECHECK = "backend-gate-rechecks-green-from-ecs"
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"

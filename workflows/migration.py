@@ -25,7 +25,7 @@ from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from meshshift.migration import analysis, contracts, notifications
+    from meshshift.migration import analysis, backend_gate, contracts, notifications
     from meshshift.migration import plan as planning
     from meshshift.migration.constants import (
         WORKFLOW_TYPE,
@@ -52,6 +52,8 @@ with workflow.unsafe.imports_passed_through():
 
 
 from meshshift.workflows.base import (
+    PATCH_BACKEND_GATE,
+    PATCH_BACKEND_RECHECK,
     SYSTEM_ACTOR,
     InputT,
     _Abort,
@@ -172,6 +174,9 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             self._warn("the App Mesh API did not answer: blue was discovered from the ECS task definitions alone")
         for warning in [*discovery.warnings, *plan.warnings, *(f"untranslatable: {u}" for u in plan.untranslatable)]:
             self._warn(warning)
+        # Patched: before, a plan whose green answered none of some backend still went on to provisioning.
+        if plan.missing_backends and workflow.patched(PATCH_BACKEND_GATE):
+            raise _StepFailed(plan.backend_gate or "backend gate: backends without an answer in green")
         self._audit(
             SYSTEM_ACTOR,
             "plan",
@@ -261,9 +266,32 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             if not deep.ok:
                 bad = [f"{c.url}: {c.last_error or c.last_status}" for c in deep.checks if not c.ok]
                 raise _StepFailed(f"green deep health checks failed: {'; '.join(bad)}")
+        # Patched: before, no read-back of green's Service Connect configuration before the first weight change.
+        if any(p.backends for p in [*plan.services, *plan.async_workers]) and workflow.patched(PATCH_BACKEND_RECHECK):
+            await self._recheck_backends(spec, plan)
         if self._metric_sources(spec).alb or self._metric_sources(spec).service_connect:
             self._state.baseline = await self._collect_metrics(spec, spec.analysis.window)
         self._audit(SYSTEM_ACTOR, "validated", "green is stable and healthy")
+
+    async def _recheck_backends(self, spec: MigrationSpec, plan: contracts.MigrationPlan) -> None:
+        """The backend gate again, against the green services as ECS holds them (issue 18): a
+        service adopted or changed since the plan must still answer every backend."""
+        green = [*plan.services, *plan.async_workers]
+        read = await self._call(
+            contracts.READ_GREEN_SERVICE_CONNECT,
+            contracts.ReadServiceConnectInput(
+                aws=self._aws(spec),
+                services=[contracts.GreenServiceRef(cluster=p.cluster, service=p.green_service) for p in green],
+            ),
+        )
+        missing = backend_gate.recheck(
+            green, [(s.service, s.service_connect) for s in read.services if s.service_connect is not None]
+        )
+        if missing:
+            raise _StepFailed(
+                backend_gate.gate_message(missing, when="green as read back from ECS, before the first weight change")
+            )
+        self._audit(SYSTEM_ACTOR, "backends", "green answers every backend blue's clients call (read back from ECS)")
 
     async def _wait_green_stable(self, spec: MigrationSpec, plan: contracts.MigrationPlan) -> None:
         by_cluster: dict[str, list[str]] = {}
@@ -466,7 +494,12 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             result = await self._delete(
                 spec,
                 contracts.DELETE_APP_MESH,
-                contracts.DeleteAppMeshInput(aws=self._aws(spec), mesh=spec.blue.mesh, mesh_owner=spec.blue.mesh_owner),
+                contracts.DeleteAppMeshInput(
+                    aws=self._aws(spec),
+                    mesh=spec.blue.mesh,
+                    mesh_owner=spec.blue.mesh_owner,
+                    known_resources=state.plan.appmesh_resources if state.plan else [],
+                ),
             )
             if result.skipped:
                 self._warn(f"App Mesh {spec.blue.mesh} was not deleted: the App Mesh API did not answer")

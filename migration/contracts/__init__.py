@@ -54,10 +54,13 @@ from meshshift.migration.contracts.discovery import (
     AppMeshVirtualNode,
     AppMeshVirtualRouter,
     AppMeshVirtualService,
+    BackendCall,
     BlueDiscovery,
     BlueService,
     CloudMapRegistration,
     DiscoverInput,
+    FactSource,
+    InferredAlias,
 )
 from meshshift.migration.contracts.ecs import (
     CapacityProviderItem,
@@ -123,9 +126,11 @@ from meshshift.migration.contracts.notifications import (
     WebhookTarget,
 )
 from meshshift.migration.contracts.plan import (
+    BackendCheck,
     GreenServicePlan,
     MechanismName,
     MigrationPlan,
+    PlanFact,
     PlannedStep,
     PreflightFinding,
     ShifterWeights,
@@ -134,10 +139,15 @@ from meshshift.migration.contracts.plan import (
 from meshshift.migration.contracts.provisioning import (
     ENSURE_NAMESPACE,
     PROVISION_GREEN_SERVICE,
+    READ_GREEN_SERVICE_CONNECT,
     EnsureNamespaceInput,
+    GreenServiceConnect,
+    GreenServiceRef,
     NamespaceResult,
     ProvisionedService,
     ProvisionServiceInput,
+    ReadServiceConnectInput,
+    ReadServiceConnectResult,
 )
 from meshshift.migration.contracts.temporal_meta import (
     REGISTERED_SEARCH_ATTRIBUTES,
@@ -165,6 +175,7 @@ ACTIVITIES: tuple[ActivityDef[Any, Any], ...] = (
     DEREGISTER_TASK_DEFINITIONS,
     SEND_NOTIFICATION,
     REGISTERED_SEARCH_ATTRIBUTES,
+    READ_GREEN_SERVICE_CONNECT,
 )
 
 __all__ = [
@@ -182,6 +193,7 @@ __all__ = [
     "POLL_ALARMS",
     "PROVISION_GREEN_SERVICE",
     "READ_EDGE_WEIGHTS",
+    "READ_GREEN_SERVICE_CONNECT",
     "REGISTERED_SEARCH_ATTRIBUTES",
     "SCALE_SERVICE",
     "SEND_NOTIFICATION",
@@ -206,6 +218,8 @@ __all__ = [
     "AppMeshVirtualService",
     "AwsContext",
     "AwsShaped",
+    "BackendCall",
+    "BackendCheck",
     "BlueDiscovery",
     "BlueService",
     "CapacityProviderItem",
@@ -224,7 +238,11 @@ __all__ = [
     "DiscoverInput",
     "EdgeWeightsResult",
     "EnsureNamespaceInput",
+    "FactSource",
+    "GreenServiceConnect",
     "GreenServicePlan",
+    "GreenServiceRef",
+    "InferredAlias",
     "KeyValue",
     "LoadBalancerAttachment",
     "MechanismName",
@@ -239,6 +257,7 @@ __all__ = [
     "NotifyInput",
     "NotifyResult",
     "Payload",
+    "PlanFact",
     "PlannedStep",
     "PollAlarmsInput",
     "PollAlarmsResult",
@@ -248,6 +267,8 @@ __all__ = [
     "ProvisionedService",
     "ProxyConfiguration",
     "ReadEdgeWeightsInput",
+    "ReadServiceConnectInput",
+    "ReadServiceConnectResult",
     "RegisteredSearchAttributes",
     "RegisteredSearchAttributesInput",
     "Retry",

@@ -31,6 +31,11 @@ class DeleteAppMeshInput(Payload):
     aws: AwsContext
     mesh: str
     mesh_owner: str | None = None
+    known_resources: list[str] = Field(
+        default_factory=list,
+        description="The mesh's resources as planning knew them (live API or snapshot), e.g. 'virtualNode api-node': "
+        "listed as left in place when the API no longer answers",
+    )
 
 
 class DeregisterTaskDefinitionsInput(Payload):
@@ -43,6 +48,10 @@ class DeletionResult(Payload):
     already_absent: list[str] = Field(default_factory=list)
     skipped: bool = False
     warnings: list[str] = Field(default_factory=list)
+    left_in_place: list[str] = Field(
+        default_factory=list, description="Resources that could not be deleted (App Mesh API gone), for the report"
+    )
+    next_step: str | None = Field(default=None, description="What to do about left_in_place")
 
 
 DELETE_ECS_SERVICES = ActivityDef(

@@ -149,6 +149,14 @@ class CloudMapRegistration(Payload):
     registry_arn: str
     service: str | None = None
     namespace: str | None = None
+    # Added for discovery without App Mesh (issue 18): where the port clients use can be read.
+    port: int | None = Field(default=None, description="ECS serviceRegistries port (SRV records)")
+    container_name: str | None = Field(default=None, description="ECS serviceRegistries containerName")
+    container_port: int | None = Field(default=None, description="ECS serviceRegistries containerPort")
+    dns_records: list[str] = Field(default_factory=list, description="Cloud Map DNS record types, e.g. A, SRV")
+    instance_ports: list[int] = Field(
+        default_factory=list, description="AWS_INSTANCE_PORT of the registered instances (sorted, once each)"
+    )
 
     @property
     def dns_name(self) -> str | None:
@@ -159,6 +167,38 @@ class AppMeshStatus(StrEnum):
     AVAILABLE = "available"
     UNAVAILABLE = "unavailable"  # the API did not answer (end of support): fell back to task definitions
     NOT_CONFIGURED = "not_configured"  # the spec names no mesh
+    SNAPSHOT = "snapshot"  # the API did not answer; the inventory comes from blue.appmesh_snapshot
+
+
+class FactSource(StrEnum):
+    """Where a discovered or planned fact comes from, most trusted first (issue 18)."""
+
+    SPEC = "spec"  # green.services.<name> in the spec: wins over every discovery source
+    APP_MESH = "app_mesh"  # the live App Mesh API
+    SNAPSHOT = "snapshot"  # an App Mesh snapshot (meshshift snapshot appmesh)
+    CLOUD_MAP = "cloud_map"  # Cloud Map, through the ECS serviceRegistries
+    TASK_DEFINITION = "task_definition"  # envoy APPMESH_* variables, port mappings, container environment
+
+
+class BackendCall(Payload):
+    """A host and port a blue client calls, as its container environment names it."""
+
+    client: str = Field(description="Blue ECS service that makes the call")
+    host: str = Field(description="DNS name called, e.g. api.acme.local")
+    port: int | None = Field(description="Port called (from the URL, else its scheme's default; None: not said)")
+    source: FactSource
+    evidence: str = Field(description="e.g. \"container 'app' environment API_URL=http://api.acme.local:9090\"")
+
+
+class InferredAlias(Payload):
+    """A name and port clients reach a blue service by, inferred without App Mesh data."""
+
+    blue_service: str
+    dns_name: str
+    port: int = Field(description="Port clients call")
+    container_port: int | None = Field(default=None, description="Port the service's container serves it on")
+    source: FactSource
+    evidence: str
 
 
 class BlueService(Payload):
@@ -196,6 +236,14 @@ class BlueDiscovery(Payload):
         default_factory=list,
         description="what each edge shifter read of its resource (inspect), for the plan's edge preflight",
     )
+    # Issue 18 (App Mesh end of support): what Cloud Map and the task definitions say, with evidence.
+    backend_calls: list[BackendCall] = Field(
+        default_factory=list, description="Hosts blue's clients call, named in their container environment"
+    )
+    inferred_aliases: list[InferredAlias] = Field(
+        default_factory=list, description="Client aliases inferred without App Mesh data (Cloud Map, task definitions)"
+    )
+    namespaces: list[str] = Field(default_factory=list, description="Cloud Map namespaces blue's services register in")
 
 
 DISCOVER_BLUE = ActivityDef("discover_blue", DiscoverInput, BlueDiscovery, start_to_close=timedelta(minutes=15))

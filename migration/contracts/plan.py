@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from meshshift.migration.contracts.base import Payload
+from meshshift.migration.contracts.discovery import FactSource
 from meshshift.migration.contracts.ecs import (
     CapacityProviderItem,
     LoadBalancerAttachment,
@@ -16,6 +17,33 @@ from meshshift.migration.contracts.ecs import (
     TaskDefinition,
 )
 from meshshift.migration.edge import registry as edge_registry
+
+
+class PlanFact(Payload):
+    """Where one planned value of a green service comes from (issue 18): the spec, App Mesh, a
+    snapshot, Cloud Map or the task definitions, and the evidence."""
+
+    field: str = Field(description="e.g. 'client_aliases', 'discovery_name', 'desired_count'")
+    value: str
+    source: FactSource
+    evidence: str = ""
+
+
+class BackendCheck(Payload):
+    """A backend blue's client calls, and whether green answers it under the same name and port."""
+
+    client: str = Field(description="Blue service that calls it")
+    host: str
+    port: int | None = Field(default=None, description="None: App Mesh names the backend without a port")
+    source: FactSource
+    evidence: str
+    answered: bool = Field(description="A green Service Connect client alias answers host:port")
+    answered_by: str | None = Field(default=None, description="The green service holding that alias")
+    allowed_missing: bool = Field(default=False, description="Listed in green.allow_missing_backends")
+    outside_spec: bool = Field(
+        default=False,
+        description="App Mesh says no service of the spec provides it: green calls it by DNS (see untranslatable)",
+    )
 
 
 class GreenServicePlan(Payload):
@@ -31,6 +59,12 @@ class GreenServicePlan(Payload):
     capacity_provider_strategy: list[CapacityProviderItem] = Field(default_factory=list)
     platform_version: str | None = None
     is_async_worker: bool = False
+    facts: list[PlanFact] = Field(
+        default_factory=list, description="Where client aliases and overridden values come from"
+    )
+    backends: list[BackendCheck] = Field(
+        default_factory=list, description="Backends blue's copy of this service calls, and whether green answers them"
+    )
 
 
 # The name of a registered edge mechanism (migration.edge.registry).
@@ -96,4 +130,16 @@ class MigrationPlan(Payload):
     )
     preflight: list[PreflightFinding] = Field(
         default_factory=list, description="The edge preflight's findings (warnings: an error stops the plan)"
+    )
+    missing_backends: list[BackendCheck] = Field(
+        default_factory=list,
+        description="Backends blue's clients call that green would not answer: the migration stops before "
+        "provisioning (issue 18)",
+    )
+    appmesh_resources: list[str] = Field(
+        default_factory=list,
+        description="blue.mesh's resources as discovery knew them (live API or snapshot), in deletion order",
+    )
+    backend_gate: str | None = Field(
+        default=None, description="The backend gate's message when missing_backends is not empty (client, backend, fix)"
     )

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pydantic import Field
 
 from meshshift.migration.contracts.base import ActivityDef, AwsContext, Payload
+from meshshift.migration.contracts.ecs import ServiceConnectConfiguration
 from meshshift.migration.contracts.plan import GreenServicePlan
 from meshshift.migration.spec import ProvisionMode
 
@@ -45,4 +46,37 @@ ENSURE_NAMESPACE = ActivityDef(
 )
 PROVISION_GREEN_SERVICE = ActivityDef(
     "provision_green_service", ProvisionServiceInput, ProvisionedService, start_to_close=timedelta(minutes=10)
+)
+
+
+class GreenServiceRef(Payload):
+    cluster: str
+    service: str
+
+
+class ReadServiceConnectInput(Payload):
+    """Green services whose Service Connect configuration is read back from ECS (issue 18)."""
+
+    aws: AwsContext
+    services: list[GreenServiceRef]
+
+
+class GreenServiceConnect(Payload):
+    cluster: str
+    service: str
+    found: bool = Field(description="The service exists and is ACTIVE")
+    service_connect: ServiceConnectConfiguration | None = Field(
+        default=None, description="Of the PRIMARY deployment (what its tasks run), else the service's"
+    )
+
+
+class ReadServiceConnectResult(Payload):
+    services: list[GreenServiceConnect] = Field(default_factory=list)
+
+
+READ_GREEN_SERVICE_CONNECT = ActivityDef(
+    "read_green_service_connect",
+    ReadServiceConnectInput,
+    ReadServiceConnectResult,
+    start_to_close=timedelta(minutes=5),
 )

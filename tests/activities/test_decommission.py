@@ -390,6 +390,24 @@ def test_app_mesh_api_gone_midway_keeps_what_was_deleted(aws_inprocess: None, aw
     assert "list_virtual_routers" in result.warnings[0] and "left in place" in result.warnings[0]
 
 
+def test_app_mesh_api_gone_lists_what_was_left_in_place_with_the_next_step(
+    aws_inprocess: None, aws_clients: AwsClients
+) -> None:
+    # Issue 18: the plan's appmesh_resources (from the live API or a snapshot) say what the mesh held.
+    _mesh()
+    from meshshift.activities.discovery import _MeshReader
+    from meshshift.migration.plan import appmesh_resources
+
+    known = appmesh_resources(_MeshReader(boto3.client("appmesh", region_name="us-east-1"), "shop-mesh", None).read())
+    assert sorted(known) == sorted(EXPECTED_ORDER)  # the plan names them as the teardown does
+    aws_clients.appmesh(CTX).meta.events.register_first("before-send.app-mesh.ListVirtualRouters", _Retired())
+    result = run(aws_clients, "delete_app_mesh", DeleteAppMeshInput(aws=CTX, mesh="shop-mesh", known_resources=known))
+    assert result.skipped and result.deleted == EXPECTED_ORDER[:3]
+    assert sorted(result.left_in_place) == sorted(EXPECTED_ORDER[3:])
+    assert result.next_step is not None and "delete" in result.next_step
+    assert ", ".join(EXPECTED_ORDER[3:]) in result.warnings[0]
+
+
 def test_missing_mesh_is_already_absent(aws_inprocess: None, aws_clients: AwsClients) -> None:
     result = run(aws_clients, "delete_app_mesh", DeleteAppMeshInput(aws=CTX, mesh="no-such-mesh"))
     assert not result.skipped and result.already_absent == ["mesh no-such-mesh"]

@@ -42,7 +42,19 @@ def test_a_busy_port_names_the_flag_and_starts_nothing(tmp_path: Path) -> None:
 def test_a_stop_signal_at_an_approval_gate_stops_everything(tmp_path: Path, signum: signal.Signals) -> None:
     port, ui_port = free_ports(2)
     # The simulated AWS at 100x: this test is about stop signals, and the gate comes sooner.
-    args = ["demo", "--speed", "20", "--sim-speed", "100", "--port", str(port), "--ui-port", str(ui_port), "--data-dir", str(tmp_path)]
+    args = [
+        "demo",
+        "--speed",
+        "20",
+        "--sim-speed",
+        "100",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--data-dir",
+        str(tmp_path),
+    ]
     process = subprocess.Popen(
         [str(MESHSHIFT), *args],
         stdout=subprocess.PIPE,

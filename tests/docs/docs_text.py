@@ -131,9 +131,12 @@ def cli_options() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for name, command in commands.items():
         opts = {"--help"}
-        for param in command.params:  # type: ignore[attr-defined]
-            if param.param_type_name == "option":
-                opts.update(param.opts)
-                opts.update(param.secondary_opts)
+        # A group (`snapshot appmesh`) documents its subcommands' flags after the group's name.
+        subcommands = list(getattr(command, "commands", {}).values())
+        for each in [command, *subcommands]:
+            for param in each.params:  # type: ignore[attr-defined]
+                if param.param_type_name == "option":
+                    opts.update(param.opts)
+                    opts.update(param.secondary_opts)
         out[name] = opts
     return out

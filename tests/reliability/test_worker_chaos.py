@@ -8,8 +8,9 @@ ALB weights, App Mesh resources, Cloud Map namespaces), no duplicates, and every
 test sent in the final report.
 
 Runs go in batches of up to five concurrent migrations, each in its own simulated region, so a
-kill lands on migrations in different phases at once. ``MESHSHIFT_CHAOS_RUNS`` (default 5 in make test, one batch; make chaos runs 100) sets
-the number of runs; ``MESHSHIFT_CHAOS_SEED`` replays a failing seed (every failure names it).
+kill lands on migrations in different phases at once. ``MESHSHIFT_CHAOS_RUNS`` sets the number of
+runs (5 in make test, one batch; make chaos runs 100); ``MESHSHIFT_CHAOS_SEED`` replays a failing
+seed (every failure names it).
 """
 
 from __future__ import annotations

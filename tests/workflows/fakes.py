@@ -71,6 +71,11 @@ class FakeWorld:
         self.unsynced_writes = 0
         # What discovery reports it read of the edge (none: as in histories from before the preflight).
         self.edge_facts: list[EdgeFacts] = []
+        # Hosts blue's clients call, as discovery reads them from the task definitions (issue 18),
+        # the aliases it infers for them, and green's Service Connect configuration as ECS holds it.
+        self.backend_calls: list[c.BackendCall] = []
+        self.inferred_aliases: list[c.InferredAlias] = []
+        self.service_connect: dict[tuple[str, str], c.ServiceConnectConfiguration] = {}
 
     # --- steering --------------------------------------------------------------------------
 
@@ -165,6 +170,7 @@ class FakeActivities:
             self.discover_blue,
             self.ensure_namespace,
             self.provision_green_service,
+            self.read_green_service_connect,
             self.wait_services_stable,
             self.check_target_health,
             self.deep_health_check,
@@ -196,6 +202,8 @@ class FakeActivities:
             async_workers=workers,
             appmesh_status=c.AppMeshStatus.NOT_CONFIGURED,
             edge_facts=list(self.world.edge_facts),
+            backend_calls=list(self.world.backend_calls),
+            inferred_aliases=list(self.world.inferred_aliases),
         )
 
     @activity.defn(name=c.ENSURE_NAMESPACE.name)
@@ -213,12 +221,28 @@ class FakeActivities:
         await self.world.enter(c.PROVISION_GREEN_SERVICE.name)
         count = inp.initial_desired_count if inp.initial_desired_count is not None else inp.plan.desired_count
         self.world.services[(inp.plan.cluster, inp.plan.green_service)] = count
+        self.world.service_connect[(inp.plan.cluster, inp.plan.green_service)] = inp.plan.service_connect
         return c.ProvisionedService(
             service_name=inp.plan.green_service,
             service_arn=f"arn:aws:ecs:us-east-1:123456789012:service/{inp.plan.cluster}/{inp.plan.green_service}",
             task_definition_arn=f"arn:aws:ecs:us-east-1:123456789012:task-definition/{inp.plan.green_service}:1",
             created=True,
             adopted=False,
+        )
+
+    @activity.defn(name=c.READ_GREEN_SERVICE_CONNECT.name)
+    async def read_green_service_connect(self, inp: c.ReadServiceConnectInput) -> c.ReadServiceConnectResult:
+        await self.world.enter(c.READ_GREEN_SERVICE_CONNECT.name)
+        return c.ReadServiceConnectResult(
+            services=[
+                c.GreenServiceConnect(
+                    cluster=ref.cluster,
+                    service=ref.service,
+                    found=(ref.cluster, ref.service) in self.world.service_connect,
+                    service_connect=self.world.service_connect.get((ref.cluster, ref.service)),
+                )
+                for ref in inp.services
+            ]
         )
 
     @activity.defn(name=c.WAIT_SERVICES_STABLE.name)
