@@ -122,8 +122,9 @@ _register(contracts.DELETE_APP_MESH)(lambda a: f"delete App Mesh {a.mesh}")
 _register(contracts.DEREGISTER_TASK_DEFINITIONS)(
     lambda a: f"deregister {_plural(len(a.task_definition_arns), 'blue task definition')}"
 )
-
-
+_register(contracts.READ_GREEN_SERVICE_CONNECT)(
+    lambda a: f"backend gate: read back Service Connect of {_plural(len(a.services), 'green service')}"
+)
 _register(contracts.SEND_NOTIFICATION)(
     lambda a: f"notify {'SNS' if a.target.type == 'sns' else 'webhook'}: {a.notification.kind.value.replace('_', ' ')}"
 )
