@@ -87,7 +87,11 @@ def blue_service(name: str, registered: bool = True) -> BlueService:
 
 
 def discovery(names: list[str] | None = None, registered: bool = True) -> BlueDiscovery:
-    services = [blue_service(n, registered) for n in (names or list(APPS))]
+    return discovery_from([blue_service(n, registered) for n in (names or list(APPS))])
+
+
+def discovery_from(services: list[BlueService]) -> BlueDiscovery:
+    """What the discovery activity returns for these services with App Mesh refusing."""
     namespaces = {"acme.local"}
     calls = [c for s in services for c in env_backend_calls(s, namespaces)]
     aliases, warnings = infer_aliases(services, calls, namespaces)

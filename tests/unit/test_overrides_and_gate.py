@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from meshshift.migration.contracts import FactSource
+from meshshift.migration.contracts import (
+    AppMeshInventory,
+    AppMeshListener,
+    AppMeshStatus,
+    AppMeshVirtualNode,
+    AppMeshVirtualService,
+    FactSource,
+)
 from meshshift.migration.errors import SpecError
 from meshshift.migration.plan import build_plan
 from meshshift.migration.translate_overrides import OverrideError
@@ -143,3 +150,35 @@ def test_allow_missing_backends_lets_the_plan_through() -> None:
     spec = eosdata.spec(["web", "api"], allow_missing_backends=["stock.acme.local"])
     plan = build_plan(spec, eosdata.discovery(["web", "api"]))
     assert plan.missing_backends == [] and plan.backend_gate is None
+
+
+def test_alias_takes_the_port_clients_call() -> None:
+    # Under App Mesh, Envoy routed http://api.acme.local (port 80) to api's listener on 9090 by host;
+    # a Service Connect alias is host and port, so green must answer api.acme.local:80.
+    services = eosdata.discovery().services
+    web = next(s for s in services if s.name == "web")
+    web.task_definition.containerDefinitions[0].environment[0].value = "http://api.acme.local/v1"
+    without_mesh = eosdata.discovery_from(services)
+    assert ("api", "api.acme.local", 80) in {
+        (a.blue_service, a.dns_name, a.port) for a in without_mesh.inferred_aliases
+    }
+
+    mesh = AppMeshInventory(
+        mesh_name="acme",
+        virtual_nodes=[
+            AppMeshVirtualNode(name=f"{n}-node", listeners=[AppMeshListener(port=port, protocol="http")])
+            for n, (port, _) in eosdata.APPS.items()
+        ],
+        virtual_services=[
+            AppMeshVirtualService(name=f"{n}.acme.local", provider_node=f"{n}-node") for n in eosdata.APPS
+        ],
+    )
+    with_mesh = without_mesh.model_copy(
+        update={"appmesh_status": AppMeshStatus.AVAILABLE, "appmesh": mesh, "inferred_aliases": []}
+    )
+    plan = build_plan(eosdata.spec(), with_mesh)
+    api = next(p for p in plan.services if p.blue_service == "api")
+    assert aliases(api) == [("api.acme.local", 80)]
+    assert api.service_connect.services[0].portName == "http"  # still forwarded to the container's 9090
+    assert any("client alias api.acme.local:9090 becomes api.acme.local:80" in w for w in plan.warnings)
+    assert plan.missing_backends == []
