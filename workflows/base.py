@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import Priority, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
 
@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from meshshift.migration import contracts
     from meshshift.migration import plan as planning
     from meshshift.migration.constants import (
+        COMPENSATION_PRIORITY_KEY,
         SA_APP,
         SA_GREEN_WEIGHT,
         SA_PHASE,
@@ -60,6 +61,7 @@ PATCH_VERIFY_FROM_WRITE = "verify-weights-from-write"
 PATCH_COUNTDOWN_CLOCK = "countdown-counts-poll-time"
 PATCH_CANCEL_AFTER_CALL = "cancellation-survives-a-call"
 PATCH_CANCEL_WAITS_FOR_CALL = "cancellation-waits-for-interrupted-call"
+PATCH_COMPENSATION_PRIORITY = "compensation-task-priority"
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"
@@ -250,6 +252,11 @@ class MigrationBase:
             # cancellation on its next heartbeat), so it never overlaps the compensation that
             # reverses it, e.g. a scale-down still polling while the rollback scales back up.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            # A rollback's calls go first: ahead of ramp work in the task queue, and into the rate
+            # limiter's reserved tokens on the worker (activities/aws.py).
+            priority=Priority(priority_key=COMPENSATION_PRIORITY_KEY)
+            if compensation and workflow.patched(PATCH_COMPENSATION_PRIORITY)
+            else Priority.default,
         )
         if not interruptible:
             try:
