@@ -34,7 +34,15 @@ from bench import large, many, rollback, rollback_more, step
 from bench.harness import Harness
 from meshshift.workers.embedded_server import find_temporal_binary
 
-BENCHMARKS = ("rollback", "rollback_contention", "rollback_realistic", "step", "large", "many")
+BENCHMARKS = (
+    "rollback",
+    "rollback_contention",
+    "rollback_contention_no_lane",
+    "rollback_realistic",
+    "step",
+    "large",
+    "many",
+)
 RESULTS = Path(__file__).with_name("results.json")
 QUICK_RESULTS = Path(__file__).with_name("results-quick.json")
 
@@ -86,6 +94,7 @@ def scale(quick: bool, busy: int | None = None) -> dict[str, Any]:
         sizes = {
             "rollback": 5,
             "rollback_contention": 3,
+            "rollback_contention_no_lane": 3,
             "busy": 5,
             "rollback_realistic": 3,
             "step": 3,
@@ -97,6 +106,7 @@ def scale(quick: bool, busy: int | None = None) -> dict[str, Any]:
         sizes = {
             "rollback": 30,
             "rollback_contention": 20,
+            "rollback_contention_no_lane": 20,
             "busy": 50,
             "rollback_realistic": 20,
             "step": 10,
@@ -114,7 +124,7 @@ async def run(
 ) -> dict[str, Any]:
     sizes = scale(quick, busy)
     if trials is not None:
-        sizes |= {"rollback": trials, "rollback_contention": trials, "rollback_realistic": trials}
+        sizes |= {name: trials for name in BENCHMARKS if name.startswith("rollback")}
     harness = Harness(aws_latency_ms=aws_latency_ms)
     out: dict[str, Any] = {}
     await harness.start()
@@ -126,6 +136,10 @@ async def run(
                 result = await rollback.run(harness, sizes["rollback"])
             elif name == "rollback_contention":
                 result = await rollback_more.run_contention(harness, sizes["rollback_contention"], sizes["busy"])
+            elif name == "rollback_contention_no_lane":
+                result = await rollback_more.run_contention(
+                    harness, sizes["rollback_contention_no_lane"], sizes["busy"], priority_lane=False
+                )
             elif name == "rollback_realistic":
                 result = await rollback_more.run_realistic(harness, sizes["rollback_realistic"])
             elif name == "step":
@@ -173,8 +187,12 @@ def headline(name: str, r: dict[str, Any]) -> list[tuple[str, str]]:
             ("ratio to floor", " / ".join(f"{r['ratio_to_floor'][k]:.2f}x" for k in ("p50", "p95", "p99"))),
             ("signal -> rolled back (verified)", _ms(r["rolled_back_seconds"])),
         ]
-    if name in ("rollback_contention", "rollback_realistic"):
-        where = f"{r['busy_migrations']} migrations ramping" if name == "rollback_contention" else "20-60 ms per call"
+    if name.startswith("rollback_"):
+        where = (
+            "20-60 ms per call"
+            if name == "rollback_realistic"
+            else f"{r['busy_migrations']} migrations ramping, priority lane {'on' if r['priority_lane'] else 'off'}"
+        )
         return [
             (f"signal -> every mechanism reads 100% blue ({where})", _ms(r["reaction_seconds"])),
             ("floor (same calls, direct boto3, same load)", _ms(r["floor_observed_seconds"])),

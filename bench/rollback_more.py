@@ -67,14 +67,14 @@ def _sim_settings(h: Harness, values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _trials(
-    h: Harness, prefix: str, trials: int, *, busy: int, settle: float
+    h: Harness, prefix: str, trials: int, *, busy: int, settle: float, priority_lane: bool = True
 ) -> tuple[list[Trial], dict[str, int], dict[str, int], dict[str, int], dict[str, Any]]:
     assert h.sim is not None and h.client is not None
     base = await asyncio.to_thread(seed_base)
     apps = await asyncio.to_thread(seed_apps, base, prefix, trials, edges_for=lambda _i: EDGES)
     twins = await asyncio.to_thread(seed_apps, base, f"{prefix}f", trials, edges_for=lambda _i: EDGES, start=trials)
     others = await asyncio.to_thread(seed_apps, base, f"{prefix}b", busy, edges_for=lambda _i: EDGES, start=2 * trials)
-    worker = h.worker()
+    worker = h.worker(priority_lane=priority_lane)
     floor = Floor(h.aws_latency_ms)
     busy_handles: list[WorkflowHandle[Any, Any]] = []
     extra: dict[str, Any] = {}
@@ -169,11 +169,15 @@ def _report(
     }
 
 
-async def run_contention(h: Harness, trials: int, busy: int) -> dict[str, Any]:
+async def run_contention(h: Harness, trials: int, busy: int, *, priority_lane: bool = True) -> dict[str, Any]:
+    """``priority_lane=False`` runs the worker's rate limiter without its priority lane: what the
+    lane is worth (Temporal task priority still applies)."""
     assert h.sim is not None
     h.sim.reset()
     # No settling between trials: the busy migrations keep the buckets drained, which is the point.
-    results, before, after, floor_calls, extra = await _trials(h, "rc", trials, busy=busy, settle=0.0)
+    results, before, after, floor_calls, extra = await _trials(
+        h, "rc", trials, busy=busy, settle=0.0, priority_lane=priority_lane
+    )
     out = _report(
         results,
         before,
@@ -193,6 +197,7 @@ async def run_contention(h: Harness, trials: int, busy: int) -> dict[str, Any]:
         ),
     )
     out["busy_migrations"] = busy
+    out["priority_lane"] = priority_lane
     out.update(extra)
     return out
 

@@ -51,6 +51,14 @@ def test_both_lanes_together_keep_the_overall_rate() -> None:
         assert calls <= 5 + 5.0 * clock.now + 1e-6
 
 
+def test_without_the_lane_priority_changes_nothing() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, reserve_share=0.0)
+    for _ in range(5):  # the whole bucket is for everyone
+        assert limiter.acquire("route53", "us-east-1", 5.0) == 0.0
+    assert limiter.acquire("route53", "us-east-1", 5.0, priority=True) == pytest.approx(0.2)
+
+
 def test_a_slow_limit_still_has_a_reserved_token() -> None:
     clock = VirtualClock()
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
