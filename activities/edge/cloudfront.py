@@ -27,6 +27,9 @@ thus 4 calls plus the polls of the deployment (docs/performance.md).
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -46,6 +49,14 @@ ROUTING_FIELDS = (
     "DefaultRootObject",
 )
 ALREADY_PROMOTED = "CloudFrontAlreadyPromoted"
+
+
+def _together(*reads: Callable[[], Any]) -> list[Any]:
+    """Run independent reads at once (each in the activity's context: heartbeats and the rate
+    limiter's lane); the first failure, in the order given, is raised."""
+    with ThreadPoolExecutor(max_workers=len(reads)) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, read) for read in reads]
+    return [f.result() for f in futures]
 
 
 class CloudFrontShifter(Shifter):
@@ -94,11 +105,11 @@ class CloudFrontShifter(Shifter):
         config = distribution.get("DistributionConfig") or {}
         return {name: config.get(name) for name in ROUTING_FIELDS}
 
-    def _promoted(self, primary: dict[str, Any] | None = None) -> bool:
-        """Whether the primary carries the staging config; ``primary`` is a read just made, if any."""
-        if primary is None:
-            primary, _ = self._distribution(self.edge.distribution_id)
-        staging, _ = self._distribution(self.edge.staging_distribution_id)
+    def _promoted(self, primary: dict[str, Any]) -> bool:
+        """Whether ``primary`` (just read) carries the staging config (read with it)."""
+        staging = self._staging
+        if staging is None:
+            staging, _ = self._distribution(self.edge.staging_distribution_id)
         return self._routing(primary) == self._routing(staging)
 
     @staticmethod
@@ -146,10 +157,15 @@ class CloudFrontShifter(Shifter):
 
     def set_weights(self, weights: ShifterWeights) -> None:
         self.check_weights(weights)
-        primary, primary_etag = self._distribution(self.edge.distribution_id)
+        # The three reads are independent: made at once, they cost one round trip instead of three.
+        (primary, primary_etag), (staging, staging_etag), prefetched = _together(
+            lambda: self._distribution(self.edge.distribution_id),
+            lambda: self._distribution(self.edge.staging_distribution_id),
+            self._policy,
+        )
         self._check_attached(primary)
         if weights.promoted:
-            self._promote(primary, primary_etag)
+            self._promote((primary, primary_etag), (staging, staging_etag))
             return
         if self._promoted(primary):
             raise refuse(
@@ -163,8 +179,11 @@ class CloudFrontShifter(Shifter):
         cf = self.clients.cloudfront(self.aws)
         policy_id = self.edge.continuous_deployment_policy_id
 
+        policy_reads: list[tuple[dict[str, Any], str]] = [prefetched]
+
         def attempt() -> None:
-            current, etag = self._policy()
+            # The first attempt uses the policy read above; a retry after a lost race reads again.
+            current, etag = policy_reads.pop() if policy_reads else self._policy()
             single: dict[str, Any] = {"Weight": float(weights.green)}
             sticky = self._stickiness(current)
             if sticky:
@@ -186,15 +205,21 @@ class CloudFrontShifter(Shifter):
 
         self._with_etag_retries(f"Setting CloudFront continuous deployment policy {policy_id} weight", attempt)
 
-    def _promote(self, primary: dict[str, Any], primary_etag: str) -> None:
+    def _promote(self, primary: tuple[dict[str, Any], str], staging: tuple[dict[str, Any], str]) -> None:
         cf = self.clients.cloudfront(self.aws)
-        read: list[tuple[dict[str, Any], str]] = [(primary, primary_etag)]
+        reads = [(primary, staging)]
 
         def attempt() -> None:
-            # The first attempt uses the primary just read; a retry after a lost race reads again.
-            primary_now, primary_etag_now = read.pop() if read else self._distribution(self.edge.distribution_id)
-            staging, staging_etag = self._distribution(self.edge.staging_distribution_id)
-            if self._routing(primary_now) == self._routing(staging):
+            # The first attempt uses the reads just made; a retry after a lost race reads again.
+            (primary_now, primary_etag_now), (staging_now, staging_etag) = (
+                reads.pop()
+                if reads
+                else _together(
+                    lambda: self._distribution(self.edge.distribution_id),
+                    lambda: self._distribution(self.edge.staging_distribution_id),
+                )
+            )
+            if self._routing(primary_now) == self._routing(staging_now):
                 return  # a repeat after success
             cf.update_distribution_with_staging_config(
                 Id=self.edge.distribution_id,
