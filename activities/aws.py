@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from meshshift.migration.constants import COMPENSATION_PRIORITY_KEY
 from meshshift.migration.contracts import AwsContext
 from meshshift.migration.spec import RateLimits
 
@@ -33,27 +34,66 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
 
+# The share of each bucket that only priority calls (a rollback's) may take: ordinary calls leave
+# this many tokens in it, so a compensation never queues behind ramp traffic on the same worker,
+# while every call still comes out of the one bucket and the overall rate holds.
+PRIORITY_RESERVE_SHARE = 0.4
+
+
 class RateLimiter:
-    """A token bucket per (service, region), shared by every activity thread of the worker.
+    """A token bucket per (service, region), shared by every activity thread of the worker, with a
+    priority lane.
 
     The rate can change per call (each migration's spec carries its own limits); the bucket
     simply refills at whatever rate the current caller asks for.
+
+    Priority lane: an ordinary call may not take the bucket's last ``reserve`` tokens
+    (``max(1, PRIORITY_RESERVE_SHARE x rate)``); a priority call may. Under contention ordinary
+    callers therefore drain the bucket only down to the reserve, and a priority call finds it
+    there; once the reserve is spent, a waiting priority call needs one token where a waiting
+    ordinary call needs ``1 + reserve``, so the next refill goes to the priority call first. The
+    bucket holds ``max(rate, 1 + reserve)`` tokens: the same burst as without the lane at limits
+    of 2 calls/s and more (below that, a burst of 2, still far under AWS's own quotas).
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        reserve_share: float = PRIORITY_RESERVE_SHARE,
+    ):
         self._clock = clock
         self._sleep = sleep
+        self._reserve_share = reserve_share
         self._lock = threading.Lock()
         self._state: dict[tuple[str, str], tuple[float, float]] = {}  # key -> (tokens, last refill)
 
-    def acquire(self, service: str, region: str, rate: float, on_wait: Callable[[float], None] | None = None) -> float:
+    def reserve(self, rate: float) -> float:
+        """Tokens of a bucket at ``rate`` that only priority calls may take (none with a share of 0:
+        one lane, as before the priority lane existed; the benchmarks compare the two)."""
+        if self._reserve_share <= 0:
+            return 0.0
+        return max(1.0, self._reserve_share * rate)
+
+    def acquire(
+        self,
+        service: str,
+        region: str,
+        rate: float,
+        on_wait: Callable[[float], None] | None = None,
+        *,
+        priority: bool = False,
+    ) -> float:
         """Block until a call is allowed; returns the seconds waited.
 
-        ``on_wait(seconds_so_far)`` runs before each pause: activities heartbeat there, so a long
-        queue behind a busy limit (many migrations sharing a 5 calls/s Route 53 quota) does not
-        look like a hung activity and time out its heartbeat.
+        ``priority`` calls may take the reserved tokens (see the class). ``on_wait(seconds_so_far)``
+        runs before each pause: activities heartbeat there, so a long queue behind a busy limit
+        (many migrations sharing a 5 calls/s Route 53 quota) does not look like a hung activity and
+        time out its heartbeat.
         """
-        burst = max(1.0, rate)
+        reserve = self.reserve(rate)
+        burst = max(rate, 1.0 + reserve) if reserve else max(rate, 1.0)
+        need = 1.0 if priority else 1.0 + reserve
         waited = 0.0
         while True:
             with self._lock:
@@ -61,16 +101,25 @@ class RateLimiter:
                 tokens, last = self._state.get((service, region), (burst, now))
                 tokens = min(burst, tokens + (now - last) * rate)
                 # Tolerance: refilling by exactly the missing fraction can land a rounding error
-                # short of 1.0, and with a virtual clock that never advances enough, loop forever.
-                if tokens >= 1.0 - 1e-9:
+                # short of the need, and with a virtual clock that never advances enough, loop forever.
+                if tokens >= need - 1e-9:
                     self._state[(service, region)] = (tokens - 1.0, now)
                     return waited
                 self._state[(service, region)] = (tokens, now)
-                delay = (1.0 - tokens) / rate
+                delay = (need - tokens) / rate
             if on_wait is not None:
                 on_wait(waited)
             self._sleep(delay)
             waited += delay
+
+
+def priority_call() -> bool:
+    """True inside an activity that Temporal runs at compensation priority (the workflow schedules
+    a rollback's activities with ``priority_key`` COMPENSATION_PRIORITY_KEY; lower goes first)."""
+    if not activity.in_activity():
+        return False
+    key = activity.info().priority.priority_key
+    return key is not None and 0 < key <= COMPENSATION_PRIORITY_KEY
 
 
 # Per-service attribute name in RateLimits for each boto3 service name.
@@ -139,7 +188,7 @@ class AwsClients:
             # Fires once per HTTP attempt, so botocore's own retries are rate limited too.
             limits: RateLimits = getattr(self._local, "limits", None) or RateLimits()
             rate = float(getattr(limits, field)) if field else 50.0
-            self._limiter.acquire(service, region, rate, on_wait=_heartbeat_while_waiting)
+            self._limiter.acquire(service, region, rate, on_wait=_heartbeat_while_waiting, priority=priority_call())
 
         return hook
 

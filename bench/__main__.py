@@ -4,6 +4,7 @@
     python -m bench --only rollback,step     # some of them
     python -m bench --quick                  # small scale, a minute or two (writes bench/results-quick.json)
     python -m bench --aws-latency 30         # add 30 ms to every AWS call of the worker and of the floor
+    python -m bench --only rollback_contention --busy 50   # the alarm while 50 other migrations ramp
 
 Results of the benchmarks run are merged into the output file (default ``bench/results.json``),
 together with the machine and versions they ran on.
@@ -29,11 +30,19 @@ import psutil  # type: ignore[import-untyped]
 from rich.console import Console
 from rich.table import Table
 
-from bench import large, many, rollback, step
+from bench import large, many, rollback, rollback_more, step
 from bench.harness import Harness
 from meshshift.workers.embedded_server import find_temporal_binary
 
-BENCHMARKS = ("rollback", "step", "large", "many")
+BENCHMARKS = (
+    "rollback",
+    "rollback_contention",
+    "rollback_contention_no_lane",
+    "rollback_realistic",
+    "step",
+    "large",
+    "many",
+)
 RESULTS = Path(__file__).with_name("results.json")
 QUICK_RESULTS = Path(__file__).with_name("results-quick.json")
 
@@ -80,14 +89,42 @@ def machine(aws_latency_ms: float) -> dict[str, Any]:
     }
 
 
-def scale(quick: bool) -> dict[str, Any]:
+def scale(quick: bool, busy: int | None = None) -> dict[str, Any]:
     if quick:
-        return {"rollback": 5, "step": 3, "large": [10, 50], "many": [1, 10], "ecs_rate": 50.0}
-    return {"rollback": 30, "step": 10, "large": [50, 200, 500], "many": [1, 10, 50, 100], "ecs_rate": 50.0}
+        sizes = {
+            "rollback": 5,
+            "rollback_contention": 3,
+            "rollback_contention_no_lane": 3,
+            "busy": 5,
+            "rollback_realistic": 3,
+            "step": 3,
+            "large": [10, 50],
+            "many": [1, 10],
+            "ecs_rate": 50.0,
+        }
+    else:
+        sizes = {
+            "rollback": 30,
+            "rollback_contention": 20,
+            "rollback_contention_no_lane": 20,
+            "busy": 50,
+            "rollback_realistic": 20,
+            "step": 10,
+            "large": [50, 200, 500],
+            "many": [1, 10, 50, 100],
+            "ecs_rate": 50.0,
+        }
+    if busy is not None:
+        sizes["busy"] = busy
+    return sizes
 
 
-async def run(selected: list[str], quick: bool, aws_latency_ms: float) -> dict[str, Any]:
-    sizes = scale(quick)
+async def run(
+    selected: list[str], quick: bool, aws_latency_ms: float, busy: int | None = None, trials: int | None = None
+) -> dict[str, Any]:
+    sizes = scale(quick, busy)
+    if trials is not None:
+        sizes |= {name: trials for name in BENCHMARKS if name.startswith("rollback")}
     harness = Harness(aws_latency_ms=aws_latency_ms)
     out: dict[str, Any] = {}
     await harness.start()
@@ -97,6 +134,14 @@ async def run(selected: list[str], quick: bool, aws_latency_ms: float) -> dict[s
             print(f"running {name} ...", file=sys.stderr, flush=True)
             if name == "rollback":
                 result = await rollback.run(harness, sizes["rollback"])
+            elif name == "rollback_contention":
+                result = await rollback_more.run_contention(harness, sizes["rollback_contention"], sizes["busy"])
+            elif name == "rollback_contention_no_lane":
+                result = await rollback_more.run_contention(
+                    harness, sizes["rollback_contention_no_lane"], sizes["busy"], priority_lane=False
+                )
+            elif name == "rollback_realistic":
+                result = await rollback_more.run_realistic(harness, sizes["rollback_realistic"])
             elif name == "step":
                 result = await step.run(harness, sizes["step"])
             elif name == "large":
@@ -142,6 +187,18 @@ def headline(name: str, r: dict[str, Any]) -> list[tuple[str, str]]:
             ("ratio to floor", " / ".join(f"{r['ratio_to_floor'][k]:.2f}x" for k in ("p50", "p95", "p99"))),
             ("signal -> rolled back (verified)", _ms(r["rolled_back_seconds"])),
         ]
+    if name.startswith("rollback_"):
+        where = (
+            "20-60 ms per call"
+            if name == "rollback_realistic"
+            else f"{r['busy_migrations']} migrations ramping, priority lane {'on' if r['priority_lane'] else 'off'}"
+        )
+        return [
+            (f"signal -> every mechanism reads 100% blue ({where})", _ms(r["reaction_seconds"])),
+            ("floor (same calls, direct boto3, same load)", _ms(r["floor_observed_seconds"])),
+            ("ratio to floor", " / ".join(f"{r['ratio_to_floor'][k]:.2f}x" for k in ("p50", "p95", "p99"))),
+            ("signal -> rolled back (verified)", _ms(r["rolled_back_seconds"])),
+        ]
     if name == "step":
         rows = []
         for key in ("raised_limits", "default_limits"):
@@ -181,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small scale (a smoke run, not figures to publish)")
     parser.add_argument("--aws-latency", type=float, default=0.0, metavar="MS", help="artificial latency per AWS call")
     parser.add_argument("--output", type=Path, default=None, help="results file (merged into if it exists)")
+    parser.add_argument(
+        "--busy", type=int, default=None, help="rollback_contention: migrations ramping meanwhile (default 50)"
+    )
+    parser.add_argument("--trials", type=int, default=None, help="trials of each rollback benchmark")
     args = parser.parse_args(argv)
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(selected) - set(BENCHMARKS))
@@ -190,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM stops the run like Ctrl-C, so the harness stops the processes it started.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     info = machine(args.aws_latency)
-    results = asyncio.run(run(selected, args.quick, args.aws_latency))
+    results = asyncio.run(run(selected, args.quick, args.aws_latency, args.busy, args.trials))
     existing: dict[str, Any] = {}
     if output.exists():
         try:

@@ -28,7 +28,9 @@ R = TypeVar("R")
 class NoLimit(RateLimiter):
     """The floor is what AWS itself costs: no client-side rate limit."""
 
-    def acquire(self, service: str, region: str, rate: float, on_wait: object = None) -> float:
+    def acquire(
+        self, service: str, region: str, rate: float, on_wait: object = None, *, priority: bool = False
+    ) -> float:
         return 0.0
 
 
@@ -54,7 +56,7 @@ class Floor:
             shifter.check_weights(wanted)
         self._all(pairs, lambda p: p[0].set_weights(p[1]))
         self._all(shifters, lambda s: s.wait_in_sync())
-        readings = self._all(shifters, lambda s: s.read_weights())
+        readings = self._all(shifters, lambda s: s.read_back())
         for (shifter, wanted), reading in zip(pairs, readings, strict=True):
             shifter.verify(wanted, reading)
         return time.monotonic() - started

@@ -154,7 +154,9 @@ class ProcessSampler:
 class WorkerProcess:
     """``bench.worker``: the real meshshift worker plus call counting and optional AWS latency."""
 
-    def __init__(self, workdir: Path, address: str, endpoint: str, aws_latency_ms: float) -> None:
+    def __init__(
+        self, workdir: Path, address: str, endpoint: str, aws_latency_ms: float, priority_lane: bool = True
+    ) -> None:
         self.task_queue = f"bench-{uuid.uuid4().hex[:8]}"
         self._stats = workdir / f"{self.task_queue}.stats.json"
         ready = workdir / f"{self.task_queue}.ready"
@@ -175,6 +177,7 @@ class WorkerProcess:
                 str(ready),
                 "--aws-latency-ms",
                 str(aws_latency_ms),
+                *([] if priority_lane else ["--no-priority-lane"]),
             ],
             env=env,
             stdout=self._log,
@@ -241,9 +244,11 @@ class Harness:
         with self.sim_sampler.window() as sim, self.server_sampler.window() as server:
             yield {"simulated_aws": sim, "temporal_dev_server": server}
 
-    def worker(self) -> WorkerProcess:
+    def worker(self, *, priority_lane: bool = True) -> WorkerProcess:
         assert self.server is not None and self.sim is not None
-        return WorkerProcess(self.workdir, self.server.address, self.sim.endpoint, self.aws_latency_ms)
+        return WorkerProcess(
+            self.workdir, self.server.address, self.sim.endpoint, self.aws_latency_ms, priority_lane=priority_lane
+        )
 
     def stop(self) -> None:
         for sampler in (self.sim_sampler, self.server_sampler):

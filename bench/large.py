@@ -12,6 +12,7 @@ buckets alone would need (their initial burst of one second's worth is ignored).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -148,6 +149,10 @@ async def _one(h: Harness, n: int, ecs_rate: float) -> dict[str, Any]:
         "history_bytes": sum(sizes),
         "history_largest_event_bytes": max(sizes),
         "history_largest_event": _largest(history.events),
+        "history_largest_events": _largest_events(history.events),
+        # The status query carries the state a continue-as-new would carry (plan, weights, audit).
+        "status_query_bytes": len(json.dumps(status)),
+        "plan_bytes": len(json.dumps(status.get("plan"))),
         "history_share_of_limits": {
             "events": round(len(history.events) / HISTORY_EVENT_LIMIT, 4),
             "bytes": round(sum(sizes) / HISTORY_BYTES_LIMIT, 4),
@@ -168,3 +173,29 @@ def _largest(events: Any) -> str:
 
     event = max(events, key=lambda e: e.ByteSize())
     return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
+
+
+def _largest_events(events: Any, top: int = 3) -> list[dict[str, Any]]:
+    """The ``top`` largest events: kind, the activity they belong to (if any), bytes."""
+    from temporalio.api.enums.v1 import EventType
+
+    scheduled = {
+        e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }
+    out = []
+    for event in sorted(events, key=lambda e: e.ByteSize(), reverse=True)[:top]:
+        activity = ""
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            activity = event.activity_task_scheduled_event_attributes.activity_type.name
+        elif event.HasField("activity_task_completed_event_attributes"):
+            activity = scheduled.get(event.activity_task_completed_event_attributes.scheduled_event_id, "")
+        out.append(
+            {
+                "event": EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower(),
+                "activity": activity,
+                "bytes": event.ByteSize(),
+            }
+        )
+    return out

@@ -27,7 +27,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from meshshift.activities.aws import AwsClients
+from meshshift.activities.aws import AwsClients, RateLimiter
 from meshshift.workers.worker import build_worker
 
 STATS_INTERVAL = 0.1
@@ -93,7 +93,11 @@ async def _main(args: argparse.Namespace) -> None:
         worker = build_worker(
             client,
             args.task_queue,
-            AwsClients(hooks=bench_hooks(counter, args.aws_latency_ms)),
+            AwsClients(
+                # Without the lane: one lane for every call, to measure what the lane is worth.
+                limiter=RateLimiter(reserve_share=0.0) if args.no_priority_lane else None,
+                hooks=bench_hooks(counter, args.aws_latency_ms),
+            ),
             args.max_concurrent_activities,
             activity_executor=executor,
         )
@@ -113,6 +117,7 @@ def main() -> None:
     parser.add_argument("--ready", required=True)
     parser.add_argument("--aws-latency-ms", type=float, default=0.0)
     parser.add_argument("--max-concurrent-activities", type=int, default=50)
+    parser.add_argument("--no-priority-lane", action="store_true", help="the rate limiter without its priority lane")
     asyncio.run(_main(parser.parse_args()))
 
 

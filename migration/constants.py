@@ -29,6 +29,11 @@ SA_APP = "MeshshiftApp"
 SA_PHASE = "MeshshiftPhase"
 SA_GREEN_WEIGHT = "MeshshiftGreenWeight"
 
+# Temporal task priority of a rollback's activities (1 is the highest; the server's default is 3):
+# the task queue hands them out before ramp work, and the worker's AWS rate limiter lets them take
+# the tokens it reserves (activities/aws.py).
+COMPENSATION_PRIORITY_KEY = 1
+
 
 def workflow_id(spec_name: str) -> str:
     """One running migration per application: the id is derived from the spec's name."""

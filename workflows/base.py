@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import Priority, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
 from temporalio.workflow import ActivityCancellationType
 
@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from meshshift.migration import contracts, notifications
     from meshshift.migration import plan as planning
     from meshshift.migration.constants import (
+        COMPENSATION_PRIORITY_KEY,
         SA_APP,
         SA_GREEN_WEIGHT,
         SA_PHASE,
@@ -68,6 +69,7 @@ PATCH_NOTIFICATIONS = "notifications"
 NOTIFICATION_FLUSH_LIMIT = timedelta(minutes=3)
 PATCH_BACKEND_GATE = "backend-gate-stops-planning"
 PATCH_BACKEND_RECHECK = "backend-gate-rechecks-green-from-ecs"
+PATCH_COMPENSATION_PRIORITY = "compensation-task-priority"
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"
@@ -260,6 +262,11 @@ class MigrationBase:
             # reverses it, e.g. a scale-down still polling while the rollback scales back up.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             summary=activity_summary(activity.name, arg, compensation=compensation),
+            # A rollback's calls go first: ahead of ramp work in the task queue, and into the rate
+            # limiter's reserved tokens on the worker (activities/aws.py).
+            priority=Priority(priority_key=COMPENSATION_PRIORITY_KEY)
+            if compensation and workflow.patched(PATCH_COMPENSATION_PRIORITY)
+            else Priority.default,
         )
         if not interruptible:
             try:

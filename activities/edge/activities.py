@@ -64,7 +64,9 @@ class EdgeActivities:
         if not items:
             return []
         with ThreadPoolExecutor(max_workers=min(len(items), self._max_parallel)) as pool:
-            futures = [pool.submit(fn, item) for item in items]
+            # Each item runs in a copy of the activity's context, so the pool's threads see the
+            # activity (its task priority decides the rate limiter's lane, activities/aws.py).
+            futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
         errors = [f.exception() for f in futures if f.exception() is not None]
         if errors:
             raise errors[0]  # type: ignore[misc]
@@ -85,7 +87,7 @@ class EdgeActivities:
         heartbeat("weights written; waiting for propagation")
         if input.wait_for_sync:
             self._all(shifters, lambda s: s.wait_in_sync())
-        readings = self._all(shifters, lambda s: s.read_weights())
+        readings = self._all(shifters, lambda s: s.read_back())
         mismatches: list[str] = []
         for (shifter, weights), reading in zip(pairs, readings, strict=True):
             try:

@@ -72,6 +72,10 @@ def action_facts(actions: list[dict[str, Any]], rule: dict[str, Any] | None = No
 class AlbShifter(Shifter):
     mechanism = ALB
     edge: AlbEdge
+    # The forward's actions as AWS last answered them in this activity: the read before the write
+    # when nothing had to change, else the modify call's own response (which returns the listener's
+    # or rule's new actions), so the read-back costs no call.
+    _answered: list[dict[str, Any]] | None = None
 
     def _check_range(self, weights: ShifterWeights) -> None:
         for side, value in (("blue", weights.blue), ("green", weights.green)):
@@ -129,6 +133,7 @@ class AlbShifter(Shifter):
             self.edge.green_target_group_arn: int(weights.green),
         }
         if all(current.get(arn) == w for arn, w in wanted.items()) and forward.get("ForwardConfig"):
+            self._answered = actions
             return  # already there; a repeat writes nothing
         groups = [{"TargetGroupArn": arn, "Weight": w} for arn, w in wanted.items()]
         # Other target groups keep their presence and weight: meshshift only owns blue and green.
@@ -141,9 +146,20 @@ class AlbShifter(Shifter):
         elbv2 = self.clients.elbv2(self.aws)
         with aws_errors(f"Setting weights on ALB {self._where()}"):
             if self.edge.rule_arn:
-                elbv2.modify_rule(RuleArn=self.edge.rule_arn, Actions=new_actions)  # type: ignore[arg-type]
+                rules = elbv2.modify_rule(RuleArn=self.edge.rule_arn, Actions=new_actions)["Rules"]  # type: ignore[arg-type]
+                answered = [dict(a) for a in rules[0].get("Actions", [])] if rules else None
             else:
-                elbv2.modify_listener(ListenerArn=self.edge.listener_arn, DefaultActions=new_actions)  # type: ignore[arg-type]
+                listeners = elbv2.modify_listener(
+                    ListenerArn=self.edge.listener_arn,
+                    DefaultActions=new_actions,  # type: ignore[arg-type]
+                )["Listeners"]
+                answered = [dict(a) for a in listeners[0].get("DefaultActions", [])] if listeners else None
+        self._answered = answered
+
+    def read_back(self) -> ShifterReading:
+        if self._answered is None:
+            return self.read_weights()
+        return self._reading(self._answered)
 
     def inspect(self) -> AlbFacts:
         return self.inspecting(
@@ -206,7 +222,10 @@ class AlbShifter(Shifter):
         )
 
     def read_weights(self) -> ShifterReading:
-        forward = self._forward(self._read_actions())
+        return self._reading(self._read_actions())
+
+    def _reading(self, actions: list[dict[str, Any]]) -> ShifterReading:
+        forward = self._forward(actions)
         current = self._target_weights(forward)
         blue = current.get(self.edge.blue_target_group_arn, 0)
         green = current.get(self.edge.green_target_group_arn, 0)

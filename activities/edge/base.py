@@ -152,6 +152,15 @@ class Shifter(ABC):
         """Block until the last write has propagated (no-op where changes land at once)."""
         return None
 
+    def read_back(self) -> ShifterReading:
+        """What AWS holds after ``set_weights`` (and ``wait_in_sync``) on this shifter.
+
+        Shifters override it to reuse the answers AWS gave during this very write (a write's own
+        response, the propagation poll, the reads before it of resources the write does not touch)
+        instead of asking again: a rollback is faster by every call it does not make. The default
+        reads everything afresh."""
+        return self.read_weights()
+
     def verify(self, expected: ShifterWeights, reading: ShifterReading) -> None:
         """Raise ``EdgeWeightMismatch`` (naming what was found) unless ``reading`` matches."""
         if not self.matches(expected, reading):

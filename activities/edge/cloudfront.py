@@ -17,10 +17,19 @@ staging distribution cannot be serving green.
 
 Promotion overwrites the primary's config and CloudFront keeps no copy of the old one, so going
 back below 100% after promotion is refused with an error that says how to restore blue.
+
+Calls: a weight change reads the primary once, the staging distribution once (the promotion check)
+and the policy once (its ETag), then writes; the propagation wait polls the primary; the read-back
+reuses those answers (the write's response is the policy as AWS now holds it, the last poll is the
+primary, and no write here touches the staging distribution). A rollback from a held weight is
+thus 4 calls plus the polls of the deployment (docs/performance.md).
 """
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -48,9 +57,23 @@ ROUTING_FIELDS = (
 ALREADY_PROMOTED = "CloudFrontAlreadyPromoted"
 
 
+def _together(*reads: Callable[[], Any]) -> list[Any]:
+    """Run independent reads at once (each in the activity's context: heartbeats and the rate
+    limiter's lane); the first failure, in the order given, is raised."""
+    with ThreadPoolExecutor(max_workers=len(reads)) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, read) for read in reads]
+    return [f.result() for f in futures]
+
+
 class CloudFrontShifter(Shifter):
     mechanism = CLOUDFRONT
     edge: CloudFrontEdge
+    # AWS's latest answers in this activity, reused by read_back; None when not read yet, or when a
+    # write here may have changed it since (the primary redeploys after every write).
+    _primary: dict[str, Any] | None = None
+    _staging: dict[str, Any] | None = None
+    _policy_config: dict[str, Any] | None = None
+    _wrote = False
 
     def _check_range(self, weights: ShifterWeights) -> None:
         if weights.promoted:
@@ -68,23 +91,31 @@ class CloudFrontShifter(Shifter):
         cf = self.clients.cloudfront(self.aws)
         with aws_errors(f"Reading CloudFront distribution {distribution_id}"):
             answer = cf.get_distribution(Id=distribution_id)
-        return dict(answer["Distribution"]), answer["ETag"]
+        distribution = dict(answer["Distribution"])
+        if distribution_id == self.edge.distribution_id:
+            self._primary = distribution
+        elif distribution_id == self.edge.staging_distribution_id:
+            self._staging = distribution
+        return distribution, answer["ETag"]
 
     def _policy(self) -> tuple[dict[str, Any], str]:
         cf = self.clients.cloudfront(self.aws)
         policy_id = self.edge.continuous_deployment_policy_id
         with aws_errors(f"Reading CloudFront continuous deployment policy {policy_id}"):
             answer = cf.get_continuous_deployment_policy_config(Id=policy_id)
-        return dict(answer["ContinuousDeploymentPolicyConfig"]), answer["ETag"]
+        self._policy_config = dict(answer["ContinuousDeploymentPolicyConfig"])
+        return self._policy_config, answer["ETag"]
 
     @staticmethod
     def _routing(distribution: dict[str, Any]) -> dict[str, Any]:
         config = distribution.get("DistributionConfig") or {}
         return {name: config.get(name) for name in ROUTING_FIELDS}
 
-    def _promoted(self) -> bool:
-        primary, _ = self._distribution(self.edge.distribution_id)
-        staging, _ = self._distribution(self.edge.staging_distribution_id)
+    def _promoted(self, primary: dict[str, Any]) -> bool:
+        """Whether ``primary`` (just read) carries the staging config (read with it)."""
+        staging = self._staging
+        if staging is None:
+            staging, _ = self._distribution(self.edge.staging_distribution_id)
         return self._routing(primary) == self._routing(staging)
 
     @staticmethod
@@ -189,12 +220,17 @@ class CloudFrontShifter(Shifter):
 
     def set_weights(self, weights: ShifterWeights) -> None:
         self.check_weights(weights)
-        primary, _ = self._distribution(self.edge.distribution_id)
+        # The three reads are independent: made at once, they cost one round trip instead of three.
+        (primary, primary_etag), (staging, staging_etag), prefetched = _together(
+            lambda: self._distribution(self.edge.distribution_id),
+            lambda: self._distribution(self.edge.staging_distribution_id),
+            self._policy,
+        )
         self._check_attached(primary)
         if weights.promoted:
-            self._promote()
+            self._promote((primary, primary_etag), (staging, staging_etag))
             return
-        if self._promoted():
+        if self._promoted(primary):
             raise refuse(
                 f"CloudFront distribution {self.edge.distribution_id} already serves the staging "
                 f"distribution {self.edge.staging_distribution_id}'s config (promoted). CloudFront keeps no copy "
@@ -206,8 +242,11 @@ class CloudFrontShifter(Shifter):
         cf = self.clients.cloudfront(self.aws)
         policy_id = self.edge.continuous_deployment_policy_id
 
+        policy_reads: list[tuple[dict[str, Any], str]] = [prefetched]
+
         def attempt() -> None:
-            current, etag = self._policy()
+            # The first attempt uses the policy read above; a retry after a lost race reads again.
+            current, etag = policy_reads.pop() if policy_reads else self._policy()
             single: dict[str, Any] = {"Weight": float(weights.green)}
             sticky = self._stickiness(current)
             if sticky:
@@ -217,23 +256,41 @@ class CloudFrontShifter(Shifter):
             wanted["TrafficConfig"] = {"Type": "SingleWeight", "SingleWeightConfig": single}
             if wanted == current:
                 return  # already there: no write, no ETag churn
-            cf.update_continuous_deployment_policy(Id=policy_id, IfMatch=etag, ContinuousDeploymentPolicyConfig=wanted)  # type: ignore[arg-type]
+            answer = cf.update_continuous_deployment_policy(
+                Id=policy_id,
+                IfMatch=etag,
+                ContinuousDeploymentPolicyConfig=wanted,  # type: ignore[arg-type]
+            )
+            self._wrote = True
+            self._primary = None  # the primary redeploys with the policy
+            # The write's response is the policy as AWS now holds it: the read-back needs no call.
+            self._policy_config = dict(answer["ContinuousDeploymentPolicy"]["ContinuousDeploymentPolicyConfig"])
 
         self._with_etag_retries(f"Setting CloudFront continuous deployment policy {policy_id} weight", attempt)
 
-    def _promote(self) -> None:
+    def _promote(self, primary: tuple[dict[str, Any], str], staging: tuple[dict[str, Any], str]) -> None:
         cf = self.clients.cloudfront(self.aws)
+        reads = [(primary, staging)]
 
         def attempt() -> None:
-            if self._promoted():
+            # The first attempt uses the reads just made; a retry after a lost race reads again.
+            (primary_now, primary_etag_now), (staging_now, staging_etag) = (
+                reads.pop()
+                if reads
+                else _together(
+                    lambda: self._distribution(self.edge.distribution_id),
+                    lambda: self._distribution(self.edge.staging_distribution_id),
+                )
+            )
+            if self._routing(primary_now) == self._routing(staging_now):
                 return  # a repeat after success
-            _, primary_etag = self._distribution(self.edge.distribution_id)
-            _, staging_etag = self._distribution(self.edge.staging_distribution_id)
             cf.update_distribution_with_staging_config(
                 Id=self.edge.distribution_id,
                 StagingDistributionId=self.edge.staging_distribution_id,
-                IfMatch=f"{primary_etag}, {staging_etag}",
+                IfMatch=f"{primary_etag_now}, {staging_etag}",
             )
+            self._wrote = True
+            self._primary = None  # now carries the staging config; the propagation wait reads it
 
         self._with_etag_retries(
             f"Promoting CloudFront staging distribution {self.edge.staging_distribution_id} "
@@ -242,6 +299,9 @@ class CloudFrontShifter(Shifter):
         )
 
     def wait_in_sync(self) -> None:
+        if self._primary is not None and self._primary.get("Status") == "Deployed":
+            return  # nothing written here since the primary read Deployed
+
         def deployed() -> bool:
             primary, _ = self._distribution(self.edge.distribution_id)
             return primary.get("Status") == "Deployed"
@@ -252,6 +312,18 @@ class CloudFrontShifter(Shifter):
         primary, _ = self._distribution(self.edge.distribution_id)
         staging, _ = self._distribution(self.edge.staging_distribution_id)
         policy, _ = self._policy()
+        return self._reading(primary, staging, policy)
+
+    def read_back(self) -> ShifterReading:
+        """After a write: what AWS answered during it, reading only what it has not answered yet."""
+        primary = self._primary if self._primary is not None else self._distribution(self.edge.distribution_id)[0]
+        staging = (
+            self._staging if self._staging is not None else self._distribution(self.edge.staging_distribution_id)[0]
+        )
+        policy = self._policy_config if self._policy_config is not None else self._policy()[0]
+        return self._reading(primary, staging, policy)
+
+    def _reading(self, primary: dict[str, Any], staging: dict[str, Any], policy: dict[str, Any]) -> ShifterReading:
         weight = self._weight(policy)
         promoted = self._routing(primary) == self._routing(staging)
         attached = (primary.get("DistributionConfig") or {}).get("ContinuousDeploymentPolicyId") or ""

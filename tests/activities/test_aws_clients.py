@@ -2,23 +2,90 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from temporalio.common import Priority
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from meshshift.activities.aws import RateLimiter, _heartbeat_while_waiting, aws_errors
+from meshshift.activities.aws import AwsClients, RateLimiter, _heartbeat_while_waiting, aws_errors, priority_call
+from meshshift.activities.edge.activities import EdgeActivities
+from meshshift.migration.constants import COMPENSATION_PRIORITY_KEY
 from tests.fixtures_aws import VirtualClock
 
 
 def test_limiter_allows_a_burst_then_the_rate() -> None:
     clock = VirtualClock()
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
-    for _ in range(5):  # the bucket starts full: a burst of `rate` calls
+    reserve = limiter.reserve(5.0)
+    assert reserve == 2.0
+    for _ in range(3):  # the bucket starts full: a burst of `rate` calls less the priority reserve
         assert limiter.acquire("route53", "us-east-1", 5.0) == 0.0
     for _ in range(10):
         limiter.acquire("route53", "us-east-1", 5.0)
     assert clock.now == pytest.approx(2.0, abs=1e-6)  # 10 more calls at 5/s
+
+
+def test_priority_calls_find_the_reserve_while_ordinary_calls_queue() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    for _ in range(20):  # a busy ramp: ordinary calls back to back, every one of them waiting
+        limiter.acquire("route53", "us-east-1", 5.0)
+    assert limiter.acquire("route53", "us-east-1", 5.0) > 0.0  # the next ordinary call queues ...
+    # ... while a rollback's calls take the two reserved tokens at once,
+    assert limiter.acquire("route53", "us-east-1", 5.0, priority=True) == 0.0
+    assert limiter.acquire("route53", "us-east-1", 5.0, priority=True) == 0.0
+    # and once the reserve is spent, a priority call needs one token where an ordinary one needs
+    # three: the next refill is the priority call's.
+    assert limiter.acquire("route53", "us-east-1", 5.0, priority=True) == pytest.approx(0.2)
+
+
+def test_both_lanes_together_keep_the_overall_rate() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    for calls, i in enumerate(range(200), start=1):
+        limiter.acquire("cloudfront", "us-east-1", 5.0, priority=i % 3 == 0)
+        # Never more than the bucket (5 tokens) plus what the rate refilled since the start.
+        assert calls <= 5 + 5.0 * clock.now + 1e-6
+
+
+def test_without_the_lane_priority_changes_nothing() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, reserve_share=0.0)
+    for _ in range(5):  # the whole bucket is for everyone
+        assert limiter.acquire("route53", "us-east-1", 5.0) == 0.0
+    assert limiter.acquire("route53", "us-east-1", 5.0, priority=True) == pytest.approx(0.2)
+
+
+def test_a_slow_limit_still_has_a_reserved_token() -> None:
+    clock = VirtualClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    assert limiter.acquire("route53", "us-east-1", 0.5) == 0.0
+    assert limiter.acquire("route53", "us-east-1", 0.5, priority=True) == 0.0
+    assert limiter.acquire("route53", "us-east-1", 0.5, priority=True) == pytest.approx(2.0)
+
+
+def test_compensation_priority_puts_an_activity_in_the_priority_lane() -> None:
+    rollback = ActivityEnvironment()
+    rollback.info = dataclasses.replace(rollback.info, priority=Priority(priority_key=COMPENSATION_PRIORITY_KEY))
+    assert rollback.run(priority_call) is True
+    assert ActivityEnvironment().run(priority_call) is False  # default priority: the ordinary lane
+    low = ActivityEnvironment()
+    low.info = dataclasses.replace(low.info, priority=Priority(priority_key=5))
+    assert low.run(priority_call) is False
+    assert priority_call() is False  # outside an activity
+
+
+def test_edge_threads_see_the_activity_priority() -> None:
+    """The edge activity writes its shifters from a thread pool; each thread must still be in the
+    activity, or a rollback's calls would drop back into the ordinary lane."""
+    rollback = ActivityEnvironment()
+    rollback.info = dataclasses.replace(rollback.info, priority=Priority(priority_key=COMPENSATION_PRIORITY_KEY))
+    edges = EdgeActivities(AwsClients())
+    seen = rollback.run(lambda: edges._all(list(range(4)), lambda _i: priority_call()))
+    assert seen == [True] * 4
 
 
 def test_limiter_buckets_are_per_service_and_region() -> None:

@@ -180,19 +180,16 @@ def test_out_of_range_weights_refused_before_any_call(
 def test_readback_mismatch_is_reported_with_what_was_found(aws_inprocess: None, aws_clients: AwsClients) -> None:
     edge, tgs = make_alb()
     client = aws_clients.elbv2(CTX)
-    written: list[bool] = []
-    client.meta.events.register(
-        "before-call.elastic-load-balancing-v2.ModifyListener", lambda **_: written.append(True)
-    )
 
     def someone_else_reverts(parsed: dict[str, Any], **_: Any) -> None:
-        if written:  # only the read-back after our write: pretend another writer reverted green
-            for action in parsed["Listeners"][0]["DefaultActions"]:
-                for group in action.get("ForwardConfig", {}).get("TargetGroups", []):
-                    if group["TargetGroupArn"] == tgs["green"]:
-                        group["Weight"] = 0
+        # The write's response is the read-back (it carries the listener's actions as AWS holds
+        # them): pretend another writer reverted green in between.
+        for action in parsed["Listeners"][0]["DefaultActions"]:
+            for group in action.get("ForwardConfig", {}).get("TargetGroups", []):
+                if group["TargetGroupArn"] == tgs["green"]:
+                    group["Weight"] = 0
 
-    client.meta.events.register("after-call.elastic-load-balancing-v2.DescribeListeners", someone_else_reverts)
+    client.meta.events.register("after-call.elastic-load-balancing-v2.ModifyListener", someone_else_reverts)
 
     with pytest.raises(ApplicationError) as info:
         set_weights(aws_clients, edge, 750, 250)
@@ -212,3 +209,19 @@ def test_round_trip_in_server_mode(aws_server_env: str, aws_clients: AwsClients)
 
     assert aws_clients.elbv2(CTX).meta.endpoint_url == aws_server_env
     assert (result.readings[0].blue, result.readings[0].green, result.readings[0].green_percent) == (950, 50, 5.0)
+
+
+def test_a_weight_change_is_two_calls_the_write_answering_the_read_back(
+    aws_inprocess: None, aws_clients: AwsClients
+) -> None:
+    edge, _ = make_alb()
+    set_weights(aws_clients, edge, 750, 250)
+    calls: list[str] = []
+    aws_clients.elbv2(CTX).meta.events.register(
+        "before-parameter-build.elastic-load-balancing-v2.*", lambda model, **_: calls.append(model.name)
+    )
+
+    result = set_weights(aws_clients, edge, 999, 0)  # a rollback
+
+    assert result.readings[0].green_percent == 0
+    assert calls == ["DescribeListeners", "ModifyListener"]

@@ -218,16 +218,14 @@ def test_promotion_at_100_and_no_way_back(aws_inprocess: None, aws_clients: AwsC
 def test_readback_mismatch_detected(aws_inprocess: None, aws_clients: AwsClients) -> None:
     edge = make_distributions()
     client = aws_clients.cloudfront(CTX)
-    written: list[bool] = []
-    client.meta.events.register(
-        "before-call.cloudfront.UpdateContinuousDeploymentPolicy", lambda **_: written.append(True)
-    )
 
     def reverted(parsed: dict[str, Any], **_: Any) -> None:
-        if written:
-            parsed["ContinuousDeploymentPolicyConfig"]["TrafficConfig"]["SingleWeightConfig"]["Weight"] = 0.0
+        # The write's response is the read-back (the policy as AWS now holds it): pretend another
+        # writer reverted the weight in between.
+        config = parsed["ContinuousDeploymentPolicy"]["ContinuousDeploymentPolicyConfig"]
+        config["TrafficConfig"]["SingleWeightConfig"]["Weight"] = 0.0
 
-    client.meta.events.register("after-call.cloudfront.GetContinuousDeploymentPolicyConfig", reverted)
+    client.meta.events.register("after-call.cloudfront.UpdateContinuousDeploymentPolicy", reverted)
 
     with pytest.raises(ApplicationError) as info:
         set_weights(aws_clients, edge, 0.05)
@@ -245,3 +243,71 @@ def test_round_trip_in_server_mode(aws_server_env: str, aws_clients: AwsClients)
     assert aws_clients.cloudfront(CTX).meta.endpoint_url == aws_server_env
     assert read(aws_clients, edge).green_percent == 100
     assert promoted.readings[0].promoted
+
+
+class CallLog:
+    """Every CloudFront operation the shifter makes, with the id it asks about (a botocore hook)."""
+
+    def __init__(self, clients: AwsClients) -> None:
+        self.calls: list[tuple[str, str]] = []
+        clients.cloudfront(CTX).meta.events.register("before-parameter-build.cloudfront.*", self._record)
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append((model.name, params.get("Id", "")))
+
+
+def test_rollback_reads_each_resource_once_and_reuses_the_answers(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    edge = make_distributions()
+    set_weights(aws_clients, edge, 0.15)  # the hold
+    log = CallLog(aws_clients)
+
+    result = set_weights(aws_clients, edge, 0.0)  # the rollback
+
+    assert result.readings[0].green_percent == 0
+    before_write = [
+        ("GetDistribution", edge.distribution_id),  # attached? (and the promotion check's primary)
+        ("GetDistribution", edge.staging_distribution_id),  # promoted?
+        ("GetContinuousDeploymentPolicyConfig", edge.continuous_deployment_policy_id),  # the ETag
+    ]
+    write = [("UpdateContinuousDeploymentPolicy", edge.continuous_deployment_policy_id)]
+    # The three reads are made at once (any order), then the write.
+    assert sorted(log.calls[:3]) == sorted(before_write) and log.calls[3:4] == write
+    # Then only the propagation wait's polls of the primary: the read-back asks nothing again.
+    polls = log.calls[4:]
+    assert polls and set(polls) == {("GetDistribution", edge.distribution_id)}
+
+
+def test_a_rollback_already_in_place_reads_and_writes_nothing_more(
+    aws_inprocess: None, aws_clients: AwsClients
+) -> None:
+    edge = make_distributions()
+    set_weights(aws_clients, edge, 0.0)
+    log = CallLog(aws_clients)
+
+    set_weights(aws_clients, edge, 0.0)
+
+    # Nothing to write, and the primary already read Deployed: no propagation wait, no read-back calls.
+    assert sorted(name for name, _ in log.calls) == [
+        "GetContinuousDeploymentPolicyConfig",
+        "GetDistribution",
+        "GetDistribution",
+    ]
+
+
+def test_promotion_reads_each_resource_once(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    edge = make_distributions(weight=0.15)
+    log = CallLog(aws_clients)
+
+    set_weights(aws_clients, edge, 1.0, promoted=True)
+
+    # The primary, the staging distribution and the policy (which the read-back reports) at once ...
+    assert sorted(log.calls[:3]) == sorted(
+        [
+            ("GetDistribution", edge.distribution_id),
+            ("GetDistribution", edge.staging_distribution_id),
+            ("GetContinuousDeploymentPolicyConfig", edge.continuous_deployment_policy_id),
+        ]
+    )
+    # ... then the promotion, then only the propagation polls of the primary.
+    assert log.calls[3] == ("UpdateDistributionWithStagingConfig", edge.distribution_id)
+    assert set(log.calls[4:]) == {("GetDistribution", edge.distribution_id)}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bench import __main__ as cli
-from bench import large, many, rollback, step
+from bench import large, many, rollback, rollback_more, step
 from bench.harness import Harness
 from bench.stats import percentile, summary, target
 
@@ -84,3 +84,29 @@ async def test_every_benchmark_runs_at_tiny_scale(tmp_path: Path) -> None:
     table = cli.table(results)
     assert table.row_count > 0
     json.dumps(results)  # what is written to results.json
+
+
+async def test_the_rollback_under_contention_and_on_realistic_latency_run_at_tiny_scale(tmp_path: Path) -> None:
+    """Only that they run and report figures against their floor: no verdict on the timings."""
+    harness = Harness(aws_latency_ms=1.0, workdir=tmp_path)
+    await harness.start()
+    try:
+        results = {
+            "rollback_contention": await rollback_more.run_contention(harness, 1, busy=2),
+            "rollback_realistic": await rollback_more.run_realistic(harness, 1),
+        }
+    finally:
+        harness.stop()
+
+    for result in results.values():
+        assert result["reaction_seconds"]["n"] == 1
+        assert result["floor_observed_seconds"]["n"] == 1
+        assert result["ratio_to_floor"]["p99"] > 0
+        _targets_judged(result)
+    assert results["rollback_contention"]["busy_migrations"] == 2
+    assert all(w >= 2 for w in results["rollback_contention"]["busy_green_weights_at_end"])
+    assert results["rollback_realistic"]["sim_settings"]["profile"] == "realistic"
+    realistic_calls = results["rollback_realistic"]["aws_calls_per_rollback"]
+    assert realistic_calls["worker"] == realistic_calls["floor"], "the floor makes the same calls"
+    assert cli.table(results).row_count > 0
+    json.dumps(results)

@@ -49,6 +49,8 @@ class FakeWorld:
     def __init__(self, spec: MigrationSpec) -> None:
         self.spec = spec
         self.calls: Counter[str] = Counter()
+        # (activity name, Temporal task priority key the worker received) for every call, in order.
+        self.priorities: list[tuple[str, int | None]] = []
         self.weights: dict[str, c.ShifterWeights] = {
             planning.shifter_id(e): planning.weights_for(e, 0) for e in spec.edge
         }
@@ -128,6 +130,7 @@ class FakeWorld:
 
     async def enter(self, name: str) -> None:
         self.calls[name] += 1
+        self.priorities.append((name, activity.info().priority.priority_key))
         hook = self.hooks.get(name)
         if hook is not None:
             hook(self)

@@ -12,6 +12,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
 from meshshift.migration import contracts as c
+from meshshift.migration.constants import COMPENSATION_PRIORITY_KEY
 from meshshift.migration.state import Phase, RollbackTrigger
 from tests.workflows.fakes import BLUE_WORKER_COUNT, FakeWorld
 from tests.workflows.harness import (
@@ -102,6 +103,35 @@ async def test_polled_alarm_during_bake_rolls_back(env_timeskipping, task_queue)
     assert report.rollback.trigger is RollbackTrigger.ALARM
     assert "shop-green-p99" in report.rollback.reason
     assert world.all_blue()
+
+
+async def test_compensation_calls_carry_the_task_priority_and_ramp_calls_do_not(env_timeskipping, task_queue) -> None:
+    body = make_spec()
+    world = world_for(body)
+    # The alarm fires after the third weight write (step 25); the fourth write is the rollback's.
+    world.hooks[c.SET_EDGE_WEIGHTS.name] = lambda w: (
+        w.alarms.update({"shop-green-p99": "ALARM"}) if w.calls[c.SET_EDGE_WEIGHTS.name] == 3 else None
+    )
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        report = await finish(handle)
+        history = await handle.fetch_history()
+    assert report.outcome == "rolled_back"
+    writes = [key for name, key in world.priorities if name == c.SET_EDGE_WEIGHTS.name]
+    # What the worker received: ramp writes inherit the workflow's (default) priority, the
+    # rollback's write runs at COMPENSATION_PRIORITY_KEY.
+    assert writes == [None, None, None, COMPENSATION_PRIORITY_KEY], writes
+    others = {key for name, key in world.priorities if name != c.SET_EDGE_WEIGHTS.name}
+    assert others == {None}  # nothing else ran as a compensation (no workers were flipped yet)
+    # What the workflow asked the server for: the same, in its ActivityTaskScheduled events.
+    scheduled = [
+        (e.activity_task_scheduled_event_attributes.activity_type.name, e.activity_task_scheduled_event_attributes)
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    asked = [a.priority.priority_key for name, a in scheduled if name == c.SET_EDGE_WEIGHTS.name]
+    assert asked == [0, 0, 0, COMPENSATION_PRIORITY_KEY]
+    assert all(a.priority.priority_key == 0 for name, a in scheduled if name != c.SET_EDGE_WEIGHTS.name)
 
 
 async def test_failed_analysis_rolls_back(env_timeskipping, task_queue) -> None:
