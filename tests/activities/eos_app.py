@@ -107,8 +107,42 @@ def seed(extra_env: dict[str, dict[str, str]] | None = None) -> Acme:
             },
             serviceRegistries=[{"registryArn": acme.registries[name]}],
         )
+    seed_edge(vpc, acme.subnet_id, acme.security_group_id)
     seed_mesh()
     return acme
+
+
+def seed_edge(vpc_id: str, subnet_id: str, security_group_id: str) -> None:
+    """The edge as it stands before a migration: web behind a plain-forward listener to blue's group,
+    and green's group created empty (the plan's edge preflight reads both)."""
+    elbv2 = client("elbv2")
+    lb = elbv2.create_load_balancer(Name=CLUSTER, Subnets=[subnet_id], SecurityGroups=[security_group_id])
+    groups = {
+        color: elbv2.create_target_group(
+            Name=f"{CLUSTER}-{color}", Protocol="HTTP", Port=APPS["web"][0], VpcId=vpc_id, TargetType="ip"
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for color in ("blue", "green")
+    }
+    elbv2.create_listener(
+        LoadBalancerArn=lb["LoadBalancers"][0]["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": groups["blue"]}],
+    )
+
+
+def edge() -> dict[str, Any]:
+    """The spec's ALB edge, with the ARNs of what seed_edge created."""
+    elbv2 = client("elbv2")
+    lb_arn = elbv2.describe_load_balancers(Names=[CLUSTER])["LoadBalancers"][0]["LoadBalancerArn"]
+    groups = elbv2.describe_target_groups(Names=[f"{CLUSTER}-blue", f"{CLUSTER}-green"])["TargetGroups"]
+    arns = {g["TargetGroupName"]: g["TargetGroupArn"] for g in groups}
+    return {
+        "type": "alb",
+        "listener_arn": elbv2.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"][0]["ListenerArn"],
+        "blue_target_group_arn": arns[f"{CLUSTER}-blue"],
+        "green_target_group_arn": arns[f"{CLUSTER}-green"],
+    }
 
 
 def seed_mesh() -> None:
@@ -145,17 +179,7 @@ def spec(services: list[str] | None = None, **extra: Any) -> MigrationSpec:
         "region": REGION,
         "blue": {"cluster": CLUSTER, "services": services or list(APPS), "mesh": MESH, **blue},
         "green": {"cluster": CLUSTER, "namespace": NAMESPACE, **green},
-        "edge": [
-            {
-                "type": "alb",
-                "listener_arn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener/app/acme/"
-                f"{'0' * 16}/{'1' * 16}",
-                "blue_target_group_arn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/"
-                "acme-blue/0123456789abcdef",
-                "green_target_group_arn": f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/"
-                "acme-green/fedcba9876543210",
-            }
-        ],
+        "edge": [edge()],
         "approvers": ["alice", "bob"],
         "requested_by": "carol",
     }
