@@ -168,19 +168,21 @@ async def test_start_list_query_and_approve_a_migration_from_the_web_ui(
         await eventually(run_query, lambda: expect(result).to_have_text(gate_open, timeout=2_000), "step 1's gate")
         await shot("status-query-gate-open")
 
-        # The workflow's current details say the same in words, with the command that moves it on
-        # (newer UIs show them on a "User Metadata" tab, older ones in the header's details).
-        main = page.get_by_role("main")
+        # The workflow's current details say the same in words, with the command that moves it on,
+        # on the workflow's "User Metadata" tab (the UI reads them with the metadata query).
         metadata_tab = page.get_by_test_id("user-metadata-tab")
 
         async def open_current_details() -> None:
             await page.reload()
-            if await metadata_tab.count():
-                await metadata_tab.click()
+            # After a reload the page is a skeleton until the workflow is loaded: wait for the tab.
+            await metadata_tab.click(timeout=UI_TIMEOUT_MS)
+
+        # The UI renders the details' markdown in a sandboxed frame of its own.
+        details = page.frame_locator('iframe[title="output"]').locator("body")
 
         async def gate_explained() -> None:
-            await expect(main).to_contain_text("Waiting for approval", timeout=2_000)
-            await expect(main).to_contain_text(f"meshshift approve {stack.app} --step 1 --as", timeout=2_000)
+            await expect(details).to_contain_text("Waiting for approval", timeout=2_000)
+            await expect(details).to_contain_text(f"meshshift approve {stack.app} --step 1 --as", timeout=2_000)
 
         await eventually(open_current_details, gate_explained, "the current details of step 1's gate")
         await shot("current-details-gate-open")
@@ -212,6 +214,9 @@ async def test_start_list_query_and_approve_a_migration_from_the_web_ui(
             await expect(page.get_by_text(WEIGHT_SUMMARY).first).to_be_visible(timeout=2_000)
 
         await eventually(open_history, summary_shown, f"the activity summary {WEIGHT_SUMMARY!r}")
+        # Scrolled vertically only, so the screenshot keeps the event names beside the summary.
+        await page.get_by_text(WEIGHT_SUMMARY).first.evaluate("e => e.scrollIntoView({block: 'center'})")
+        await page.evaluate("window.scrollTo(0, window.scrollY)")
         await shot("history-activity-summaries")
 
         # The search attributes follow the migration too (phase and weight, for the list's filters).
