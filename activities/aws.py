@@ -34,10 +34,12 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
 
-# The share of each bucket that only priority calls (a rollback's) may take: ordinary calls leave
-# this many tokens in it, so a compensation never queues behind ramp traffic on the same worker,
-# while every call still comes out of the one bucket and the overall rate holds.
-PRIORITY_RESERVE_SHARE = 0.4
+# The tokens of each bucket that only priority calls (a rollback's) may take: as many as a rollback
+# makes on one service before its write lands (CloudFront: the primary, the staging distribution
+# and the policy, read at once, then the write). Ordinary calls leave them in the bucket, so a
+# compensation never queues behind ramp traffic on the same worker, while every call still comes
+# out of the one bucket and the overall rate holds.
+PRIORITY_RESERVE = 4.0
 
 
 class RateLimiter:
@@ -48,7 +50,8 @@ class RateLimiter:
     simply refills at whatever rate the current caller asks for.
 
     Priority lane: an ordinary call may not take the bucket's last ``reserve`` tokens
-    (``max(1, PRIORITY_RESERVE_SHARE x rate)``); a priority call may. Under contention ordinary
+    (PRIORITY_RESERVE, at most ``rate - 1`` so that ordinary calls keep a token of burst, and at
+    least 1); a priority call may. Under contention ordinary
     callers therefore drain the bucket only down to the reserve, and a priority call finds it
     there; once the reserve is spent, a waiting priority call needs one token where a waiting
     ordinary call needs ``1 + reserve``, so the next refill goes to the priority call first. The
@@ -60,20 +63,20 @@ class RateLimiter:
         self,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        reserve_share: float = PRIORITY_RESERVE_SHARE,
+        reserve: float = PRIORITY_RESERVE,
     ):
         self._clock = clock
         self._sleep = sleep
-        self._reserve_share = reserve_share
+        self._reserve = reserve
         self._lock = threading.Lock()
         self._state: dict[tuple[str, str], tuple[float, float]] = {}  # key -> (tokens, last refill)
 
     def reserve(self, rate: float) -> float:
-        """Tokens of a bucket at ``rate`` that only priority calls may take (none with a share of 0:
-        one lane, as before the priority lane existed; the benchmarks compare the two)."""
-        if self._reserve_share <= 0:
+        """Tokens of a bucket at ``rate`` that only priority calls may take (none with a reserve of
+        0: one lane, as before the priority lane existed; the benchmarks compare the two)."""
+        if self._reserve <= 0:
             return 0.0
-        return max(1.0, self._reserve_share * rate)
+        return min(self._reserve, max(1.0, rate - 1.0))
 
     def acquire(
         self,

@@ -95,7 +95,7 @@ async def _main(args: argparse.Namespace) -> None:
             args.task_queue,
             AwsClients(
                 # Without the lane: one lane for every call, to measure what the lane is worth.
-                limiter=RateLimiter(reserve_share=0.0) if args.no_priority_lane else None,
+                limiter=RateLimiter(reserve=0.0) if args.no_priority_lane else None,
                 hooks=bench_hooks(counter, args.aws_latency_ms),
             ),
             args.max_concurrent_activities,

@@ -19,10 +19,10 @@ from tests.fixtures_aws import VirtualClock
 def test_limiter_allows_a_burst_then_the_rate() -> None:
     clock = VirtualClock()
     limiter = RateLimiter(clock=clock, sleep=clock.sleep)
-    reserve = limiter.reserve(5.0)
-    assert reserve == 2.0
-    for _ in range(3):  # the bucket starts full: a burst of `rate` calls less the priority reserve
-        assert limiter.acquire("route53", "us-east-1", 5.0) == 0.0
+    assert limiter.reserve(5.0) == 4.0  # a rollback's burst on one service
+    assert limiter.reserve(20.0) == 4.0
+    # The bucket starts full: a burst of `rate` calls less the priority reserve.
+    assert limiter.acquire("route53", "us-east-1", 5.0) == 0.0
     for _ in range(10):
         limiter.acquire("route53", "us-east-1", 5.0)
     assert clock.now == pytest.approx(2.0, abs=1e-6)  # 10 more calls at 5/s
@@ -34,11 +34,11 @@ def test_priority_calls_find_the_reserve_while_ordinary_calls_queue() -> None:
     for _ in range(20):  # a busy ramp: ordinary calls back to back, every one of them waiting
         limiter.acquire("route53", "us-east-1", 5.0)
     assert limiter.acquire("route53", "us-east-1", 5.0) > 0.0  # the next ordinary call queues ...
-    # ... while a rollback's calls take the two reserved tokens at once,
-    assert limiter.acquire("route53", "us-east-1", 5.0, priority=True) == 0.0
-    assert limiter.acquire("route53", "us-east-1", 5.0, priority=True) == 0.0
+    # ... while a rollback's calls take the four reserved tokens at once,
+    for _ in range(4):
+        assert limiter.acquire("route53", "us-east-1", 5.0, priority=True) == 0.0
     # and once the reserve is spent, a priority call needs one token where an ordinary one needs
-    # three: the next refill is the priority call's.
+    # five: the next refill is the priority call's.
     assert limiter.acquire("route53", "us-east-1", 5.0, priority=True) == pytest.approx(0.2)
 
 
@@ -53,7 +53,7 @@ def test_both_lanes_together_keep_the_overall_rate() -> None:
 
 def test_without_the_lane_priority_changes_nothing() -> None:
     clock = VirtualClock()
-    limiter = RateLimiter(clock=clock, sleep=clock.sleep, reserve_share=0.0)
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep, reserve=0.0)
     for _ in range(5):  # the whole bucket is for everyone
         assert limiter.acquire("route53", "us-east-1", 5.0) == 0.0
     assert limiter.acquire("route53", "us-east-1", 5.0, priority=True) == pytest.approx(0.2)

@@ -107,6 +107,10 @@ async def test_the_rollback_under_contention_and_on_realistic_latency_run_at_tin
     assert all(w >= 2 for w in results["rollback_contention"]["busy_green_weights_at_end"])
     assert results["rollback_realistic"]["sim_settings"]["profile"] == "realistic"
     realistic_calls = results["rollback_realistic"]["aws_calls_per_rollback"]
-    assert realistic_calls["worker"] == realistic_calls["floor"], "the floor makes the same calls"
+    # With propagation taking time, the number of polls (GetChange, GetDistribution until Deployed)
+    # depends on timing; every other call is the same.
+    polls = {"route-53.GetChange", "cloudfront.GetDistribution"}
+    worker, floor = ({k: v for k, v in calls.items() if k not in polls} for calls in realistic_calls.values())
+    assert worker == floor, "the floor makes the same calls"
     assert cli.table(results).row_count > 0
     json.dumps(results)
