@@ -48,8 +48,8 @@ async def published(handle: WorkflowHandle[Any, Any], *, wait: bool = True) -> A
         yield Published(event.event_time.ToDatetime().astimezone(), phase, weight)
 
 
-def _alb_blue(edge: AlbEdge) -> bool:
-    rule = aws_clients["elbv2"].describe_rules(RuleArns=[edge.rule_arn])["Rules"][0]
+def _alb_blue(clients: dict[str, Any], edge: AlbEdge) -> bool:
+    rule = clients["elbv2"].describe_rules(RuleArns=[edge.rule_arn])["Rules"][0]
     weights = {
         g["TargetGroupArn"]: g.get("Weight", 1)
         for a in rule["Actions"]
@@ -59,8 +59,8 @@ def _alb_blue(edge: AlbEdge) -> bool:
     return bool(weights.get(edge.green_target_group_arn, 0) == 0 and weights.get(edge.blue_target_group_arn, 0) > 0)
 
 
-def _route53_blue(edge: Route53Edge) -> bool:
-    page = aws_clients["route53"].list_resource_record_sets(
+def _route53_blue(clients: dict[str, Any], edge: Route53Edge) -> bool:
+    page = clients["route53"].list_resource_record_sets(
         HostedZoneId=edge.hosted_zone_id, StartRecordName=edge.record_name, StartRecordType=edge.record_type
     )
     weights = {
@@ -71,24 +71,19 @@ def _route53_blue(edge: Route53Edge) -> bool:
     return bool(weights.get(edge.green.set_identifier, 0) == 0 and weights.get(edge.blue.set_identifier, 0) > 0)
 
 
-def _cloudfront_blue(edge: CloudFrontEdge) -> bool:
+def _cloudfront_blue(clients: dict[str, Any], edge: CloudFrontEdge) -> bool:
     # Never promoted in these benches (rollback happens at 25%, CloudFront held at 15%): weight 0 is blue.
-    config = aws_clients["cloudfront"].get_continuous_deployment_policy_config(Id=edge.continuous_deployment_policy_id)
+    config = clients["cloudfront"].get_continuous_deployment_policy_config(Id=edge.continuous_deployment_policy_id)
     traffic = config["ContinuousDeploymentPolicyConfig"].get("TrafficConfig") or {}
     return float((traffic.get("SingleWeightConfig") or {}).get("Weight", 0.0)) == 0.0
 
 
-aws_clients: dict[str, Any] = {}
-
-
-def _is_blue(edge: AlbEdge | Route53Edge | CloudFrontEdge) -> bool:
-    if not aws_clients:
-        aws_clients.update({name: aws(name) for name in ("elbv2", "route53", "cloudfront")})
+def _is_blue(clients: dict[str, Any], edge: AlbEdge | Route53Edge | CloudFrontEdge) -> bool:
     if isinstance(edge, AlbEdge):
-        return _alb_blue(edge)
+        return _alb_blue(clients, edge)
     if isinstance(edge, Route53Edge):
-        return _route53_blue(edge)
-    return _cloudfront_blue(edge)
+        return _route53_blue(clients, edge)
+    return _cloudfront_blue(clients, edge)
 
 
 class EdgeObserver:
@@ -97,10 +92,13 @@ class EdgeObserver:
     def __init__(self, edges: list[AlbEdge | Route53Edge | CloudFrontEdge]) -> None:
         self._edges = edges
         self._pool = ThreadPoolExecutor(max_workers=len(edges))
+        # Made here, for this run's simulated AWS (a module-level cache kept the first run's endpoint),
+        # and in one thread: creating boto3 clients is not thread-safe.
+        self._clients = {name: aws(name) for name in ("elbv2", "route53", "cloudfront")}
         self.rounds = 0
 
     def all_blue(self) -> bool:
-        return all(self._pool.map(_is_blue, self._edges))
+        return all(self._pool.map(lambda edge: _is_blue(self._clients, edge), self._edges))
 
     def wait_all_blue(self, timeout: float = 120.0) -> float:
         """Blocks until every edge reads 100% blue; returns time.monotonic() when that read round ended
