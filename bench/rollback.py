@@ -68,30 +68,32 @@ async def run(h: Harness, trials: int) -> dict[str, Any]:
             # A held migration has been quiet for minutes when an alarm fires: let the worker's
             # client-side token buckets refill after the previous trial, as they would have.
             await asyncio.sleep(SETTLE_SECONDS)
-            observer = EdgeObserver(app.edge_models())
-            started = time.monotonic()
-            await handle.signal(
-                SIGNAL_ALARM, {"alarm_name": ALARM, "state": "ALARM", "reason": "bench", "source": "bench"}
-            )
-            blue_at = await asyncio.to_thread(observer.wait_all_blue)
-            report = await handle.result()
-            closed_at = time.monotonic()
-            observer.close()
-            assert report["outcome"] == "rolled_back", report["outcome"]
-            results.append(
-                Trial(
-                    reaction=blue_at - started,
-                    rolled_back=closed_at - started,
-                    workflow_duration=float(report["rollback"]["duration_seconds"]),
-                    timeline=await rollback_timeline(handle),
-                    **await asyncio.to_thread(_floor_trial, floor, twin.edge_models()),
-                )
-            )
+            results.append(await alarm_trial(handle, app.edge_models(), twin.edge_models(), floor))
         calls_after = worker.fresh_calls()
     finally:
         floor.close()
         worker.stop()
     return _report(results, calls_before, calls_after, floor.counter.snapshot(), trials)
+
+
+async def alarm_trial(handle: Any, edges: list[Any], twin_edges: list[Any], floor: Floor) -> Trial:
+    """One trial: the alarm signal, until every edge of the app reads 100% blue (the reaction) and
+    the workflow has closed; then the floor makes the same calls on the twin app's edges."""
+    observer = EdgeObserver(edges)
+    started = time.monotonic()
+    await handle.signal(SIGNAL_ALARM, {"alarm_name": ALARM, "state": "ALARM", "reason": "bench", "source": "bench"})
+    blue_at = await asyncio.to_thread(observer.wait_all_blue)
+    report = await handle.result()
+    closed_at = time.monotonic()
+    observer.close()
+    assert report["outcome"] == "rolled_back", report["outcome"]
+    return Trial(
+        reaction=blue_at - started,
+        rolled_back=closed_at - started,
+        workflow_duration=float(report["rollback"]["duration_seconds"]),
+        timeline=await rollback_timeline(handle),
+        **await asyncio.to_thread(_floor_trial, floor, twin_edges),
+    )
 
 
 def _floor_trial(floor: Floor, edges: list[Any]) -> dict[str, float]:

@@ -22,20 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 import urllib.request
 from typing import Any
 
 from temporalio.client import WorkflowHandle
 
-from bench.common import publications, rollback_timeline, start, wait_published
+from bench.common import publications, start, wait_published
 from bench.floor import Floor
 from bench.harness import Harness
-from bench.observe import EdgeObserver
-from bench.rollback import EDGES, HOLD_STEPS, SETTLE_SECONDS, Trial, _diff, _floor_trial
+from bench.rollback import EDGES, HOLD_STEPS, SETTLE_SECONDS, Trial, _diff, alarm_trial
 from bench.stats import summary, target
-from bench.world import ALARM, seed_apps, seed_base, spec_for
-from meshshift.migration.constants import SIGNAL_ALARM
+from bench.world import seed_apps, seed_base, spec_for
 
 # The busy migrations: 1% steps (99 of them after the first) keep them writing for minutes.
 BUSY_STEPS: list[Any] = list(range(1, 101))
@@ -92,25 +89,7 @@ async def _trials(
         calls_before = worker.fresh_calls()
         for app, twin, handle in zip(apps, twins, handles, strict=True):
             await asyncio.sleep(settle)
-            observer = EdgeObserver(app.edge_models())
-            started = time.monotonic()
-            await handle.signal(
-                SIGNAL_ALARM, {"alarm_name": ALARM, "state": "ALARM", "reason": "bench", "source": "bench"}
-            )
-            blue_at = await asyncio.to_thread(observer.wait_all_blue)
-            report = await handle.result()
-            closed_at = time.monotonic()
-            observer.close()
-            assert report["outcome"] == "rolled_back", report["outcome"]
-            results.append(
-                Trial(
-                    reaction=blue_at - started,
-                    rolled_back=closed_at - started,
-                    workflow_duration=float(report["rollback"]["duration_seconds"]),
-                    timeline=await rollback_timeline(handle),
-                    **await asyncio.to_thread(_floor_trial, floor, twin.edge_models()),
-                )
-            )
+            results.append(await alarm_trial(handle, app.edge_models(), twin.edge_models(), floor))
         calls_after = worker.fresh_calls()
         if busy_handles:
             # How far the busy migrations got: proof that they were ramping throughout.
