@@ -39,15 +39,15 @@ def when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def span(duration: timedelta) -> str:
-    """``1h 02m 03s``; whole seconds (the Web UI is not a stopwatch)."""
+def span(duration: timedelta, sep: str = " ") -> str:
+    """``1h 02m 03s`` (``sep`` between the parts); whole seconds, never negative (a due timer shows 0s)."""
     seconds = max(int(duration.total_seconds()), 0)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
-        return f"{hours}h {minutes:02d}m {secs:02d}s"
+        return f"{hours}h{sep}{minutes:02d}m{sep}{secs:02d}s"
     if minutes:
-        return f"{minutes}m {secs:02d}s"
+        return f"{minutes}m{sep}{secs:02d}s"
     return f"{secs}s"
 
 

@@ -24,6 +24,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, Wor
 from temporalio.service import RPCError
 
 from meshshift.migration.constants import QUERY_STATUS
+from meshshift.migration.details import approve_commands, span
 from meshshift.migration.state import (
     TERMINAL_PHASES,
     AuditEvent,
@@ -58,23 +59,16 @@ def _now() -> datetime:
 
 
 def format_duration(delta: timedelta) -> str:
-    """``1h02m05s`` style; never negative (a timer that is due shows 0s)."""
-    seconds = max(0, int(delta.total_seconds()))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+    """``1h02m05s``: the Web UI details' spans, packed for a terminal line."""
+    return span(delta, sep="")
 
 
 def approve_command(status: MigrationStatus) -> str | None:
-    """The exact command that approves the open gate, or None when no gate is open."""
+    """The exact command that approves the open gate (the Web UI details' first), or None when no gate is open."""
     gate = status.awaiting_approval
     if gate is None:
         return None
-    return f"meshshift approve {status.app} --step {gate.step} --as <approver>"
+    return approve_commands(status.app, gate)[0]
 
 
 def event_line(event: AuditEvent) -> Text:
