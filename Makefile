@@ -50,8 +50,13 @@ lint: $(VENV)/.dev-installed $(TYPECHECK_VIEW)
 typecheck: $(VENV)/.dev-installed $(TYPECHECK_VIEW)
 	$(BIN)/mypy
 
+# Most of the suite's wall time is spent waiting (servers starting, simulated AWS settling, a demo's
+# CloudWatch minute), so two processes halve it even on two cores. --dist loadfile keeps each test file in one
+# process, so module-scoped fixtures are built once; TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= 2
+
 test: lint typecheck
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The long forms of tests/reliability; their figures become docs/reliability.md.
 chaos: $(VENV)/.dev-installed

@@ -106,7 +106,23 @@ _result_key = pytest.StashKey[tuple[IamComparison, int]]()
 _resources_key = pytest.StashKey[tuple[list[str], int, int]]()
 
 
+# Under pytest-xdist each worker process records only its own tests' calls, and a worker's exit
+# status is not the run's: the workers hand their records to the controller, which judges them all.
+_WORKER_OUTPUT_KEY = "meshshift_iam_records"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    exported = getattr(node, "workeroutput", {}).get(_WORKER_OUTPUT_KEY)
+    if exported:
+        iam_recorder.merge(exported)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[_WORKER_OUTPUT_KEY] = iam_recorder.export()
+        return
     recorded = iam_recorder.snapshot()
     if not recorded:
         return

@@ -20,6 +20,7 @@ policy's resource patterns: the generated least-privilege policy of ``meshshift 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -142,6 +143,27 @@ def snapshot() -> list[str]:
 def calls() -> list[Call]:
     with _lock:
         return sorted(CALLS, key=lambda c: (c.action, c.resources, c.policy or ""))
+
+
+def export() -> str:
+    """What this process recorded, as JSON: a pytest-xdist worker hands it to the controller."""
+    with _lock:
+        return json.dumps(
+            {
+                "recorded": sorted(RECORDED),
+                "calls": [[c.action, list(c.resources), c.policy] for c in CALLS],
+                "scopes": _scopes,
+            }
+        )
+
+
+def merge(exported: str) -> None:
+    """Add another process's ``export()`` to this one's records (the controller judges them all)."""
+    data = json.loads(exported)
+    with _lock:
+        RECORDED.update(data["recorded"])
+        CALLS.update(Call(action, tuple(resources), policy) for action, resources, policy in data["calls"])
+        _scopes.update(data["scopes"])
 
 
 # --- the resources of a call, as IAM authorizes it -------------------------------------------------

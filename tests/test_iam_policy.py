@@ -146,7 +146,9 @@ def test_recorder_ignores_calls_made_outside_activities() -> None:
     assert iam_recorder.snapshot() == before
 
 
-def test_session_with_an_ungranted_call_fails_with_a_report(tmp_path: Path) -> None:
+# Under pytest-xdist (make test) the call is recorded in a worker process, and the controller judges it.
+@pytest.mark.parametrize("processes", [[], ["-n", "2"]], ids=["one process", "xdist workers"])
+def test_session_with_an_ungranted_call_fails_with_a_report(tmp_path: Path, processes: list[str]) -> None:
     test_file = tmp_path / "test_fake_call.py"
     test_file.write_text(
         textwrap.dedent(
@@ -159,7 +161,11 @@ def test_session_with_an_ungranted_call_fails_with_a_report(tmp_path: Path) -> N
         )
     )
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "tests.iam_check", "-p", "no:cacheprovider", str(test_file)],
+        [
+            *[sys.executable, "-m", "pytest", "-q", "-p", "tests.iam_check", "-p", "no:cacheprovider"],
+            *processes,
+            str(test_file),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -6,6 +6,7 @@ Each test records its own section (runs, kills, restarts, faults, inputs, violat
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -36,7 +37,9 @@ def artifact(name: str) -> Path:
 
 def record(section: str, **values: Any) -> None:
     """Replace ``section`` in the figures file with ``values`` (plus when it was recorded)."""
-    with _lock:
+    # The file lock, because pytest-xdist runs tests in several processes that all record here.
+    with _lock, artifact(FIGURES.name + ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         path = artifact(FIGURES.name)
         try:
             data: dict[str, Any] = json.loads(path.read_text())
