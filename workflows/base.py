@@ -269,10 +269,17 @@ class MigrationBase:
             else Priority.default,
         )
         if not interruptible:
+            evicted = False
             try:
                 result: R = await call
+            except GeneratorExit:
+                # The worker evicted this run from its cache and is closing its coroutines outside
+                # the workflow's event loop, where no workflow API may be called.
+                evicted = True
+                raise
             finally:
-                if not compensation:  # the compensation must finish: a cancellation never stops it
+                # The compensation must finish: a cancellation never stops it.
+                if not compensation and not evicted:
                     self._raise_if_cancelled()
             return result
         return await self._interruptible(call)

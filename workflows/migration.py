@@ -112,16 +112,23 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
                 type="InvalidSpec",
                 non_retryable=True,
             )
+        evicted = False
         try:
             try:
                 report = await self._lifecycle(spec)
             except workflow.ContinueAsNewError:
                 raise
+            except GeneratorExit:
+                # Evicted from the worker's cache (see MigrationBase._call): nothing may run now, and
+                # the run goes on where it was, from its history, on whichever worker picks it up.
+                evicted = True
+                raise
             except BaseException as err:  # CancelledError is a BaseException: it must compensate too
                 report = await self._unwind(spec, err)
         finally:
             # Whatever the outcome (and before a continue-as-new), the last notifications go out.
-            await self._flush_notifications()
+            if not evicted:
+                await self._flush_notifications()
         await workflow.wait_condition(workflow.all_handlers_finished)
         # Built again from the state: a delivery that failed during the flush is in its events too.
         return self._report(report.outcome)
