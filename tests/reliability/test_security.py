@@ -71,8 +71,9 @@ async def test_allow_list_and_two_person_rule_hold_for_signals_and_updates(
                 await handle.execute_update("approve_update", ApprovePayload(approver=who, step=10))
             assert why in str(refused.value.cause), refused.value.cause
         await handle.signal("pause", {"requested_by": "mallory", "reason": "anyone may pause"})
-        with pytest.raises(WorkflowUpdateFailedError, match=""):
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update("resume_update", ResumePayload(requested_by="mallory"))
+        assert "'mallory' may not resume" in str(refused.value.cause), refused.value.cause
         await handle.signal("resume", ResumePayload(requested_by="mallory"))
         await handle.signal("reject", {"approver": "mallory", "reason": "not allowed to reject"})
         status = await wait_for(
