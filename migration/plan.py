@@ -22,6 +22,7 @@ from meshshift.migration.contracts import (
     ShifterWeights,
 )
 from meshshift.migration.edge.registry import EdgeSpec, mechanism, mechanism_of
+from meshshift.migration.paging import green_task_source
 from meshshift.migration.plan_preflight import edge_preflight, judge
 from meshshift.migration.plan_translation import Translated, translate_blue
 from meshshift.migration.spec import ApprovalMode, MigrationSpec
@@ -173,6 +174,7 @@ def _green_plan(
         capacity_provider_strategy=list(blue.capacity_provider_strategy),
         platform_version=blue.platform_version,
         is_async_worker=is_async_worker,
+        green_task=green_task_source(blue, translated, spec.green.service_suffix),
     )
 
 

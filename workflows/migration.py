@@ -25,7 +25,7 @@ from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from meshshift.migration import analysis, backend_gate, contracts, notifications
+    from meshshift.migration import analysis, backend_gate, contracts, notifications, paging
     from meshshift.migration import plan as planning
     from meshshift.migration.constants import (
         WORKFLOW_TYPE,
@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         WorkerFlip,
     )
     from meshshift.workflows.activity_options import (
+        DISCOVERY_CONCURRENCY,
         PROVISION_CONCURRENCY,
     )
 
@@ -54,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
 from meshshift.workflows.base import (
     PATCH_BACKEND_GATE,
     PATCH_BACKEND_RECHECK,
+    PATCH_PAGED_DISCOVERY,
     SYSTEM_ACTOR,
     InputT,
     _Abort,
@@ -155,14 +157,24 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
 
     async def _plan(self, spec: MigrationSpec) -> None:
         self._enter(Phase.PLANNING)
-        discovery = await self._call(
-            contracts.DISCOVER_BLUE,
-            contracts.DiscoverInput(aws=self._aws(spec), spec=spec),
-        )
+        # Patched: before, one discover_blue result held every blue task definition (over Temporal's
+        # 2 MB blob limit at about 1,200 services) and the plan kept green's task definitions.
+        paged = workflow.patched(PATCH_PAGED_DISCOVERY)
+        if paged:
+            discovery = await self._interruptible(self._discover_in_pages(spec))
+        else:
+            discovery = await self._call(
+                contracts.DISCOVER_BLUE,
+                contracts.DiscoverInput(aws=self._aws(spec), spec=spec),
+            )
         try:
             plan = planning.build_plan(spec, discovery)
         except (ValueError, KeyError) as err:
             raise _StepFailed(f"planning failed: {err}") from err
+        if paged:
+            # Green's task definitions are made again by provisioning from blue's revisions, so
+            # neither the state, nor the status query, nor continue-as-new carries them.
+            plan = paging.without_task_definitions(plan)
         state = self._state
         state.plan = plan
         state.discovery_warnings = list(discovery.warnings)
@@ -183,6 +195,44 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             f"{len(plan.services)} services, {len(plan.async_workers)} async workers, "
             f"steps {[s.percent for s in plan.steps]} on {len(spec.edge)} shifters",
         )
+
+    async def _discover_in_pages(self, spec: MigrationSpec) -> contracts.BlueDiscovery:
+        """App Mesh and the edge in one call, then blue's services a page per call, each result
+        bounded; the pages are put together here, in memory, never in one payload."""
+        aws = self._aws(spec)
+        mesh = await self._call(
+            contracts.DISCOVER_BLUE_MESH, contracts.DiscoverInput(aws=aws, spec=spec), interruptible=False
+        )
+        every = paging.without_mesh_data(mesh.appmesh_status)
+        limit = asyncio.Semaphore(DISCOVERY_CONCURRENCY)
+        failed = False
+
+        async def read(refs: list[contracts.BlueServiceRef]) -> list[contracts.BlueServicesPage]:
+            nonlocal failed
+            read_pages: list[contracts.BlueServicesPage] = []
+            async with limit:
+                while refs:
+                    if failed:
+                        raise _StepFailed("not started: another page of blue services failed to be discovered")
+                    try:
+                        page = await self._call(
+                            contracts.DISCOVER_BLUE_SERVICES,
+                            contracts.DiscoverServicesInput(
+                                aws=aws, services=refs, mesh=spec.blue.mesh, every_registration=every
+                            ),
+                            interruptible=False,
+                        )
+                    except BaseException:
+                        failed = True
+                        raise
+                    read_pages.append(page)
+                    # A page stops early at its byte budget; the activity always reads at least one
+                    # describe batch, so this ends.
+                    refs = page.unread
+            return read_pages
+
+        groups = await asyncio.gather(*(read(refs) for refs in paging.pages(paging.blue_refs(spec))))
+        return paging.assemble(mesh, [page for group in groups for page in group])
 
     async def _provision(self, spec: MigrationSpec) -> None:
         self._enter(Phase.PROVISIONING)
