@@ -432,9 +432,7 @@ def _blue_service(cluster: str, name: str, count: int, spec: MigrationSpec) -> c
     )
 
 
-def _add_discovered_facts(
-    service: c.BlueService, calls: list[c.BackendCall], aliases: list[c.InferredAlias]
-) -> None:
+def _add_discovered_facts(service: c.BlueService, calls: list[c.BackendCall], aliases: list[c.InferredAlias]) -> None:
     """What a real blue service holds for discovery to find ``calls`` and ``aliases``: each call's
     variable in the caller's environment (named in its evidence), a Cloud Map registration for each
     alias, and one in each called host's namespace (discovery only follows hosts of blue's namespaces)."""
