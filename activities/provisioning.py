@@ -228,8 +228,10 @@ class ProvisioningActivities:
             )
         arn = source.blue_task_definition_arn
         with aws_errors(f"read blue task definition {arn}"):
-            answer = ecs.describe_task_definition(taskDefinition=arn)
-        blue = registerable_task_definition(dict(answer["taskDefinition"]))  # type: ignore[arg-type]
+            answer = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        # Blue's tags go to green as they did when the plan carried the definition (outside the digest).
+        tags = [dict(tag) for tag in answer.get("tags", [])]
+        blue = registerable_task_definition(dict(answer["taskDefinition"]), tags)  # type: ignore[arg-type]
         try:
             return paging.green_task_definition(blue, source)
         except paging.GreenTaskMismatch as err:

@@ -25,7 +25,9 @@ from meshshift.migration.contracts import (
     BlueServicesPage,
     GreenServicePlan,
     GreenTaskSource,
+    InferredAlias,
     MigrationPlan,
+    PortMappingRef,
     TaskDefinition,
 )
 from meshshift.migration.inference import env_backend_calls, infer_aliases
@@ -80,7 +82,7 @@ def assemble(mesh: BlueMeshDiscovery, read: list[BlueServicesPage]) -> BlueDisco
     found = namespaces(every, mesh.appmesh)
     calls = [call for s in every for call in env_backend_calls(s, set(found))]
     warnings = [*mesh.warnings, *(w for page in read for w in page.warnings)]
-    inferred = []
+    inferred: list[InferredAlias] = []
     if without_mesh_data(mesh.appmesh_status):
         inferred, notes = infer_aliases(every, calls, set(found))
         warnings.extend(notes)
@@ -118,6 +120,21 @@ def green_task_source(blue: BlueService, translated: TranslatedService, family_s
     )
 
 
+def sealed(source: GreenTaskSource, planned: TaskDefinition) -> GreenTaskSource:
+    """``source`` with the port mappings as the finished plan has them (green.services overrides
+    rename ports and set protocols after the translation) and the digest of the planned definition."""
+    return source.model_copy(
+        update={
+            "port_mappings": [
+                PortMappingRef(container=c.name, index=i, name=m.name, app_protocol=m.appProtocol)
+                for c in planned.containerDefinitions
+                for i, m in enumerate(c.portMappings)
+            ],
+            "digest": task_definition_hash(planned),
+        }
+    )
+
+
 def green_task_definition(blue: TaskDefinition, source: GreenTaskSource) -> TaskDefinition:
     """Green's task definition, built again from blue's revision as planning built it.
 
@@ -127,6 +144,12 @@ def green_task_definition(blue: TaskDefinition, source: GreenTaskSource) -> Task
         ServedPort(port=p.port, app_protocol=p.app_protocol, from_listener=p.from_listener) for p in source.served_ports
     ]
     green, _, _ = build_green_task_definition(blue, ports, source.family_suffix)
+    planned = {(p.container, p.index): p for p in source.port_mappings}
+    for container in green.containerDefinitions:
+        for index, mapping in enumerate(container.portMappings):
+            ref = planned.get((container.name, index))
+            if ref is not None:
+                mapping.name, mapping.appProtocol = ref.name, ref.app_protocol
     digest = task_definition_hash(green)
     if digest != source.digest:
         raise GreenTaskMismatch(

@@ -56,6 +56,15 @@ class ServedPortRef(Payload):
     )
 
 
+class PortMappingRef(Payload):
+    """A port mapping of green's task definition as the plan left it (after green.services overrides)."""
+
+    container: str
+    index: int = Field(description="Position in the container's portMappings")
+    name: str | None = None
+    app_protocol: Literal["http", "http2", "grpc"] | None = None
+
+
 class GreenTaskSource(Payload):
     """How green's task definition is made from blue's (issue 22): the provisioning activity reads
     blue's revision again and translates it, so the workflow carries this instead of the definition."""
@@ -64,6 +73,9 @@ class GreenTaskSource(Payload):
     family: str = Field(description="Green's task definition family")
     family_suffix: str
     served_ports: list[ServedPortRef] = Field(default_factory=list)
+    port_mappings: list[PortMappingRef] = Field(
+        default_factory=list, description="Names and protocols the plan set (an override can rename a port)"
+    )
     digest: str = Field(description="Hash of the planned green task definition (the meshshift:spec-hash tag)")
 
 
@@ -90,6 +102,12 @@ class GreenServicePlan(Payload):
     green_task: GreenTaskSource | None = Field(
         default=None, description="Blue's revision and the translation's choices, to make green's task definition"
     )
+
+    @property
+    def planned_task_definition(self) -> TaskDefinition:
+        """Green's task definition, in a plan that still carries it (``build_plan``'s, the CLI's)."""
+        assert self.task_definition is not None, "the workflow's plan keeps the source, not the definition"
+        return self.task_definition
 
     @property
     def green_family(self) -> str:

@@ -72,6 +72,7 @@ PUBLIC = {
     "EnsureNamespaceInput",
     "GreenServicePlan",
     "GreenTaskSource",
+    "PortMappingRef",
     "ServedPortRef",
     "KeyValue",
     "LoadBalancerAttachment",

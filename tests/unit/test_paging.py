@@ -88,3 +88,22 @@ def test_assembled_pages_see_calls_and_aliases_across_pages() -> None:
     assert two.namespaces == ["shop.local"]
     assert two.model_dump(exclude={"warnings"}) == one.model_dump(exclude={"warnings"})
     assert two.warnings[0] == "first"
+
+
+def test_ports_renamed_by_an_override_are_built_again_as_planned() -> None:
+    """green.services overrides rename a port and set its protocol after the translation: the
+    source records the finished mappings, so provisioning registers what the plan shows."""
+    from meshshift.migration.loading import validate_spec
+    from tests.unit.specdata import shop
+
+    data = shop()
+    data["green"]["services"] = {"user-api": {"port_name": "api", "app_protocol": "http2"}}
+    overridden = validate_spec(data)
+    found = discovery()
+    plan = build_plan(overridden, found)
+    green = next(p for p in plan.services if p.blue_service == "user-api")
+    assert green.task_definition is not None and green.green_task is not None
+    names = [(m.name, m.appProtocol) for c in green.task_definition.containerDefinitions for m in c.portMappings]
+    assert ("api", "http2") in names
+    blue = next(s for s in found.services if s.name == "user-api")
+    assert paging.green_task_definition(blue.task_definition, green.green_task) == green.task_definition

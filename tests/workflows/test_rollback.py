@@ -32,7 +32,12 @@ ALARM = {"alarm_name": "shop-green-5xx", "state": "ALARM", "reason": "5xx above 
 
 
 # Long calls that a rollback request cancels mid-flight.
-INTERRUPTED = {c.DISCOVER_BLUE_SERVICES.name, c.PROVISION_GREEN_SERVICE.name, c.WAIT_SERVICES_STABLE.name, c.SCALE_SERVICE.name}
+INTERRUPTED = {
+    c.DISCOVER_BLUE_SERVICES.name,
+    c.PROVISION_GREEN_SERVICE.name,
+    c.WAIT_SERVICES_STABLE.name,
+    c.SCALE_SERVICE.name,
+}
 
 
 def _soak_started(w: FakeWorld) -> bool:
