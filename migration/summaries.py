@@ -67,8 +67,12 @@ def _discover_mesh(arg: contracts.DiscoverInput) -> str:
 
 
 def _discover_services(arg: contracts.DiscoverServicesInput) -> str:
-    first, last = arg.services[0].name, arg.services[-1].name
-    return f"discover blue: {_plural(len(arg.services), 'service')} ({first} .. {last})"
+    services = sum(1 for ref in arg.services if not ref.async_worker)
+    workers = len(arg.services) - services
+    counted = [_plural(services, "service")] if services else []
+    counted += [_plural(workers, "async worker")] if workers else []
+    span_of = f" ({arg.services[0].name} .. {arg.services[-1].name})" if arg.services else ""
+    return f"discover blue: {' + '.join(counted) or 'nothing'}{span_of}"
 
 
 def _provision(arg: contracts.ProvisionServiceInput) -> str:

@@ -129,9 +129,12 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         return self._report(report.outcome)
 
     async def _lifecycle(self, spec: MigrationSpec) -> MigrationReport:
+        # Asked before anything else: a patch marker recorded after the search-attribute local
+        # activity's marker, in the same workflow task, failed queries that replayed the history.
+        paged = self._at(Phase.PLANNING) and workflow.patched(PATCH_PAGED_DISCOVERY)
         await self._announce(spec)
         if self._at(Phase.PLANNING):
-            await self._plan(spec)
+            await self._plan(spec, paged=paged)
             if spec.dry_run:
                 self._audit(SYSTEM_ACTOR, "dry_run", "dry run: stopping after the plan; nothing was changed")
                 self._finish_timing()
@@ -155,11 +158,11 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         self._notify(lambda _: notifications.completed(self._state))
         return self._report("completed")
 
-    async def _plan(self, spec: MigrationSpec) -> None:
+    async def _plan(self, spec: MigrationSpec, *, paged: bool) -> None:
+        """``paged`` (patch paged-discovery): before, one discover_blue result held every blue task
+        definition (over Temporal's 2 MB blob limit at about 1,200 services) and the plan kept
+        green's task definitions."""
         self._enter(Phase.PLANNING)
-        # Patched: before, one discover_blue result held every blue task definition (over Temporal's
-        # 2 MB blob limit at about 1,200 services) and the plan kept green's task definitions.
-        paged = workflow.patched(PATCH_PAGED_DISCOVERY)
         if paged:
             discovery = await self._interruptible(self._discover_in_pages(spec))
         else:
