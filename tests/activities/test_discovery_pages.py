@@ -16,6 +16,7 @@ from meshshift.migration.contracts import (
     DiscoverInput,
     DiscoverServicesInput,
     EnsureNamespaceInput,
+    GreenServicePlan,
     ProvisionServiceInput,
 )
 from meshshift.migration.plan import build_plan
@@ -87,15 +88,21 @@ def discovered(clients: AwsClients, spec: MigrationSpec) -> BlueDiscovery:
     return found.model_copy(update={"edge_facts": []})
 
 
-def test_provisioning_from_the_source_registers_the_planned_task_definition(
-    aws_inprocess: None, aws_clients: AwsClients
-) -> None:
-    app = blue.seed_blue(with_mesh=True)
-    spec = blue.spec(app)
-    found = discovered(aws_clients, spec)
+def planned(clients: AwsClients) -> tuple[GreenServicePlan, GreenServicePlan]:
+    """The first green service of the seeded app, as the CLI's plan has it and as the workflow keeps it."""
+    spec = blue.spec(blue.seed_blue(with_mesh=True))
+    found = discovered(clients, spec)
     full = build_plan(spec, found).services[0]
     slim = paging.without_task_definitions(build_plan(spec, found)).services[0]
     assert full.task_definition is not None and slim.task_definition is None and slim.green_task is not None
+    return full, slim
+
+
+def test_provisioning_from_the_source_registers_the_planned_task_definition(
+    aws_inprocess: None, aws_clients: AwsClients
+) -> None:
+    full, slim = planned(aws_clients)
+    assert full.task_definition is not None and slim.green_task is not None
     activities = ProvisioningActivities(aws_clients)
     namespace = ActivityEnvironment().run(
         activities.ensure_namespace, EnsureNamespaceInput(aws=blue.AWS, name="shop.local")
@@ -124,10 +131,7 @@ def test_provisioning_from_the_source_registers_the_planned_task_definition(
 def test_a_source_that_no_longer_translates_as_planned_is_a_permanent_error(
     aws_inprocess: None, aws_clients: AwsClients
 ) -> None:
-    app = blue.seed_blue(with_mesh=True)
-    spec = blue.spec(app)
-    found = discovered(aws_clients, spec)
-    slim = paging.without_task_definitions(build_plan(spec, found)).services[0]
+    _, slim = planned(aws_clients)
     assert slim.green_task is not None
     tampered = slim.model_copy(update={"green_task": slim.green_task.model_copy(update={"digest": "0" * 32})})
     activities = ProvisioningActivities(aws_clients)
