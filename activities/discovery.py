@@ -20,9 +20,12 @@ from temporalio.exceptions import ApplicationError
 from meshshift.activities.aws import AwsClients, aws_errors, error_code, is_transient
 from meshshift.activities.definition import implements
 from meshshift.activities.edge.inspect import inspect_edges
+from meshshift.migration import paging
 from meshshift.migration.appmesh_snapshot import AppMeshSnapshot
 from meshshift.migration.contracts import (
     DISCOVER_BLUE,
+    DISCOVER_BLUE_MESH,
+    DISCOVER_BLUE_SERVICES,
     AppMeshClientPolicy,
     AppMeshGateway,
     AppMeshGatewayRoute,
@@ -38,16 +41,18 @@ from meshshift.migration.contracts import (
     AppMeshVirtualService,
     AwsContext,
     BlueDiscovery,
+    BlueMeshDiscovery,
     BlueService,
+    BlueServiceRef,
+    BlueServicesPage,
     CapacityProviderItem,
     CloudMapRegistration,
     DiscoverInput,
-    InferredAlias,
+    DiscoverServicesInput,
     LoadBalancerAttachment,
     NetworkConfig,
     TaskDefinition,
 )
-from meshshift.migration.inference import env_backend_calls, infer_aliases
 from meshshift.migration.translate import READ_ONLY_TASK_KEYS
 
 if TYPE_CHECKING:
@@ -107,20 +112,35 @@ class DiscoveryActivities:
 
     @implements(DISCOVER_BLUE)
     def discover_blue(self, params: DiscoverInput) -> BlueDiscovery:
+        """Everything at once: the CLI's ``meshshift plan``, and workflows started before paged discovery."""
+        mesh = self._mesh(params)
+        page = self._page(
+            params.aws,
+            paging.blue_refs(params.spec),
+            mesh=params.spec.blue.mesh,
+            every=paging.without_mesh_data(mesh.appmesh_status),
+            max_bytes=None,
+        )
+        return paging.assemble(mesh, [page])
+
+    @implements(DISCOVER_BLUE_MESH)
+    def discover_blue_mesh(self, params: DiscoverInput) -> BlueMeshDiscovery:
+        return self._mesh(params)
+
+    @implements(DISCOVER_BLUE_SERVICES)
+    def discover_blue_services(self, params: DiscoverServicesInput) -> BlueServicesPage:
+        return self._page(
+            params.aws,
+            params.services,
+            mesh=params.mesh,
+            every=params.every_registration,
+            max_bytes=params.max_bytes,
+        )
+
+    def _mesh(self, params: DiscoverInput) -> BlueMeshDiscovery:
+        """App Mesh (live, else the spec's snapshot) and the edge: what discovery reads once."""
         spec = params.spec
-        ecs = self._clients.ecs(params.aws)
         warnings: list[str] = []
-        task_definitions: dict[str, TaskDefinition] = {}
-
-        services = self._describe(ecs, spec.blue.cluster, spec.blue.services, task_definitions, warnings)
-
-        workers_by_cluster: dict[str, list[str]] = {}
-        for worker in spec.async_workers:
-            workers_by_cluster.setdefault(worker.cluster or spec.blue.cluster, []).append(worker.blue_service)
-        async_workers: list[BlueService] = []
-        for cluster, names in workers_by_cluster.items():
-            async_workers.extend(self._describe(ecs, cluster, names, task_definitions, warnings))
-
         status = AppMeshStatus.NOT_CONFIGURED
         inventory: AppMeshInventory | None = None
         if spec.blue.mesh:
@@ -137,7 +157,42 @@ class DiscoveryActivities:
                     "Map. Route timeouts, retry policies and TLS settings known only to App Mesh are not in the plan: "
                     "review the green Service Connect configuration, or supply them in the spec (green.services)."
                 )
-            for service in [*services, *async_workers]:
+        return BlueMeshDiscovery(
+            appmesh_status=status,
+            appmesh=inventory,
+            warnings=warnings,
+            edge_facts=inspect_edges(self._clients, params.aws, spec.edge, activity.heartbeat),
+        )
+
+    def _page(
+        self, aws: AwsContext, refs: list[BlueServiceRef], *, mesh: str | None, every: bool, max_bytes: int | None
+    ) -> BlueServicesPage:
+        """The ECS services of ``refs`` with their task definitions and Cloud Map registrations.
+        With ``max_bytes``, reading stops once the services read reach it; the rest are 'unread'."""
+        ecs = self._clients.ecs(aws)
+        warnings: list[str] = []
+        task_definitions: dict[str, TaskDefinition] = {}
+        read: list[tuple[BlueServiceRef, BlueService]] = []
+        size = 0
+        position = 0
+        while position < len(refs):
+            # One describe_services batch at a time, of one cluster, so the budget is checked often.
+            chunk = [refs[position]]
+            while (
+                position + len(chunk) < len(refs)
+                and len(chunk) < DESCRIBE_SERVICES_BATCH
+                and refs[position + len(chunk)].cluster == chunk[0].cluster
+            ):
+                chunk.append(refs[position + len(chunk)])
+            found = self._describe(ecs, chunk[0].cluster, [r.name for r in chunk], task_definitions, warnings)
+            read.extend(zip(chunk, found, strict=True))
+            position += len(chunk)
+            size += sum(len(service.model_dump_json()) for service in found)
+            if max_bytes is not None and size >= max_bytes:
+                break
+        services = [service for _, service in read]
+        if mesh:
+            for service in services:
                 if service.virtual_node_name is None and not _runs_a_gateway(service.task_definition):
                     fallback = (
                         "the plan looks it up in App Mesh by its Cloud Map registration, else it is migrated as a "
@@ -149,26 +204,12 @@ class DiscoveryActivities:
                         f"Blue service {service.name!r} (cluster {service.cluster!r}) has no envoy sidecar naming an "
                         f"App Mesh virtual node (APPMESH_RESOURCE_ARN / APPMESH_VIRTUAL_NODE_NAME); {fallback}."
                     )
-        # Without App Mesh data every service's registration matters: it is the name clients use.
-        without_mesh = status in (AppMeshStatus.UNAVAILABLE, AppMeshStatus.NOT_CONFIGURED)
-        self._read_registrations(params.aws, [*services, *async_workers], warnings, every=without_mesh)
-        namespaces = _namespaces([*services, *async_workers], inventory)
-        calls = [call for s in [*services, *async_workers] for call in env_backend_calls(s, set(namespaces))]
-        inferred: list[InferredAlias] = []
-        if without_mesh:
-            inferred, notes = infer_aliases([*services, *async_workers], calls, set(namespaces))
-            warnings.extend(notes)
-
-        return BlueDiscovery(
-            services=services,
-            async_workers=async_workers,
-            appmesh_status=status,
-            appmesh=inventory,
+        self._read_registrations(aws, services, warnings, every=every)
+        return BlueServicesPage(
+            services=[service for ref, service in read if not ref.async_worker],
+            async_workers=[service for ref, service in read if ref.async_worker],
             warnings=warnings,
-            edge_facts=inspect_edges(self._clients, params.aws, spec.edge, activity.heartbeat),
-            backend_calls=calls,
-            inferred_aliases=inferred,
-            namespaces=namespaces,
+            unread=list(refs[position:]),
         )
 
     # --- Cloud Map ------------------------------------------------------------------------------
@@ -354,15 +395,6 @@ def snapshot_mesh(client: AppMeshClient, mesh: str, owner: str | None) -> AppMes
     """``meshshift snapshot appmesh``: every describe output of ``mesh`` while the API answers.
     App Mesh errors propagate: the command says what the API answered."""
     return _MeshReader(client, mesh, owner).snapshot(taken_at=datetime.now(UTC).isoformat(timespec="seconds"))
-
-
-def _namespaces(services: list[BlueService], inventory: AppMeshInventory | None) -> list[str]:
-    """Cloud Map namespaces blue lives in: its registrations, and App Mesh's service discovery."""
-    found = {r.namespace for s in services for r in s.cloud_map if r.namespace}
-    if inventory is not None:
-        found |= {n.cloud_map_namespace for n in inventory.virtual_nodes if n.cloud_map_namespace}
-        found |= {v.name.split(".", 1)[1] for v in inventory.virtual_services if "." in v.name}
-    return sorted(found)
 
 
 def _seconds(duration: dict[str, Any] | None) -> int | None:

@@ -14,7 +14,6 @@ Every write is read back.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,8 @@ from temporalio.exceptions import ApplicationError, CancelledError
 
 from meshshift.activities.aws import AwsClients, aws_errors
 from meshshift.activities.definition import implements
+from meshshift.activities.discovery import registerable_task_definition
+from meshshift.migration import paging
 from meshshift.migration.contracts import (
     ENSURE_NAMESPACE,
     PROVISION_GREEN_SERVICE,
@@ -38,6 +39,7 @@ from meshshift.migration.contracts import (
     ServiceConnectConfiguration,
     TaskDefinition,
 )
+from meshshift.migration.paging import task_definition_body, task_definition_hash
 from meshshift.migration.spec import ProvisionMode
 
 if TYPE_CHECKING:
@@ -63,17 +65,6 @@ def client_token(cluster: str, service: str, task_definition_arn: str) -> str:
     Deterministic, so the create repeated after a worker crash sends the same token.
     """
     return hashlib.sha256(f"{cluster}\n{service}\n{task_definition_arn}".encode()).hexdigest()[:32]
-
-
-def task_definition_body(task_definition: TaskDefinition) -> dict[str, Any]:
-    """The ``register_task_definition`` arguments for ``task_definition``, without tags."""
-    body = task_definition.model_dump(mode="json", exclude_none=True, by_alias=True)
-    body.pop("tags", None)
-    return body
-
-
-def task_definition_hash(task_definition: TaskDefinition) -> str:
-    return hashlib.sha256(json.dumps(task_definition_body(task_definition), sort_keys=True).encode()).hexdigest()[:32]
 
 
 def _wait(seconds: float) -> None:
@@ -178,7 +169,8 @@ class ProvisioningActivities:
         if params.mode == ProvisionMode.EXISTING:
             return self._adopt_existing(ecs, plan, params.namespace_arn)
 
-        task_definition_arn = self._ensure_task_definition(ecs, plan.task_definition)
+        task_definition = plan.task_definition or self._green_task_definition(ecs, plan)
+        task_definition_arn = self._ensure_task_definition(ecs, task_definition)
         existing = self._describe(ecs, plan.cluster, plan.green_service)
         created = False
         adopted = False
@@ -222,6 +214,33 @@ class ProvisioningActivities:
             created=created,
             adopted=adopted,
         )
+
+    @staticmethod
+    def _green_task_definition(ecs: ECSClient, plan: GreenServicePlan) -> TaskDefinition:
+        """Blue's revision read again and translated as planning did: the workflow carries only
+        where green's task definition comes from (issue 22), not the definition itself."""
+        source = plan.green_task
+        if source is None:
+            raise ApplicationError(
+                f"The plan of green service {plan.green_service!r} has neither a task definition nor its source.",
+                type="PlanIncomplete",
+                non_retryable=True,
+            )
+        arn = source.blue_task_definition_arn
+        with aws_errors(f"read blue task definition {arn}"):
+            answer = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        # Blue's tags go to green as they did when the plan carried the definition (outside the digest).
+        tags = [dict(tag) for tag in answer.get("tags", [])]
+        blue = registerable_task_definition(dict(answer["taskDefinition"]), tags)  # type: ignore[arg-type]
+        try:
+            return paging.green_task_definition(blue, source)
+        except paging.GreenTaskMismatch as err:
+            raise ApplicationError(
+                f"Green service {plan.green_service!r}: {err}. Blue's revision cannot change, so the translation did: "
+                "plan again (start the migration again) with this worker version.",
+                type="GreenTaskMismatch",
+                non_retryable=True,
+            ) from err
 
     def _ensure_task_definition(self, ecs: ECSClient, task_definition: TaskDefinition) -> str:
         family = task_definition.family
@@ -456,9 +475,9 @@ class ProvisioningActivities:
             )
         breaking: list[str] = []
         family = service.get("taskDefinition", "").rsplit("/", 1)[-1].rsplit(":", 1)[0]
-        if family != plan.task_definition.family:
+        if family != plan.green_family:
             breaking.append(
-                f"task definition family {family!r}, expected {plan.task_definition.family!r} "
+                f"task definition family {family!r}, expected {plan.green_family!r} "
                 f"(service runs {service.get('taskDefinition')})"
             )
         breaking.extend(self._service_connect_problems(service, plan, namespace_arn))

@@ -120,9 +120,16 @@ def scale(quick: bool, busy: int | None = None) -> dict[str, Any]:
 
 
 async def run(
-    selected: list[str], quick: bool, aws_latency_ms: float, busy: int | None = None, trials: int | None = None
+    selected: list[str],
+    quick: bool,
+    aws_latency_ms: float,
+    busy: int | None = None,
+    trials: int | None = None,
+    large_sizes: list[int] | None = None,
 ) -> dict[str, Any]:
     sizes = scale(quick, busy)
+    if large_sizes:
+        sizes["large"] = large_sizes
     if trials is not None:
         sizes |= {name: trials for name in BENCHMARKS if name.startswith("rollback")}
     harness = Harness(aws_latency_ms=aws_latency_ms)
@@ -242,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         "--busy", type=int, default=None, help="rollback_contention: migrations ramping meanwhile (default 50)"
     )
     parser.add_argument("--trials", type=int, default=None, help="trials of each rollback benchmark")
+    parser.add_argument(
+        "--large-sizes",
+        default=None,
+        help="large: comma-separated service counts, e.g. 50,500,2000,5000 (default 50,200,500)",
+    )
     args = parser.parse_args(argv)
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(selected) - set(BENCHMARKS))
@@ -251,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM stops the run like Ctrl-C, so the harness stops the processes it started.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     info = machine(args.aws_latency)
-    results = asyncio.run(run(selected, args.quick, args.aws_latency, args.busy, args.trials))
+    large_sizes = [int(n) for n in args.large_sizes.split(",")] if args.large_sizes else None
+    results = asyncio.run(run(selected, args.quick, args.aws_latency, args.busy, args.trials, large_sizes))
     existing: dict[str, Any] = {}
     if output.exists():
         try:

@@ -38,6 +38,7 @@ BLOB_WARN_BYTES = 512 * 1024
 BLOB_ERROR_BYTES = 2 * 1024 * 1024
 TARGET_EVENTS_PER_SERVICE = 60
 TARGET_BOUND_RATIO = 1.25
+TARGET_PAYLOAD_BYTES = 256 * 1024
 
 
 def rate_bound(calls: dict[str, int], limits: RateLimits) -> tuple[float, dict[str, int]]:
@@ -54,6 +55,8 @@ async def run(h: Harness, sizes: list[int], ecs_rate: float) -> dict[str, Any]:
     first, last = rows[0], rows[-1]
     worst_ratio = max(r["wall_over_bound"] for r in rows)
     worst_events = max(r["history_events_per_service"] for r in rows)
+    worst_payload = max(r["history_largest_event_bytes"] for r in rows)
+    worst_state = max(r["status_query_bytes"] for r in rows)
     growth = {
         "services": [r["services"] for r in rows],
         "wall_seconds_per_service": [round(r["wall_seconds"] / r["services"], 4) for r in rows],
@@ -67,7 +70,8 @@ async def run(h: Harness, sizes: list[int], ecs_rate: float) -> dict[str, Any]:
             f"one migration of N blue services (Envoy sidecar task definitions) in one cluster, one ALB rule; "
             f"rate_limits.ecs = {ecs_rate:g} calls/s (others at the spec defaults); workflow provisions green "
             "with at most 10 activities at a time (workflows/activity_options.py PROVISION_CONCURRENCY), no child "
-            "workflows; clock from start until the ramp's first gate opens"
+            "workflows; blue discovered in pages of 100 services, 4 at a time (patch paged-discovery); clock from "
+            "start until the ramp's first gate opens"
         ),
         "ecs_rate": ecs_rate,
         "runs": rows,
@@ -88,6 +92,23 @@ async def run(h: Harness, sizes: list[int], ecs_rate: float) -> dict[str, Any]:
                 "the work per service outside the ECS token bucket (Temporal round trips per provisioning "
                 "activity, the simulated AWS's own CPU on a shared 2-core machine) is not hidden by the "
                 "bucket: raise PROVISION_CONCURRENCY so more calls wait on the bucket at once",
+            ),
+            target(
+                "largest payload <= 256 KB",
+                worst_payload <= TARGET_PAYLOAD_BYTES,
+                f"worst {worst_payload:,} bytes",
+                "<= 262,144 bytes",
+                "a page of discovered blue services (100 with their task definitions, cut at 192 KiB by the "
+                "activity) or the plan a status query returns; see status_query_bytes",
+            ),
+            target(
+                "continue-as-new input (the state the status query returns) <= 256 KB",
+                worst_state <= TARGET_PAYLOAD_BYTES,
+                f"worst {worst_state:,} bytes",
+                "<= 262,144 bytes",
+                "the plan keeps one entry per green service (Service Connect config, load balancers, network, "
+                "task definition source, facts): about 0.7 KB each without the task definitions; bounding it needs "
+                "the per-service plan out of the workflow state (child workflows per batch, or a plan store)",
             ),
             target(
                 "history < 60 events per service",

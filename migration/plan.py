@@ -22,6 +22,7 @@ from meshshift.migration.contracts import (
     ShifterWeights,
 )
 from meshshift.migration.edge.registry import EdgeSpec, mechanism, mechanism_of
+from meshshift.migration.paging import green_task_source, sealed
 from meshshift.migration.plan_preflight import edge_preflight, judge
 from meshshift.migration.plan_translation import Translated, translate_blue
 from meshshift.migration.spec import ApprovalMode, MigrationSpec
@@ -173,6 +174,7 @@ def _green_plan(
         capacity_provider_strategy=list(blue.capacity_provider_strategy),
         platform_version=blue.platform_version,
         is_async_worker=is_async_worker,
+        green_task=green_task_source(blue, translated, spec.green.service_suffix),
     )
 
 
@@ -216,6 +218,9 @@ def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
     preflight_warnings, preflight = judge(edge_preflight(spec, discovery, [*services, *workers]))
     warnings.extend(preflight_warnings)
     missing = _backend_gate(spec, discovery, [*services, *workers], warnings)
+    for green in [*services, *workers]:
+        if green.green_task is not None and green.task_definition is not None:
+            green.green_task = sealed(green.green_task, green.task_definition)
     return MigrationPlan(
         services=services,
         async_workers=workers,

@@ -51,7 +51,7 @@ def green_ports(services: Sequence[GreenServicePlan]) -> tuple[GreenPorts, ...]:
     for plan in services:
         ports = {
             port
-            for container in plan.task_definition.containerDefinitions
+            for container in plan.planned_task_definition.containerDefinitions
             for mapping in container.portMappings
             for port in (mapping.containerPort, mapping.hostPort)
             if port

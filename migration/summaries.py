@@ -61,6 +61,20 @@ def _discover(arg: contracts.DiscoverInput) -> str:
     return f"discover blue: {_plural(len(spec.blue.services), 'service')}{workers}{mesh}"
 
 
+def _discover_mesh(arg: contracts.DiscoverInput) -> str:
+    mesh = f"App Mesh {arg.spec.blue.mesh}" if arg.spec.blue.mesh else "no App Mesh"
+    return f"discover blue: {mesh} and {_plural(len(arg.spec.edge), 'edge shifter')}"
+
+
+def _discover_services(arg: contracts.DiscoverServicesInput) -> str:
+    services = sum(1 for ref in arg.services if not ref.async_worker)
+    workers = len(arg.services) - services
+    counted = [_plural(services, "service")] if services else []
+    counted += [_plural(workers, "async worker")] if workers else []
+    span_of = f" ({arg.services[0].name} .. {arg.services[-1].name})" if arg.services else ""
+    return f"discover blue: {' + '.join(counted) or 'nothing'}{span_of}"
+
+
 def _provision(arg: contracts.ProvisionServiceInput) -> str:
     what = "async worker" if arg.plan.is_async_worker else "service"
     return f"{arg.mode.value} green {what} {arg.plan.green_service} (from {arg.plan.blue_service})"
@@ -104,6 +118,8 @@ def _register(
 _register(contracts.SET_EDGE_WEIGHTS)(_set_weights)
 _register(contracts.READ_EDGE_WEIGHTS)(_read_weights)
 _register(contracts.DISCOVER_BLUE)(_discover)
+_register(contracts.DISCOVER_BLUE_MESH)(_discover_mesh)
+_register(contracts.DISCOVER_BLUE_SERVICES)(_discover_services)
 _register(contracts.PROVISION_GREEN_SERVICE)(_provision)
 _register(contracts.SCALE_SERVICE)(_scale)
 _register(contracts.WAIT_SERVICES_STABLE)(_stable)

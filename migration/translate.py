@@ -28,6 +28,7 @@ from meshshift.migration.contracts import (
     CloudMapRegistration,
     ContainerDefinition,
     InferredAlias,
+    ServedPortRef,
     ServiceConnectClientAlias,
     ServiceConnectConfiguration,
     ServiceConnectService,
@@ -54,11 +55,8 @@ from meshshift.migration.translate_taskdef import (
     MAX_NAME,
     READ_ONLY_TASK_KEYS,
     ServedPort,
-    add_missing_mappings,
-    ensure_essential,
+    build_green_task_definition,
     envoy_container_names,
-    green_task_definition,
-    name_port_mappings,
     sc_name,
     served_ports,
     strip_container,
@@ -99,6 +97,9 @@ class TranslatedService(BaseModel):
     access_log_configuration: dict[str, Any] | None = None
     virtual_node: str | None = None
     envoy_containers: list[str] = Field(default_factory=list)
+    served_ports: list[ServedPortRef] = Field(
+        default_factory=list, description="What green_task_definition was built from, to build it again"
+    )
     warnings: list[str] = Field(default_factory=list)
     untranslatable: list[UntranslatableItem] = Field(default_factory=list)
 
@@ -140,11 +141,8 @@ def translate_service(
             f"task definition {blue.family!r} has only Envoy containers; there is nothing to run in green"
         )
     ports, notes = served_ports(blue, node, app_containers)
-    containers, port_names, used = name_port_mappings(app_containers, ports)
-    containers, added = add_missing_mappings(containers, ports, port_names, used)
-    containers, essential = ensure_essential(containers)
-    green_td, family = green_task_definition(blue, containers, family_suffix)
-    warnings += [*notes, *added, *essential, *family]
+    green_td, port_names, built = build_green_task_definition(blue, ports, family_suffix)
+    warnings += [*notes, *built]
 
     side = _mesh_side(service_name, node, appmesh, ports)
     if node is None:
@@ -160,6 +158,7 @@ def translate_service(
         access_log_configuration=access_logs,
         virtual_node=node_name,
         envoy_containers=sorted(envoy),
+        served_ports=[ServedPortRef(port=p.port, app_protocol=p.app_protocol, from_listener=p.listened) for p in ports],
         warnings=[*warnings, *side.notes, *collision, *log_note],
         untranslatable=[*side.items, *conflicts, *node_items(service_name, node)],
     )

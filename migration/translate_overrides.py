@@ -142,7 +142,7 @@ def _set_aliases(
 def _mappings_named(plan: GreenServicePlan, port_name: str) -> list[PortMapping]:
     return [
         mapping
-        for container in plan.task_definition.containerDefinitions
+        for container in plan.planned_task_definition.containerDefinitions
         for mapping in container.portMappings
         if mapping.name == port_name
     ]

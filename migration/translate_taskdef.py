@@ -132,6 +132,13 @@ class ServedPort(BaseModel):
     port: int
     listener: AppMeshListener | None = None
     app_protocol: AppProtocol | None = None
+    # Set when the port is rebuilt from a plan's ServedPortRef, which keeps no listener (issue 22).
+    from_listener: bool = False
+
+    @property
+    def listened(self) -> bool:
+        """An App Mesh listener described the port: its protocol is known, so appProtocol is set."""
+        return self.listener is not None or self.from_listener
 
 
 def served_ports(
@@ -206,7 +213,7 @@ def name_port_mappings(
             if not mapping.name:
                 data["name"] = unique_name(sc_name(f"{container.name}-{mapping.containerPort}"), used)
             served = by_port.get(mapping.containerPort) if mapping.containerPort is not None else None
-            if served is not None and served.listener is not None:
+            if served is not None and served.listened:
                 data["appProtocol"] = served.app_protocol
             if served is not None and served.port not in port_names:
                 port_names[served.port] = data["name"]
@@ -270,3 +277,19 @@ def container_port_for(td: TaskDefinition, port_name: str) -> tuple[str, int] | 
             if mapping.name == port_name and mapping.containerPort is not None:
                 return container.name, mapping.containerPort
     return None
+
+
+def build_green_task_definition(
+    blue: TaskDefinition, ports: list[ServedPort], family_suffix: str
+) -> tuple[TaskDefinition, dict[int, str], list[str]]:
+    """Green's task definition from blue's and the ports green serves: Envoy and its proxy removed,
+    port mappings named, essential container kept. Returns it, each served port's mapping name, and
+    notes. Planning and the provisioning activity (which re-reads blue's revision) both call it, so
+    the two agree."""
+    envoy = set(envoy_container_names(blue))
+    app_containers = [strip_container(c, envoy) for c in blue.containerDefinitions if c.name not in envoy]
+    containers, port_names, used = name_port_mappings(app_containers, ports)
+    containers, added = add_missing_mappings(containers, ports, port_names, used)
+    containers, essential = ensure_essential(containers)
+    green_td, family = green_task_definition(blue, containers, family_suffix)
+    return green_td, port_names, [*added, *essential, *family]

@@ -374,7 +374,7 @@ def render_plan(spec: MigrationSpec, plan: MigrationPlan) -> Group:
             item.green_service + (" (async worker)" if item.is_async_worker else ""),
             item.cluster,
             str(item.desired_count),
-            item.task_definition.family,
+            item.green_family,
             discovery,
             aliases,
             groups,

@@ -78,6 +78,10 @@ NOTIFICATION_RETRY = RetryPolicy(
 # reasonable time without the workflow scheduling 500 activities at once.
 PROVISION_CONCURRENCY = 10
 
+# Pages of blue services discovered at a time (issue 22). The ECS token bucket sets the pace; a
+# few pages at once keep it busy while one page's result is being recorded.
+DISCOVERY_CONCURRENCY = 4
+
 
 def options_for(
     activity: contracts.ActivityDef[Any, Any],

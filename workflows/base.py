@@ -70,6 +70,8 @@ NOTIFICATION_FLUSH_LIMIT = timedelta(minutes=3)
 PATCH_BACKEND_GATE = "backend-gate-stops-planning"
 PATCH_BACKEND_RECHECK = "backend-gate-rechecks-green-from-ecs"
 PATCH_COMPENSATION_PRIORITY = "compensation-task-priority"
+# Issue 22: blue is discovered in pages and the plan keeps no green task definitions.
+PATCH_PAGED_DISCOVERY = "paged-discovery"
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"

@@ -25,7 +25,7 @@ from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from meshshift.migration import analysis, backend_gate, contracts, notifications
+    from meshshift.migration import analysis, backend_gate, contracts, notifications, paging
     from meshshift.migration import plan as planning
     from meshshift.migration.constants import (
         WORKFLOW_TYPE,
@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
         WorkerFlip,
     )
     from meshshift.workflows.activity_options import (
+        DISCOVERY_CONCURRENCY,
         PROVISION_CONCURRENCY,
     )
 
@@ -54,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
 from meshshift.workflows.base import (
     PATCH_BACKEND_GATE,
     PATCH_BACKEND_RECHECK,
+    PATCH_PAGED_DISCOVERY,
     SYSTEM_ACTOR,
     InputT,
     _Abort,
@@ -134,9 +136,12 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         return self._report(report.outcome)
 
     async def _lifecycle(self, spec: MigrationSpec) -> MigrationReport:
+        # Asked before anything else: a patch marker recorded after the search-attribute local
+        # activity's marker, in the same workflow task, failed queries that replayed the history.
+        paged = self._at(Phase.PLANNING) and workflow.patched(PATCH_PAGED_DISCOVERY)
         await self._announce(spec)
         if self._at(Phase.PLANNING):
-            await self._plan(spec)
+            await self._plan(spec, paged=paged)
             if spec.dry_run:
                 self._audit(SYSTEM_ACTOR, "dry_run", "dry run: stopping after the plan; nothing was changed")
                 self._finish_timing()
@@ -160,16 +165,26 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         self._notify(lambda _: notifications.completed(self._state))
         return self._report("completed")
 
-    async def _plan(self, spec: MigrationSpec) -> None:
+    async def _plan(self, spec: MigrationSpec, *, paged: bool) -> None:
+        """``paged`` (patch paged-discovery): before, one discover_blue result held every blue task
+        definition (over Temporal's 2 MB blob limit at about 1,200 services) and the plan kept
+        green's task definitions."""
         self._enter(Phase.PLANNING)
-        discovery = await self._call(
-            contracts.DISCOVER_BLUE,
-            contracts.DiscoverInput(aws=self._aws(spec), spec=spec),
-        )
+        if paged:
+            discovery = await self._interruptible(self._discover_in_pages(spec))
+        else:
+            discovery = await self._call(
+                contracts.DISCOVER_BLUE,
+                contracts.DiscoverInput(aws=self._aws(spec), spec=spec),
+            )
         try:
             plan = planning.build_plan(spec, discovery)
         except (ValueError, KeyError) as err:
             raise _StepFailed(f"planning failed: {err}") from err
+        if paged:
+            # Green's task definitions are made again by provisioning from blue's revisions, so
+            # neither the state, nor the status query, nor continue-as-new carries them.
+            plan = paging.without_task_definitions(plan)
         state = self._state
         state.plan = plan
         state.discovery_warnings = list(discovery.warnings)
@@ -190,6 +205,44 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             f"{len(plan.services)} services, {len(plan.async_workers)} async workers, "
             f"steps {[s.percent for s in plan.steps]} on {len(spec.edge)} shifters",
         )
+
+    async def _discover_in_pages(self, spec: MigrationSpec) -> contracts.BlueDiscovery:
+        """App Mesh and the edge in one call, then blue's services a page per call, each result
+        bounded; the pages are put together here, in memory, never in one payload."""
+        aws = self._aws(spec)
+        mesh = await self._call(
+            contracts.DISCOVER_BLUE_MESH, contracts.DiscoverInput(aws=aws, spec=spec), interruptible=False
+        )
+        every = paging.without_mesh_data(mesh.appmesh_status)
+        limit = asyncio.Semaphore(DISCOVERY_CONCURRENCY)
+        failed = False
+
+        async def read(refs: list[contracts.BlueServiceRef]) -> list[contracts.BlueServicesPage]:
+            nonlocal failed
+            read_pages: list[contracts.BlueServicesPage] = []
+            async with limit:
+                while refs:
+                    if failed:
+                        raise _StepFailed("not started: another page of blue services failed to be discovered")
+                    try:
+                        page = await self._call(
+                            contracts.DISCOVER_BLUE_SERVICES,
+                            contracts.DiscoverServicesInput(
+                                aws=aws, services=refs, mesh=spec.blue.mesh, every_registration=every
+                            ),
+                            interruptible=False,
+                        )
+                    except BaseException:
+                        failed = True
+                        raise
+                    read_pages.append(page)
+                    # A page stops early at its byte budget; the activity always reads at least one
+                    # describe batch, so this ends.
+                    refs = page.unread
+            return read_pages
+
+        groups = await asyncio.gather(*(read(refs) for refs in paging.pages(paging.blue_refs(spec))))
+        return paging.assemble(mesh, [page for group in groups for page in group])
 
     async def _provision(self, spec: MigrationSpec) -> None:
         self._enter(Phase.PROVISIONING)

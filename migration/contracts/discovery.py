@@ -247,3 +247,57 @@ class BlueDiscovery(Payload):
 
 
 DISCOVER_BLUE = ActivityDef("discover_blue", DiscoverInput, BlueDiscovery, start_to_close=timedelta(minutes=15))
+
+
+# --- Discovery in pages (issue 22) -------------------------------------------------------------
+# One discover_blue result held every blue task definition: 836 KB at 500 services, over
+# Temporal's 2 MB blob limit at about 1,200. Discovery is now one call for what spans the
+# application (App Mesh, the edge) and one call per page of services, each page bounded in bytes.
+
+
+class BlueServiceRef(Payload):
+    """One blue ECS service to discover: a service of ``blue.services`` or an async worker's blue side."""
+
+    cluster: str
+    name: str
+    async_worker: bool = False
+
+
+class BlueMeshDiscovery(Payload):
+    """What discovery reads once per application: App Mesh (live or snapshot) and the edge."""
+
+    appmesh_status: AppMeshStatus
+    appmesh: AppMeshInventory | None = None
+    warnings: list[str] = Field(default_factory=list)
+    edge_facts: list[RegisteredEdgeFacts] = Field(default_factory=list)
+
+
+class DiscoverServicesInput(Payload):
+    aws: AwsContext
+    services: list[BlueServiceRef] = Field(description="The page, in the spec's order")
+    mesh: str | None = Field(default=None, description="blue.mesh: a service without an envoy naming a node is noted")
+    every_registration: bool = Field(
+        default=False,
+        description="Read every service's Cloud Map registration (no App Mesh data), not only those without Envoy",
+    )
+    max_bytes: int = Field(
+        default=192 * 1024,
+        description="Stop adding services once the page's services reach this size; the rest come back in 'unread'",
+    )
+
+
+class BlueServicesPage(Payload):
+    services: list[BlueService] = Field(default_factory=list, description="Of blue.services, in the page's order")
+    async_workers: list[BlueService] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    unread: list[BlueServiceRef] = Field(
+        default_factory=list, description="Refs not read because the page reached max_bytes: the next page's start"
+    )
+
+
+DISCOVER_BLUE_MESH = ActivityDef(
+    "discover_blue_mesh", DiscoverInput, BlueMeshDiscovery, start_to_close=timedelta(minutes=15)
+)
+DISCOVER_BLUE_SERVICES = ActivityDef(
+    "discover_blue_services", DiscoverServicesInput, BlueServicesPage, start_to_close=timedelta(minutes=15)
+)

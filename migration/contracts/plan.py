@@ -46,12 +46,46 @@ class BackendCheck(Payload):
     )
 
 
+class ServedPortRef(Payload):
+    """A port green serves, as the translation chose it: enough to name green's port mappings again."""
+
+    port: int
+    app_protocol: Literal["http", "http2", "grpc"] | None = None
+    from_listener: bool = Field(
+        default=False, description="An App Mesh listener described it (its mapping then gets appProtocol)"
+    )
+
+
+class PortMappingRef(Payload):
+    """A port mapping of green's task definition as the plan left it (after green.services overrides)."""
+
+    container: str
+    index: int = Field(description="Position in the container's portMappings")
+    name: str | None = None
+    app_protocol: Literal["http", "http2", "grpc"] | None = None
+
+
+class GreenTaskSource(Payload):
+    """How green's task definition is made from blue's (issue 22): the provisioning activity reads
+    blue's revision again and translates it, so the workflow carries this instead of the definition."""
+
+    blue_task_definition_arn: str = Field(description="Blue's revision: it cannot change, so the translation repeats")
+    family: str = Field(description="Green's task definition family")
+    family_suffix: str
+    served_ports: list[ServedPortRef] = Field(default_factory=list)
+    port_mappings: list[PortMappingRef] = Field(
+        default_factory=list, description="Names and protocols the plan set (an override can rename a port)"
+    )
+    digest: str = Field(description="Hash of the planned green task definition (the meshshift:spec-hash tag)")
+
+
 class GreenServicePlan(Payload):
     blue_service: str
     green_service: str
     cluster: str
     desired_count: int
-    task_definition: TaskDefinition
+    # None in the workflow's plan since issue 22 (patch paged-discovery): green_task says how to make it.
+    task_definition: TaskDefinition | None = None
     service_connect: ServiceConnectConfiguration
     load_balancers: list[LoadBalancerAttachment] = Field(default_factory=list)
     network: NetworkConfig | None = None
@@ -65,6 +99,23 @@ class GreenServicePlan(Payload):
     backends: list[BackendCheck] = Field(
         default_factory=list, description="Backends blue's copy of this service calls, and whether green answers them"
     )
+    green_task: GreenTaskSource | None = Field(
+        default=None, description="Blue's revision and the translation's choices, to make green's task definition"
+    )
+
+    @property
+    def planned_task_definition(self) -> TaskDefinition:
+        """Green's task definition, in a plan that still carries it (``build_plan``'s, the CLI's)."""
+        assert self.task_definition is not None, "the workflow's plan keeps the source, not the definition"
+        return self.task_definition
+
+    @property
+    def green_family(self) -> str:
+        """Green's task definition family, whether the plan carries the definition or its source."""
+        if self.task_definition is not None:
+            return self.task_definition.family
+        assert self.green_task is not None, "a green service plan carries its task definition or its source"
+        return self.green_task.family
 
 
 # The name of a registered edge mechanism (migration.edge.registry).

@@ -72,7 +72,7 @@ async def test_spans_carry_app_phase_and_step(env_local: WorkflowEnvironment, ta
     def run_spans(activity: str) -> list[dict[str, object]]:
         return [dict(s.attributes or {}) for s in spans if s.name == f"RunActivity:{activity}"]
 
-    discover = run_spans("discover_blue")
+    discover = run_spans("discover_blue_services")
     assert discover and discover[0]["meshshift.app"] == name
     assert discover[0]["meshshift.phase"] == "planning"
     assert discover[0]["meshshift.workflow_id"] == handle.id

@@ -196,3 +196,18 @@ def test_a_summary_never_carries_a_health_url_and_is_one_short_line(spec: Migrat
 def test_a_summary_refuses_the_wrong_input_type() -> None:
     with pytest.raises(TypeError, match="set_edge_weights: expected SetEdgeWeightsInput, got PollAlarmsInput"):
         activity_summary("set_edge_weights", contracts.PollAlarmsInput(aws=contracts.AwsContext(), alarm_names=[]))
+
+
+def test_paged_discovery_summaries_count_the_page() -> None:
+    spec = validate_spec(shop())
+    refs = [
+        contracts.BlueServiceRef(cluster="shop", name="frontend"),
+        contracts.BlueServiceRef(cluster="shop", name="order-worker", async_worker=True),
+    ]
+    page = contracts.DiscoverServicesInput(aws=contracts.AwsContext(), services=refs)
+    assert (
+        activity_summary("discover_blue_services", page)
+        == "discover blue: 1 service + 1 async worker (frontend .. order-worker)"
+    )
+    mesh = activity_summary("discover_blue_mesh", contracts.DiscoverInput(aws=contracts.AwsContext(), spec=spec))
+    assert mesh.startswith("discover blue: App Mesh ") and "edge shifter" in mesh

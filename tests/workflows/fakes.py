@@ -171,6 +171,8 @@ class FakeActivities:
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.discover_blue,
+            self.discover_blue_mesh,
+            self.discover_blue_services,
             self.ensure_namespace,
             self.provision_green_service,
             self.read_green_service_connect,
@@ -207,6 +209,29 @@ class FakeActivities:
             edge_facts=list(self.world.edge_facts),
             backend_calls=list(self.world.backend_calls),
             inferred_aliases=list(self.world.inferred_aliases),
+        )
+
+    @activity.defn(name=c.DISCOVER_BLUE_MESH.name)
+    async def discover_blue_mesh(self, inp: c.DiscoverInput) -> c.BlueMeshDiscovery:
+        await self.world.enter(c.DISCOVER_BLUE_MESH.name)
+        return c.BlueMeshDiscovery(
+            appmesh_status=c.AppMeshStatus.NOT_CONFIGURED, edge_facts=list(self.world.edge_facts)
+        )
+
+    @activity.defn(name=c.DISCOVER_BLUE_SERVICES.name)
+    async def discover_blue_services(self, inp: c.DiscoverServicesInput) -> c.BlueServicesPage:
+        """The page's services, with what the world's backend calls and inferred aliases come from:
+        the callers' environment and the Cloud Map registrations (the workflow derives them again)."""
+        await self.world.enter(c.DISCOVER_BLUE_SERVICES.name)
+        read = [
+            _blue_service(r.cluster, r.name, BLUE_WORKER_COUNT if r.async_worker else BLUE_COUNT, self.world.spec)
+            for r in inp.services
+        ]
+        for service in read:
+            _add_discovered_facts(service, self.world.backend_calls, self.world.inferred_aliases)
+        return c.BlueServicesPage(
+            services=[s for r, s in zip(inp.services, read, strict=True) if not r.async_worker],
+            async_workers=[s for r, s in zip(inp.services, read, strict=True) if r.async_worker],
         )
 
     @activity.defn(name=c.ENSURE_NAMESPACE.name)
@@ -405,3 +430,37 @@ def _blue_service(cluster: str, name: str, count: int, spec: MigrationSpec) -> c
         load_balancers=attachments,
         network=c.NetworkConfig(subnets=["subnet-1"], security_groups=["sg-1"]),
     )
+
+
+def _add_discovered_facts(service: c.BlueService, calls: list[c.BackendCall], aliases: list[c.InferredAlias]) -> None:
+    """What a real blue service holds for discovery to find ``calls`` and ``aliases``: each call's
+    variable in the caller's environment (named in its evidence), a Cloud Map registration for each
+    alias, and one in each called host's namespace (discovery only follows hosts of blue's namespaces)."""
+    app = service.task_definition.containerDefinitions[0]
+    for call in calls:
+        if call.client == service.name:
+            name, value = call.evidence.rsplit(" environment ", 1)[1].split("=", 1)
+            app.environment.append(c.KeyValue(name=name, value=value))
+    hosts = {a.dns_name: a for a in aliases if a.blue_service == service.name}
+    own = [call for call in calls if call.client == service.name]
+    if own and not hosts:
+        # The caller itself registers in the called namespace, under a name nobody calls.
+        namespace = own[0].host.split(".", 1)[1]
+        service.cloud_map.append(
+            c.CloudMapRegistration(
+                registry_arn=f"arn:aws:servicediscovery:us-east-1:123456789012:service/srv-{service.name}",
+                service=f"{service.name}-unused",
+                namespace=namespace,
+                dns_records=["A"],
+            )
+        )
+    for host in hosts:
+        label, namespace = host.split(".", 1)
+        service.cloud_map.append(
+            c.CloudMapRegistration(
+                registry_arn=f"arn:aws:servicediscovery:us-east-1:123456789012:service/srv-{label}",
+                service=label,
+                namespace=namespace,
+                dns_records=["A"],
+            )
+        )

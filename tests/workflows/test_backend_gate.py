@@ -36,7 +36,11 @@ async def test_missing_backend_fails_planning_before_anything_is_created(env_tim
     assert "green.allow_missing_backends" in cause.message
     assert final.phase is Phase.FAILED
     assert final.plan is not None and [b.host for b in final.plan.missing_backends] == ["payments.shop.local"]
-    assert set(world.calls) == {c.REGISTERED_SEARCH_ATTRIBUTES.name, c.DISCOVER_BLUE.name}
+    assert set(world.calls) == {
+        c.REGISTERED_SEARCH_ATTRIBUTES.name,
+        c.DISCOVER_BLUE_MESH.name,
+        c.DISCOVER_BLUE_SERVICES.name,
+    }
 
 
 async def test_allowed_missing_backend_goes_on(env_timeskipping, task_queue) -> None:

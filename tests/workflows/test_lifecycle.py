@@ -112,7 +112,11 @@ async def test_dry_run_stops_after_the_plan(env_timeskipping, task_queue) -> Non
     assert report.outcome == "dry_run"
     assert report.plan is not None
     assert [s.percent for s in report.plan.steps] == STEPS
-    assert set(world.calls) == {c.REGISTERED_SEARCH_ATTRIBUTES.name, c.DISCOVER_BLUE.name}
+    assert set(world.calls) == {
+        c.REGISTERED_SEARCH_ATTRIBUTES.name,
+        c.DISCOVER_BLUE_MESH.name,
+        c.DISCOVER_BLUE_SERVICES.name,
+    }
 
 
 async def test_invalid_spec_fails_before_any_activity(env_timeskipping, task_queue) -> None:

@@ -32,7 +32,12 @@ ALARM = {"alarm_name": "shop-green-5xx", "state": "ALARM", "reason": "5xx above 
 
 
 # Long calls that a rollback request cancels mid-flight.
-INTERRUPTED = {c.DISCOVER_BLUE.name, c.PROVISION_GREEN_SERVICE.name, c.WAIT_SERVICES_STABLE.name, c.SCALE_SERVICE.name}
+INTERRUPTED = {
+    c.DISCOVER_BLUE_SERVICES.name,
+    c.PROVISION_GREEN_SERVICE.name,
+    c.WAIT_SERVICES_STABLE.name,
+    c.SCALE_SERVICE.name,
+}
 
 
 def _soak_started(w: FakeWorld) -> bool:
@@ -41,7 +46,7 @@ def _soak_started(w: FakeWorld) -> bool:
 
 # (phase the alarm arrives in, the activity during which it arrives, which call of it)
 PHASE_CASES: list[tuple[Phase, str, Callable[[FakeWorld], bool]]] = [
-    (Phase.PLANNING, c.DISCOVER_BLUE.name, lambda w: True),
+    (Phase.PLANNING, c.DISCOVER_BLUE_SERVICES.name, lambda w: True),
     (Phase.PROVISIONING, c.PROVISION_GREEN_SERVICE.name, lambda w: True),
     (Phase.VALIDATING, c.WAIT_SERVICES_STABLE.name, lambda w: True),
     (Phase.RAMPING, c.POLL_ALARMS.name, lambda w: w.green_percent() >= 25),

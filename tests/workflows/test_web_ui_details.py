@@ -66,6 +66,8 @@ async def test_the_web_ui_reads_the_open_gate_its_commands_and_the_last_refusal(
         assert (await current_details(handle)).startswith("**shop**: phase **completed**, green 100%")
 
     summaries = await activity_summaries(handle, env_timeskipping.client.data_converter.payload_converter)
-    assert "discover blue: 3 services + 1 async worker" in summaries
+    # Discovery in pages (issue 22): the mesh and the edge once, then one page of services here.
+    assert "discover blue: no App Mesh and 2 edge shifters" in summaries
+    assert "discover blue: 3 services + 1 async worker (frontend .. order-worker)" in summaries
     assert "ALB listener, Route 53 record → 5% green" in summaries
     assert "ALB listener, Route 53 record → 100% green" in summaries
