@@ -204,9 +204,9 @@ class MeshshiftWorker:
         finally:
             await self.shutdown()
             await asyncio.wait(runs)
-        for run in runs:
-            if run.exception() is not None:
-                raise run.exception()  # type: ignore[misc]
+        failures = [e for e in (r.exception() for r in runs if not r.cancelled()) if e is not None]
+        if failures:
+            raise failures[0]
 
     async def shutdown(self) -> None:
         try:
