@@ -229,6 +229,7 @@ def headline(name: str, r: dict[str, Any]) -> list[tuple[str, str]]:
             f"{row['migrations']} migrations",
             f"{row['ramp_steps_per_second']} steps/s, approval->verified {_ms(row['approval_to_verified_seconds'])}, "
             f"worker {row['worker_cpu_cores']} cores / {row['worker_peak_rss_mb']} MB, "
+            f"{row.get('worker_cpu_ms_per_step')} ms CPU per step, "
             f"missed {row['missed_approvals']}, stalled {row['stalled']}",
         )
         for row in r["rounds"]

@@ -125,6 +125,8 @@ async def _round(h: Harness, apps: list[Any]) -> dict[str, Any]:
         "approval_to_verified_seconds": summary(latencies),
         "worker_cpu_cores": round(sample.cpu_cores, 2),
         "worker_cpu_seconds": round(sample.cpu_seconds, 2),
+        # The worker's CPU per ramp step (issue 22's target: half of 58 ms at 100 migrations).
+        "worker_cpu_ms_per_step": round(1000 * sample.cpu_seconds / completed, 1) if completed else None,
         "worker_peak_rss_mb": round(sample.peak_rss / 2**20, 1),
         "other_processes_cpu_cores": {
             **{name: round(o.cpu_cores, 2) for name, o in others.items()},

@@ -34,6 +34,16 @@ SA_GREEN_WEIGHT = "MeshshiftGreenWeight"
 # the tokens it reserves (activities/aws.py).
 COMPENSATION_PRIORITY_KEY = 1
 
+# A rollback's activities run on a task queue of their own, served by every meshshift worker beside
+# its main queue with activity slots of their own: ramp activities waiting for AWS tokens can hold
+# every slot of the main queue, and task priority orders only tasks still queued on the server.
+COMPENSATION_QUEUE_SUFFIX = "-compensation"
+
+
+def compensation_task_queue(task_queue: str) -> str:
+    """The task queue of a rollback's activities, derived from the workflow's own task queue."""
+    return f"{task_queue}{COMPENSATION_QUEUE_SUFFIX}"
+
 
 def workflow_id(spec_name: str) -> str:
     """One running migration per application: the id is derived from the spec's name."""

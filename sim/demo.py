@@ -44,7 +44,6 @@ from rich.text import Text
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Worker
 
 from meshshift.activities.aws import AwsClients
 from meshshift.migration.constants import DEFAULT_TASK_QUEUE, QUERY_STATUS, UPDATE_APPROVE, WORKFLOW_TYPE, workflow_id
@@ -71,7 +70,7 @@ from meshshift.workers.embedded_server import (
     check_port_free,
     default_data_dir,
 )
-from meshshift.workers.worker import build_worker
+from meshshift.workers.worker import MeshshiftWorker, build_worker
 
 log = logging.getLogger("meshshift.demo")
 T = TypeVar("T")
@@ -184,7 +183,7 @@ class DemoStack:
         self._env: contextlib.ExitStack = contextlib.ExitStack()
         self._server_start: asyncio.Future[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._worker: Worker | None = None
+        self._worker: MeshshiftWorker | None = None
         self._worker_task: asyncio.Task[None] | None = None
         self._traffic_stop = asyncio.Event()
         self._traffic_task: asyncio.Task[None] | None = None

@@ -1,4 +1,5 @@
-"""`meshshift worker`: runs the MeshMigration workflow and every activity on one task queue.
+"""`meshshift worker`: runs the MeshMigration workflow and every activity on its task queue, and a
+rollback's activities on the compensation queue beside it (``<task queue>-compensation``).
 
 Settings come from flags, else from the standard Temporal environment variables
 (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_*``) and
@@ -12,6 +13,7 @@ traces over OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (or ``--trace-conso
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -40,6 +42,7 @@ from meshshift.activities.metrics import MetricsActivities
 from meshshift.activities.notifications import NotificationActivities
 from meshshift.activities.provisioning import ProvisioningActivities
 from meshshift.activities.temporal_meta import TemporalMetaActivities
+from meshshift.migration.constants import compensation_task_queue
 from meshshift.workers.connection import TemporalSettings, TemporalUnreachable, connect
 from meshshift.workers.keepalive import KeepaliveInterceptor
 from meshshift.workers.telemetry import (
@@ -53,11 +56,14 @@ from meshshift.workers.telemetry import (
 from meshshift.workflows.migration import VERSIONING_BEHAVIOR, MeshMigration
 from meshshift.workflows.sandbox import workflow_runner as default_workflow_runner
 
-__all__ = ["WorkerSettings", "build_worker", "connect", "run_worker"]
+__all__ = ["MeshshiftWorker", "WorkerSettings", "build_worker", "connect", "paired_worker", "run_worker"]
 
 log = logging.getLogger("meshshift.worker")
 
 DEFAULT_MAX_CONCURRENT_ACTIVITIES = 50
+# Activity slots of the compensation queue, apart from the main queue's: a rollback runs one
+# activity at a time, so this many migrations roll back at once before one waits for a slot.
+DEFAULT_MAX_CONCURRENT_COMPENSATIONS = 10
 # In-flight activities get this long to finish on shutdown before they are cancelled; Temporal
 # retries whatever did not finish on another worker, so nothing is lost either way.
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
@@ -70,6 +76,11 @@ class WorkerSettings(TemporalSettings):
         default=DEFAULT_MAX_CONCURRENT_ACTIVITIES,
         ge=1,
         validation_alias="MESHSHIFT_MAX_CONCURRENT_ACTIVITIES",
+    )
+    max_concurrent_compensations: int = Field(
+        default=DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
+        ge=1,
+        validation_alias="MESHSHIFT_MAX_CONCURRENT_COMPENSATIONS",
     )
     # Worker Versioning: both set, the worker polls as this version of this Worker Deployment and
     # Temporal routes tasks by the deployment's current version (docs/operations.md, upgrades).
@@ -106,8 +117,9 @@ class WorkerSettings(TemporalSettings):
             f", version {self.deployment_name}.{self.build_id}" if self.deployment_name is not None else ", unversioned"
         )
         return (
-            f"{super().describe()}, task queue {self.task_queue}, "
-            f"max {self.max_concurrent_activities} concurrent activities{version}"
+            f"{super().describe()}, task queues {self.task_queue} and {compensation_task_queue(self.task_queue)}, "
+            f"max {self.max_concurrent_activities} concurrent activities and "
+            f"{self.max_concurrent_compensations} compensations{version}"
         )
 
 
@@ -148,22 +160,132 @@ def chaos_hooks(environ: Mapping[str, str]) -> list[tuple[str, Callable[..., Any
     return hooks
 
 
+# Worker options that the compensation queue's worker shares with the main one; the rest (the
+# workflows, their runner, the main queue's slots and executor) are the main queue's alone.
+_SHARED_OPTIONS = frozenset(
+    {
+        "interceptors",
+        "deployment_config",
+        "graceful_shutdown_timeout",
+        "max_heartbeat_throttle_interval",
+        "default_heartbeat_throttle_interval",
+    }
+)
+
+
+class MeshshiftWorker:
+    """The two Temporal workers of one meshshift worker process, run and stopped together.
+
+    - the main queue's: the workflow and every activity;
+    - the compensation queue's: the same activities, for a rollback's calls only, with slots and
+      threads of its own. Ramp activities that wait for AWS tokens can hold every slot of the main
+      queue, and Temporal task priority orders only tasks still queued on the server, so without
+      these a rollback's activity could not even start until a ramp activity ended.
+
+    Used like a ``Worker``: ``run()``, ``shutdown()`` or ``async with``. If either worker stops (a
+    fatal error), the other is shut down too: a process serving only one queue would leave a
+    rollback, or everything else, waiting for a worker that never comes.
+    """
+
+    def __init__(self, main: Worker, compensation: Worker, owned_executor: ThreadPoolExecutor | None) -> None:
+        self.main = main
+        self.compensation = compensation
+        self._owned_executor = owned_executor
+        self._stack: contextlib.AsyncExitStack | None = None
+
+    @property
+    def task_queues(self) -> tuple[str, str]:
+        return self.main.task_queue, self.compensation.task_queue
+
+    async def run(self) -> None:
+        runs = [asyncio.create_task(w.run()) for w in (self.main, self.compensation)]
+        try:
+            await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await self.shutdown()
+            await asyncio.wait(runs)
+        failures = [e for e in (r.exception() for r in runs if not r.cancelled()) if e is not None]
+        if failures:
+            raise failures[0]
+
+    async def shutdown(self) -> None:
+        try:
+            await asyncio.gather(self.main.shutdown(), self.compensation.shutdown())
+        finally:
+            if self._owned_executor is not None:
+                self._owned_executor.shutdown(wait=False, cancel_futures=True)
+
+    async def __aenter__(self) -> MeshshiftWorker:
+        # Each Worker's own ``async with``: a fatal error in either cancels the block and is raised.
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(self.compensation)
+            await stack.enter_async_context(self.main)
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        stack, self._stack = self._stack, None
+        try:
+            if stack is not None:
+                await stack.__aexit__(*exc)  # type: ignore[arg-type]
+        finally:
+            if self._owned_executor is not None:
+                self._owned_executor.shutdown(wait=False, cancel_futures=True)
+
+
+def paired_worker(
+    client: Client,
+    task_queue: str,
+    *,
+    activities: Sequence[Callable[..., Any]],
+    max_concurrent_compensations: int = DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
+    compensation_executor: ThreadPoolExecutor | None = None,
+    **options: Any,
+) -> MeshshiftWorker:
+    """A ``Worker`` on ``task_queue`` built from ``options``, and beside it a worker for the same
+    ``activities`` on the compensation queue with ``max_concurrent_compensations`` slots of its own.
+
+    Every process that runs MeshMigration must serve both queues (a workflow schedules its rollback
+    on the compensation queue of its own task queue): tests build theirs with this too. Without
+    ``compensation_executor`` it makes a thread pool for the compensation worker and owns it.
+    """
+    owned = None
+    if compensation_executor is None:
+        owned = compensation_executor = ThreadPoolExecutor(
+            max_workers=max_concurrent_compensations, thread_name_prefix="meshshift-compensation"
+        )
+    main = Worker(client, task_queue=task_queue, activities=activities, **options)
+    compensation = Worker(
+        client,
+        task_queue=compensation_task_queue(task_queue),
+        activities=activities,
+        activity_executor=compensation_executor,
+        max_concurrent_activities=max_concurrent_compensations,
+        **{k: v for k, v in options.items() if k in _SHARED_OPTIONS},
+    )
+    return MeshshiftWorker(main, compensation, owned)
+
+
 def build_worker(
     client: Client,
     task_queue: str,
     aws: AwsClients,
     max_concurrent_activities: int = DEFAULT_MAX_CONCURRENT_ACTIVITIES,
     *,
+    max_concurrent_compensations: int = DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
     activity_executor: ThreadPoolExecutor | None = None,
     interceptors: Sequence[Any] = (),
     workflow_runner: WorkflowRunner | None = None,
     deployment: WorkerDeploymentConfig | None = None,
-) -> Worker:
-    """The meshshift worker: the workflow plus every activity, on ``task_queue``.
+) -> MeshshiftWorker:
+    """The meshshift worker: the workflow plus every activity on ``task_queue``, and a rollback's
+    activities on its compensation queue (``paired_worker``), both with the same AWS clients, so
+    the client-side rate limits hold for the process as a whole.
 
     Activities are sync boto3 code, run on a thread pool at least ``max_concurrent_activities``
     large (a smaller pool would queue activities that Temporal already counts as started, and
-    their heartbeat timeouts would fire). Pass ``activity_executor`` to own its shutdown.
+    their heartbeat timeouts would fire). Pass ``activity_executor`` to own its shutdown; the
+    compensation queue's pool is the returned worker's own.
     """
     # The converter instance wraps its payload converter; the configured class is what tells.
     if not issubclass(client.data_converter.payload_converter_class, PydanticPayloadConverter):
@@ -179,11 +301,12 @@ def build_worker(
             f"activity_executor has {executor._max_workers} threads; it needs at least "
             f"max_concurrent_activities ({max_concurrent_activities})"
         )
-    return Worker(
+    return paired_worker(
         client,
-        task_queue=task_queue,
-        workflows=[MeshMigration],
+        task_queue,
         activities=activity_methods(activity_objects(client, aws)),
+        max_concurrent_compensations=max_concurrent_compensations,
+        workflows=[MeshMigration],
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=workflow_runner or default_workflow_runner(),
@@ -216,6 +339,7 @@ async def _serve_until_stopped(settings: WorkerSettings, stop: asyncio.Event, ob
             settings.task_queue,
             AwsClients(hooks=chaos_hooks(os.environ)),
             settings.max_concurrent_activities,
+            max_concurrent_compensations=settings.max_concurrent_compensations,
             activity_executor=executor,
             interceptors=worker_only,
             workflow_runner=obs.workflow_runner,
@@ -259,6 +383,13 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option(help="Activities run at once (env MESHSHIFT_MAX_CONCURRENT_ACTIVITIES; default 50)"),
         ] = None,
+        max_concurrent_compensations: Annotated[
+            int | None,
+            typer.Option(
+                help="A rollback's activities run at once on the compensation queue, apart from the "
+                "activities above (env MESHSHIFT_MAX_CONCURRENT_COMPENSATIONS; default 10)"
+            ),
+        ] = None,
         tls_cert: Annotated[
             Path | None, typer.Option(help="mTLS client certificate (env TEMPORAL_TLS_CLIENT_CERT_PATH)")
         ] = None,
@@ -286,7 +417,8 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Build id of this worker's version (env MESHSHIFT_BUILD_ID)"),
         ] = None,
     ) -> None:
-        """Run the meshshift worker (workflows and activities). The API key is read from TEMPORAL_API_KEY
+        """Run the meshshift worker (workflows and activities on the task queue, a rollback's activities on
+        its compensation queue, <task queue>-compensation). The API key is read from TEMPORAL_API_KEY
         only, so it never appears in a process listing. AWS comes from boto3's standard configuration."""
         telemetry_flags: dict[str, Any] = {
             "metrics_port": metrics_port,
@@ -299,6 +431,7 @@ def register(app: typer.Typer) -> None:
             "namespace": namespace,
             "task_queue": task_queue,
             "max_concurrent_activities": max_concurrent_activities,
+            "max_concurrent_compensations": max_concurrent_compensations,
             "tls_client_cert_path": tls_cert,
             "tls_client_key_path": tls_key,
             "tls_server_ca_cert_path": tls_ca,

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         SA_APP,
         SA_GREEN_WEIGHT,
         SA_PHASE,
+        compensation_task_queue,
     )
     from meshshift.migration.details import current_details
     from meshshift.migration.spec import MigrationSpec
@@ -70,6 +71,7 @@ NOTIFICATION_FLUSH_LIMIT = timedelta(minutes=3)
 PATCH_BACKEND_GATE = "backend-gate-stops-planning"
 PATCH_BACKEND_RECHECK = "backend-gate-rechecks-green-from-ecs"
 PATCH_COMPENSATION_PRIORITY = "compensation-task-priority"
+PATCH_COMPENSATION_QUEUE = "compensation-task-queue"
 # Issue 22: blue is discovered in pages and the plan keeps no green task definitions.
 PATCH_PAGED_DISCOVERY = "paged-discovery"
 VERIFY_ATTEMPTS = 3
@@ -269,6 +271,9 @@ class MigrationBase:
             priority=Priority(priority_key=COMPENSATION_PRIORITY_KEY)
             if compensation and workflow.patched(PATCH_COMPENSATION_PRIORITY)
             else Priority.default,
+            # ...and on a task queue of their own, whose worker slots ramp work can never hold
+            # (priority orders only what is still queued; a full worker starts nothing new).
+            task_queue=self._compensation_queue() if compensation else None,
         )
         if not interruptible:
             evicted = False
@@ -285,6 +290,12 @@ class MigrationBase:
                     self._raise_if_cancelled()
             return result
         return await self._interruptible(call)
+
+    def _compensation_queue(self) -> str | None:
+        """The rollback's task queue; None (the workflow's own) for histories from before it."""
+        if not workflow.patched(PATCH_COMPENSATION_QUEUE):
+            return None
+        return compensation_task_queue(workflow.info().task_queue)
 
     def _raise_if_cancelled(self) -> None:
         """Raise the workflow's cancellation if one arrived while a call was awaited directly.

@@ -16,7 +16,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from meshshift.migration.constants import workflow_id
 from meshshift.migration.state import Phase, RollbackPayload
@@ -30,6 +29,7 @@ from meshshift.workers.telemetry import (
     tracer_provider,
     tracing_interceptors,
 )
+from meshshift.workers.worker import paired_worker
 from meshshift.workflows.migration import MeshMigration
 from tests.netutil import free_port
 from tests.operator.conftest import address_of
@@ -46,9 +46,9 @@ async def test_spans_carry_app_phase_and_step(env_local: WorkflowEnvironment, ta
     name = f"traced-{uuid4().hex[:8]}"
     spec = make_spec(name=name, ramp={"approval": "required"})
     world = world_for(spec)
-    worker = Worker(
+    worker = paired_worker(
         env_local.client,
-        task_queue=task_queue,
+        task_queue,
         workflows=[MeshMigration],
         activities=FakeActivities(world).all(),
         workflow_runner=traced_workflow_runner(),

@@ -9,8 +9,13 @@ import subprocess
 import time
 import urllib.request
 
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from meshshift.migration.constants import compensation_task_queue
 from tests.foundation.procs import MESHSHIFT, meshshift_env
 from tests.netutil import free_port
 
@@ -25,7 +30,7 @@ def _scrape(url: str, attempts: int = 150) -> str:
     raise AssertionError(f"no metrics at {url}")
 
 
-def _run_worker(address: str, task_queue: str) -> str:
+def _start_worker(address: str, task_queue: str) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     env = meshshift_env(TEMPORAL_ADDRESS=address, MESHSHIFT_TASK_QUEUE=task_queue, AWS_REGION="us-east-1")
     env.pop("TEMPORAL_API_KEY", None)
@@ -36,14 +41,26 @@ def _run_worker(address: str, task_queue: str) -> str:
         stderr=subprocess.PIPE,
         text=True,
     )
+    return proc, port
+
+
+def _stop_worker(proc: subprocess.Popen[str]) -> str:
     try:
-        _scrape(f"http://127.0.0.1:{port}/metrics")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, err
+    return err
+
+
+def _run_worker(address: str, task_queue: str) -> str:
+    proc, port = _start_worker(address, task_queue)
+    try:
+        _scrape(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        err = _stop_worker(proc)
     return err
 
 
@@ -54,6 +71,38 @@ async def test_worker_serves_metrics_logs_json_and_stops_on_sigterm(
     err = await asyncio.to_thread(_run_worker, address, task_queue)
     assert '"message": "meshshift worker running' in err
     assert task_queue in err
+
+
+async def _activity_pollers(client: Client, queue: str) -> list[str]:
+    """The identities polling ``queue`` for activities, as the server reports them."""
+    for _ in range(300):
+        described = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+            )
+        )
+        if described.pollers:
+            return [p.identity for p in described.pollers]
+        await asyncio.sleep(0.1)  # the server learns of a poller only when it polls: no event to wait on
+    return []
+
+
+async def test_worker_polls_its_task_queue_and_the_compensation_queue(
+    env_local: WorkflowEnvironment, task_queue: str
+) -> None:
+    """A rollback's activities are scheduled on the compensation queue: the worker process users run
+    must poll it, or a rollback would never start."""
+    address = env_local.client.service_client.config.target_host
+    proc, _ = await asyncio.to_thread(_start_worker, address, task_queue)
+    try:
+        main = await _activity_pollers(env_local.client, task_queue)
+        compensation = await _activity_pollers(env_local.client, compensation_task_queue(task_queue))
+    finally:
+        await asyncio.to_thread(_stop_worker, proc)
+    assert main and compensation
+    assert set(main) == set(compensation)  # the same process serves both
 
 
 def test_worker_reports_an_unreachable_server_in_one_line() -> None:

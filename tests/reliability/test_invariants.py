@@ -34,11 +34,11 @@ from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from meshshift.migration import contracts as c
 from meshshift.migration.state import MigrationInput, MigrationStatus, Phase, RunOptions
 from meshshift.workers.keepalive import KeepaliveInterceptor
+from meshshift.workers.worker import MeshshiftWorker, paired_worker
 from meshshift.workflows.migration import MeshMigration
 from meshshift.workflows.sandbox import workflow_runner
 from tests.reliability import figures
@@ -112,7 +112,7 @@ class MigrationMachine(RuleBasedStateMachine):
         self.world = world_for(SPEC)
         self.faults = Faults(self.world)
         self.queue = f"invariants-{uuid4()}"
-        self.worker: Worker | None = None
+        self.worker: MeshshiftWorker | None = None
         self.worker_task: asyncio.Future[None] | None = None
         self.run(self._start_worker())
         self.handle: WorkflowHandle[Any, Any] = self.run(start(self.env, self.queue, START))
@@ -126,9 +126,9 @@ class MigrationMachine(RuleBasedStateMachine):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     async def _start_worker(self) -> None:
-        self.worker = Worker(
+        self.worker = paired_worker(
             self.env.client,
-            task_queue=self.queue,
+            self.queue,
             workflows=[MeshMigration],
             activities=FakeActivities(self.world).all(),
             workflow_runner=workflow_runner(),

@@ -31,13 +31,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from meshshift.activities.aws import AwsClients
 from meshshift.migration.state import ApprovePayload, ResumePayload
 from meshshift.workers.embedded_server import EmbeddedServer
 from meshshift.workers.telemetry import traced_workflow_runner, tracing_interceptors
-from meshshift.workers.worker import activity_methods, activity_objects
+from meshshift.workers.worker import activity_methods, activity_objects, paired_worker
 from meshshift.workflows.migration import MeshMigration
 from tests import iam_recorder
 from tests.iam_check import compare, direct_actions, load_policy
@@ -184,9 +183,9 @@ async def test_no_secret_in_history_logs_or_traces(
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
             aws = AwsClients(hooks=[("before-call", iam_recorder.record)])
-            worker = Worker(
+            worker = paired_worker(
                 dev_client,
-                task_queue=traced_queue,
+                traced_queue,
                 workflows=[MeshMigration],
                 activities=activity_methods(activity_objects(dev_client, aws)),
                 activity_executor=pool,

@@ -51,6 +51,8 @@ class FakeWorld:
         self.calls: Counter[str] = Counter()
         # (activity name, Temporal task priority key the worker received) for every call, in order.
         self.priorities: list[tuple[str, int | None]] = []
+        # (activity name, the task queue the worker took it from) for every call, in order.
+        self.queues: list[tuple[str, str]] = []
         self.weights: dict[str, c.ShifterWeights] = {
             planning.shifter_id(e): planning.weights_for(e, 0) for e in spec.edge
         }
@@ -131,6 +133,7 @@ class FakeWorld:
     async def enter(self, name: str) -> None:
         self.calls[name] += 1
         self.priorities.append((name, activity.info().priority.priority_key))
+        self.queues.append((name, activity.info().task_queue))
         hook = self.hooks.get(name)
         if hook is not None:
             hook(self)

@@ -13,12 +13,12 @@ from uuid import uuid4
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from meshshift.migration.constants import QUERY_STATUS, WORKFLOW_TYPE
 from meshshift.migration.loading import validate_spec
 from meshshift.migration.state import MigrationReport, MigrationStatus
 from meshshift.workers.keepalive import KeepaliveInterceptor
+from meshshift.workers.worker import MeshshiftWorker, paired_worker
 from meshshift.workflows.migration import MeshMigration
 from meshshift.workflows.sandbox import workflow_runner
 from tests.workflows.fakes import FakeActivities, FakeWorld
@@ -98,10 +98,14 @@ def world_for(spec: dict[str, Any]) -> FakeWorld:
 
 
 @asynccontextmanager
-async def running_worker(env: WorkflowEnvironment, world: FakeWorld, task_queue: str) -> AsyncIterator[Worker]:
-    worker = Worker(
+async def running_worker(
+    env: WorkflowEnvironment, world: FakeWorld, task_queue: str, **options: Any
+) -> AsyncIterator[MeshshiftWorker]:
+    """The fakes served as `meshshift worker` serves the real activities: on ``task_queue`` and on
+    its compensation queue (``paired_worker``). ``options`` go to the main queue's Worker."""
+    worker = paired_worker(
         env.client,
-        task_queue=task_queue,
+        task_queue,
         workflows=[MeshMigration],
         activities=FakeActivities(world).all(),
         workflow_runner=workflow_runner(),
@@ -109,6 +113,7 @@ async def running_worker(env: WorkflowEnvironment, world: FakeWorld, task_queue:
         # Fakes that wait for a cancellation learn of it on their next heartbeat: send them at once.
         max_heartbeat_throttle_interval=timedelta(milliseconds=20),
         default_heartbeat_throttle_interval=timedelta(milliseconds=20),
+        **options,
     )
     async with worker:
         try:

@@ -11,13 +11,14 @@ from datetime import timedelta
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer
 
 from meshshift.activities.aws import AwsClients
 from meshshift.activities.notifications import NotificationActivities
 from meshshift.migration import contracts as c
 from meshshift.migration.contracts import NotificationKind as K
 from meshshift.workers.keepalive import KeepaliveInterceptor
+from meshshift.workers.worker import paired_worker
 from meshshift.workflows.migration import MeshMigration
 from meshshift.workflows.sandbox import workflow_runner
 from tests.webhook_receiver import Receiver, receiver, trusted_receiver
@@ -119,9 +120,9 @@ async def test_a_real_https_webhook_gets_the_messages_and_its_url_stays_out_of_t
     real = NotificationActivities(AwsClients(), environ={env: trusted_receiver.url})
     fakes = [a for a in FakeActivities(world).all() if a.__name__ != "send_notification"]
     with ThreadPoolExecutor(max_workers=4) as executor:
-        worker = Worker(
+        worker = paired_worker(
             env_timeskipping.client,
-            task_queue=task_queue,
+            task_queue,
             workflows=[MeshMigration],
             activities=[*fakes, real.send_notification],
             activity_executor=executor,

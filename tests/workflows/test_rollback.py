@@ -12,7 +12,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import CancelledError
 
 from meshshift.migration import contracts as c
-from meshshift.migration.constants import COMPENSATION_PRIORITY_KEY
+from meshshift.migration.constants import COMPENSATION_PRIORITY_KEY, compensation_task_queue
 from meshshift.migration.state import Phase, RollbackTrigger
 from tests.workflows.fakes import BLUE_WORKER_COUNT, FakeWorld
 from tests.workflows.harness import (
@@ -22,6 +22,7 @@ from tests.workflows.harness import (
     gate_open,
     make_spec,
     running_worker,
+    send,
     start,
     status,
     wait_for,
@@ -137,6 +138,37 @@ async def test_compensation_calls_carry_the_task_priority_and_ramp_calls_do_not(
     asked = [a.priority.priority_key for name, a in scheduled if name == c.SET_EDGE_WEIGHTS.name]
     assert asked == [0, 0, 0, COMPENSATION_PRIORITY_KEY]
     assert all(a.priority.priority_key == 0 for name, a in scheduled if name != c.SET_EDGE_WEIGHTS.name)
+    # ...and on the compensation queue beside the workflow's own (patch compensation-task-queue).
+    rollback_queue = compensation_task_queue(task_queue)
+    assert [q for name, q in world.queues if name == c.SET_EDGE_WEIGHTS.name] == [task_queue] * 3 + [rollback_queue]
+    assert {q for name, q in world.queues if name != c.SET_EDGE_WEIGHTS.name} == {task_queue}
+    assert [a.task_queue.name for name, a in scheduled if name == c.SET_EDGE_WEIGHTS.name][-1] == rollback_queue
+
+
+async def test_a_rollback_runs_while_ramp_work_holds_every_slot_of_the_main_queue(env_timeskipping, task_queue) -> None:
+    """The main queue has one activity slot, and another migration's call holds it for the whole
+    rollback: the rollback's write still runs, on the compensation queue's own slots. Before that
+    queue, it waited for the held call to end (Temporal task priority orders only queued tasks)."""
+    rolling = make_spec(name="shop-b")
+    world = world_for(rolling)
+    async with running_worker(env_timeskipping, world, task_queue, max_concurrent_activities=1):
+        handle = await start(env_timeskipping, task_queue, rolling)
+        await wait_for(handle, baking(0), "the first bake", no_call_pending=True)
+        # A second migration's first call takes the only slot and keeps it until released.
+        held = world.block(c.DISCOVER_BLUE_MESH.name, lambda w: True)
+        other = await start(env_timeskipping, task_queue, make_spec(name="shop-a"))
+        await held.entered.wait()
+
+        await send(handle, "rollback", {"requested_by": "dave", "reason": "drill"})
+        report = await finish(handle)
+
+        assert not held.left.is_set(), "the slot was held for the whole rollback"
+        held.released.set()
+        await other.terminate("test done")
+    assert report.outcome == "rolled_back"
+    assert world.all_blue()
+    writes = [q for name, q in world.queues if name == c.SET_EDGE_WEIGHTS.name]
+    assert writes == [task_queue, compensation_task_queue(task_queue)]
 
 
 async def test_failed_analysis_rolls_back(env_timeskipping, task_queue) -> None:

@@ -20,9 +20,10 @@ from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker, WorkerDeploymentConfig
+from temporalio.worker import Replayer, WorkerDeploymentConfig
 
 from meshshift.workers.keepalive import KeepaliveInterceptor
+from meshshift.workers.worker import MeshshiftWorker, paired_worker
 from meshshift.workflows.migration import VERSIONING_BEHAVIOR, MeshMigration
 from meshshift.workflows.sandbox import workflow_runner
 from tests.workflows.fakes import FakeActivities, FakeWorld
@@ -32,10 +33,10 @@ from tests.workflows.harness import baking, fast_spec, start, wait_for, world_fo
 @asynccontextmanager
 async def versioned_worker(
     client: Client, world: FakeWorld, task_queue: str, deployment: str, build_id: str
-) -> AsyncIterator[Worker]:
-    worker = Worker(
+) -> AsyncIterator[MeshshiftWorker]:
+    worker = paired_worker(
         client,
-        task_queue=task_queue,
+        task_queue,
         workflows=[MeshMigration],
         activities=FakeActivities(world).all(),
         workflow_runner=workflow_runner(),

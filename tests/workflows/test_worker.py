@@ -7,7 +7,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from meshshift.activities.aws import AwsClients
 from meshshift.migration import contracts
-from meshshift.workers.worker import WorkerSettings, activity_methods, activity_objects, build_worker
+from meshshift.workers.worker import (
+    DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
+    WorkerSettings,
+    activity_methods,
+    activity_objects,
+    build_worker,
+)
 
 ACTIVITY_NAMES = {definition.name for definition in contracts.ACTIVITIES}
 
@@ -26,7 +32,10 @@ def test_every_activity_definition_is_listed_in_activities() -> None:
 
 async def test_build_worker_requires_the_pydantic_converter(env_timeskipping: WorkflowEnvironment) -> None:
     worker = build_worker(env_timeskipping.client, "tq-build", AwsClients(), 4)
-    assert worker.task_queue == "tq-build"
+    # Both queues, or a rollback (scheduled on the second) would wait for a worker forever.
+    assert worker.task_queues == ("tq-build", "tq-build-compensation")
+    assert worker.compensation.config()["max_concurrent_activities"] == DEFAULT_MAX_CONCURRENT_COMPENSATIONS
+    assert worker.compensation.config()["workflows"] == []
     plain = await type(env_timeskipping.client).connect(
         env_timeskipping.client.service_client.config.target_host, namespace="default"
     )
@@ -44,6 +53,9 @@ def test_settings_from_environment_and_flags(monkeypatch: pytest.MonkeyPatch) ->
     assert (settings.address, settings.namespace, settings.task_queue) == ("temporal.example:7233", "prod", "mq")
     assert settings.tls_config() is True  # an API key implies TLS
     assert "s3cret" not in settings.describe() and "s3cret" not in repr(settings)
+    monkeypatch.setenv("MESHSHIFT_MAX_CONCURRENT_COMPENSATIONS", "4")
+    assert WorkerSettings().max_concurrent_compensations == 4
+    assert "task queues mq and mq-compensation" in WorkerSettings().describe()
     flagged = WorkerSettings(address="127.0.0.1:9999", max_concurrent_activities=3)
     assert flagged.address == "127.0.0.1:9999" and flagged.max_concurrent_activities == 3
 
