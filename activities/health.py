@@ -75,11 +75,10 @@ class HealthActivities:
         waits = Backoff(params.poll_interval.total_seconds())
         while True:
             states = self._states(ecs, params.cluster, params.services)
-            ok = all(state.stable for state in states)
-            if ok or time.monotonic() >= deadline:
-                return ServicesStableResult(ok=ok, services=states)
-            waiting = [s.name for s in states if not s.stable]
-            _pause(waits.next(), f"waiting for steady state: {waiting}")
+            result = ServicesStableResult(ok=all(state.stable for state in states), services=states)
+            if result.ok or time.monotonic() >= deadline:
+                return result
+            _pause(waits.next(), result.waiting())
 
     @staticmethod
     def _states(ecs: ECSClient, cluster: str, names: list[str]) -> list[ServiceState]:
@@ -107,6 +106,14 @@ class HealthActivities:
             desired = service.get("desiredCount", 0)
             running = service.get("runningCount", 0)
             pending = service.get("pendingCount", 0)
+            stable = (
+                service.get("status") == "ACTIVE"
+                and len(deployments) == 1
+                and running == desired
+                and pending == 0
+                and rollout == "COMPLETED"
+            )
+            events = service.get("events", [])  # newest first
             states.append(
                 ServiceState(
                     name=name,
@@ -117,13 +124,8 @@ class HealthActivities:
                     rollout_state=rollout
                     if rollout is not None
                     else ",".join(str(d.get("rolloutState")) for d in deployments) or None,
-                    stable=(
-                        service.get("status") == "ACTIVE"
-                        and len(deployments) == 1
-                        and running == desired
-                        and pending == 0
-                        and rollout == "COMPLETED"
-                    ),
+                    stable=stable,
+                    last_event=None if stable or not events else str(events[0].get("message")),
                 )
             )
         return states

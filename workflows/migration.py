@@ -365,12 +365,7 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
                 wait=timeout,
             )
             if not stable.ok:
-                bad = [
-                    f"{s.name} (running {s.running_count}/{s.desired_count}, {s.deployments} deployments, "
-                    f"rollout {s.rollout_state})"
-                    for s in stable.services
-                    if not s.stable
-                ]
+                bad = [s.describe() for s in stable.services if not s.stable]
                 raise _StepFailed(f"green services in {cluster} did not reach steady state within {timeout}: {bad}")
 
     async def _ramp(self, spec: MigrationSpec) -> None:

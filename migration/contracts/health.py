@@ -26,11 +26,40 @@ class ServiceState(Payload):
     deployments: int
     rollout_state: str | None
     stable: bool
+    last_event: str | None = Field(
+        default=None,
+        description="ECS's latest event of a service that is not stable, e.g. why a task could not be placed",
+    )
+
+    def describe(self) -> str:
+        state = (
+            f"running {self.running_count}/{self.desired_count}, {self.deployments} deployments, "
+            f"rollout {self.rollout_state}"
+        )
+        return f"{self.name} ({state}" + (f"; latest ECS event: {self.last_event})" if self.last_event else ")")
 
 
 class ServicesStableResult(Payload):
     ok: bool
     services: list[ServiceState]
+
+    def waiting(self) -> str:
+        """The services not yet stable, and the distinct reasons ECS gives (a full subnet, a task
+        that keeps failing its health check...), each with how many services it holds back."""
+        names = [s.name for s in self.services if not s.stable]
+        reasons: dict[str, int] = {}
+        for state in self.services:
+            if not state.stable and state.last_event:
+                # ECS starts each event with "(service NAME)": without it, one cause is one line.
+                reason = state.last_event.removeprefix(f"(service {state.name}) ")
+                reasons[reason] = reasons.get(reason, 0) + 1
+        text = f"waiting for steady state: {names}"
+        if reasons:
+            top = sorted(reasons.items(), key=lambda item: -item[1])[:3]
+            text += "; latest ECS events: " + "; ".join(
+                f"{reason} ({count} service{'' if count == 1 else 's'})" for reason, count in top
+            )
+        return text
 
 
 class TargetHealthInput(Payload):

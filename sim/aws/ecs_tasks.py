@@ -191,16 +191,23 @@ class SimTask(Task):
 
 
 def _attach_eni(backend: EC2ContainerServiceBackend, network: dict[str, Any]) -> dict[str, Any]:
-    """A Fargate task's own ENI, with a free private IP of the task's first subnet."""
+    """A Fargate task's own ENI, with a free private IP in the task's subnet with the most free ones.
+
+    ECS spreads a service's tasks across the subnets (Availability Zones) it is given and places a
+    task wherever an address is free; it fails the placement only when every subnet is full.
+    """
     ec2 = _ec2(backend)
-    subnet = ec2.get_subnet(network["subnets"][0])
     used = {eni.private_ip_address for eni in ec2.enis.values() if eni.private_ip_address}
-    hosts = ipaddress.ip_network(subnet.cidr_block).hosts()
-    # AWS reserves the first four addresses of a subnet (and the last, which hosts() leaves out).
-    candidates = [str(ip) for index, ip in enumerate(hosts) if index >= 4]
-    free = [ip for ip in candidates if ip not in used]
+    choices = []
+    for subnet_id in network["subnets"]:
+        subnet = ec2.get_subnet(subnet_id)
+        hosts = ipaddress.ip_network(subnet.cidr_block).hosts()
+        # AWS reserves the first four addresses of a subnet (and the last, which hosts() leaves out).
+        choices.append((subnet, [str(ip) for index, ip in enumerate(hosts) if index >= 4 and str(ip) not in used]))
+    subnet, free = max(choices, key=lambda choice: len(choice[1]))
     if not free:
-        raise ValueError(f"subnet {subnet.id} has no free IP address left")
+        names = ", ".join(subnet.id for subnet, _ in choices)
+        raise ValueError(f"no free IP address left in subnet(s) {names}")
     address = free[mock_random.randint(0, min(len(free), 4096) - 1)]
     eni = ec2.create_network_interface(
         subnet=subnet,

@@ -386,3 +386,29 @@ def test_non_http_url_is_refused() -> None:
     with pytest.raises(ApplicationError) as caught:
         deep(spec)
     assert caught.value.non_retryable and "file:///etc/passwd" in caught.value.message
+
+
+def test_a_service_that_cannot_place_its_tasks_says_why(
+    aws_inprocess: None, aws_clients: AwsClients, sim_clock: ManualClock
+) -> None:
+    """A full subnet holds a service back for good: the wait says what ECS says, so the operator does
+    not wait out the whole steady-state timeout to learn it."""
+    blue.seed_blue(with_mesh=False)
+    settle(sim_clock)
+    # More tasks than blue's /24 has addresses for (250 for tasks).
+    blue.client("ecs").update_service(cluster=blue.CLUSTER, service="frontend", desiredCount=300)
+    settle(sim_clock, 60)
+    env = ActivityEnvironment()
+    beats: list[str] = []
+    env.on_heartbeat = lambda *details: beats.append(str(details))
+    result = env.run(
+        HealthActivities(aws_clients).wait_services_stable,
+        stable_input(["frontend", "user-api"], timeout=QUICK),
+    )
+    frontend, user_api = result.services
+    assert not result.ok and user_api.stable and user_api.last_event is None
+    assert frontend.last_event is not None and "no free IP address left" in frontend.last_event
+    assert "latest ECS events: was unable to place a task: no free IP address left" in result.waiting()
+    assert "(1 service)" in result.waiting()
+    assert any("no free IP address left" in beat for beat in beats)
+    assert "latest ECS event: (service frontend) was unable to place a task" in frontend.describe()

@@ -431,3 +431,41 @@ def test_every_knob_is_a_flag_of_meshshift_sim() -> None:
         assert flag in result.output, flag
     refused = CliRunner().invoke(cli, ["sim", "--profile", "fast"])
     assert refused.exit_code == 2 and "instant, realistic" in refused.output
+
+
+def test_tasks_spread_over_the_services_subnets_and_fail_only_when_all_are_full(
+    acct: Account, sim_clock: ManualClock
+) -> None:
+    """ECS places a task in any of the service's subnets with a free address; a /28 has 10 for tasks
+    (16, less the network, broadcast and AWS's three reserved)."""
+    ec2 = client("ec2")
+    vpc = ec2.describe_subnets(SubnetIds=[acct.subnet])["Subnets"][0]["VpcId"]
+    small = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in (("10.40.9.0/28", "us-east-1a"), ("10.40.9.16/28", "us-east-1b"))
+    ]
+
+    def create(name: str, count: int) -> None:
+        client("ecs").create_service(
+            cluster=CLUSTER,
+            serviceName=name,
+            taskDefinition="checkout",
+            desiredCount=count,
+            launchType="FARGATE",
+            networkConfiguration={"awsvpcConfiguration": {"subnets": small, "securityGroups": [acct.sg]}},
+        )
+
+    create("wide", 14)
+    sim_clock.advance(40)
+    ips = acct.task_ips("wide")
+    assert len(ips) == 14 and set(ips.values()) == {"RUNNING"}
+    assert {ip.rsplit(".", 1)[0] + (".0" if int(ip.rsplit(".", 1)[1]) < 16 else ".16") for ip in ips} == {
+        "10.40.9.0",
+        "10.40.9.16",
+    }
+
+    create("overflow", 8)
+    sim_clock.advance(40)
+    overflow = acct.service("overflow")
+    assert overflow["runningCount"] == 6  # the 20 addresses are taken
+    assert f"no free IP address left in subnet(s) {small[0]}, {small[1]}" in overflow["events"][0]["message"]
