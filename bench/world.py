@@ -64,7 +64,9 @@ def seed_base() -> Base:
     vpc_id = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
-        for cidr, zone in (("10.30.1.0/24", "a"), ("10.30.2.0/24", "b"))
+        # Room for blue's and green's tasks side by side at N = 5,000 (8,187 task addresses each):
+        # two /24s filled up at about 125 services per colour.
+        for cidr, zone in (("10.30.0.0/19", "a"), ("10.30.32.0/19", "b"))
     ]
     sg = ec2.create_security_group(GroupName="bench", Description="bench services", VpcId=vpc_id)["GroupId"]
     elbv2 = aws("elbv2")
