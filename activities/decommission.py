@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 from meshshift.activities.async_workers import describe_service, pause
 from meshshift.activities.aws import AwsClients, aws_errors, error_code
 from meshshift.activities.definition import implements
+from meshshift.activities.edge.route53 import records_of_name
 from meshshift.activities.polling import Backoff
 from meshshift.migration import contracts
 from meshshift.migration.contracts import (
@@ -47,11 +48,6 @@ if TYPE_CHECKING:
 def _absent(err: ClientError) -> bool:
     code = error_code(err)
     return code.endswith("NotFound") or code.endswith("NotFoundException")
-
-
-def _record_name(name: str) -> str:
-    # Route 53 answers with a trailing dot, lower case, and '*' escaped as \052.
-    return name.rstrip(".").lower().replace("\\052", "*")
 
 
 @dataclass
@@ -348,27 +344,8 @@ class DecommissionActivities:
 
     @staticmethod
     def _weighted_records(route53: Route53Client, zone: str, name: str, record_type: str) -> list[dict[str, Any]]:
-        wanted = _record_name(name)
-        found: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"HostedZoneId": zone, "StartRecordName": name, "StartRecordType": record_type}
-        while True:
-            with aws_errors(f"Route 53 ListResourceRecordSets for {name} {record_type} in zone {zone}"):
-                page = route53.list_resource_record_sets(**kwargs)
-            for record in page.get("ResourceRecordSets", []):
-                if _record_name(record["Name"]) != wanted or record["Type"] != record_type:
-                    # Records are sorted by name then type: past ours, nothing more can match.
-                    if found or _record_name(record["Name"]) > wanted:
-                        return found
-                    continue
-                found.append(dict(record))
-            if not page.get("IsTruncated"):
-                return found
-            kwargs.update(
-                StartRecordName=page["NextRecordName"],
-                StartRecordType=page["NextRecordType"],
-            )
-            if page.get("NextRecordIdentifier"):
-                kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+        with aws_errors(f"Route 53 ListResourceRecordSets for {name} {record_type} in zone {zone}"):
+            return records_of_name(route53, zone, name, record_type)
 
     @staticmethod
     def _wait_insync(route53: Route53Client, change_id: str, label: str, interval: float = 5.0) -> None:

@@ -54,6 +54,32 @@ def _dns_name(name: str) -> str:
     return name.lower().rstrip(".") + "."
 
 
+def _listed_name(name: str) -> str:
+    # Route 53 answers with a trailing dot, lower case, and '*' escaped as \052.
+    return name.rstrip(".").lower().replace("\\052", "*")
+
+
+def records_of_name(r53: Any, zone: str, name: str, record_type: str) -> list[dict[str, Any]]:
+    """Every record set of ``name`` and ``record_type`` in ``zone``, all pages (botocore errors are
+    the caller's). The listing is sorted by name, then type, and starts at ours."""
+    wanted = _listed_name(name)
+    found: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"HostedZoneId": zone, "StartRecordName": name, "StartRecordType": record_type}
+    while True:
+        page = r53.list_resource_record_sets(**kwargs)
+        for record in page.get("ResourceRecordSets", []):
+            if _listed_name(record["Name"]) != wanted or record["Type"] != record_type:
+                if found or _listed_name(record["Name"]) > wanted:
+                    return found  # past ours, nothing more can match
+                continue
+            found.append(dict(record))
+        if not page.get("IsTruncated"):
+            return found
+        kwargs.update(StartRecordName=page["NextRecordName"], StartRecordType=page["NextRecordType"])
+        if page.get("NextRecordIdentifier"):
+            kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+
+
 class Route53Shifter(Shifter):
     mechanism = ROUTE53
     edge: Route53Edge
@@ -85,28 +111,9 @@ class Route53Shifter(Shifter):
 
     def _records_of_name(self) -> list[dict[str, Any]]:
         """Every record of the spec's name and type (botocore errors are the caller's)."""
-        r53 = self.clients.route53(self.aws)
-        name = _dns_name(self.edge.record_name)
-        found: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "HostedZoneId": self.edge.hosted_zone_id,
-            "StartRecordName": name,
-            "StartRecordType": self.edge.record_type,
-        }
-        while True:
-            page = r53.list_resource_record_sets(**kwargs)
-            for record in page["ResourceRecordSets"]:
-                if _dns_name(record["Name"]) != name or record["Type"] != self.edge.record_type:
-                    return found  # sorted by name then type: past ours, nothing more to see
-                found.append(dict(record))
-            if not page.get("IsTruncated"):
-                return found
-            kwargs.update(
-                StartRecordName=page["NextRecordName"],
-                StartRecordType=page["NextRecordType"],
-            )
-            if "NextRecordIdentifier" in page:
-                kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+        return records_of_name(
+            self.clients.route53(self.aws), self.edge.hosted_zone_id, self.edge.record_name, self.edge.record_type
+        )
 
     def inspect(self) -> Route53Facts:
         return self.inspecting(
