@@ -37,6 +37,14 @@ _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _NODE_AFFIXES = (("", "-node"), ("", "-vn"), ("vn-", ""), ("", "-virtual-node"))
 
 
+def aliases_by_service(aliases: list[InferredAlias]) -> dict[str, list[InferredAlias]]:
+    """Each blue service's inferred aliases, in their order: looked up once per plan, not once per service."""
+    out: dict[str, list[InferredAlias]] = {}
+    for alias in aliases:
+        out.setdefault(alias.blue_service, []).append(alias)
+    return out
+
+
 def namespace_of(host: str, namespaces: set[str]) -> str | None:
     """The longest discovered namespace ``host`` belongs to (``api.acme.local`` -> ``acme.local``)."""
     host = host.lower().rstrip(".")

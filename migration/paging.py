@@ -111,12 +111,14 @@ def task_definition_hash(task_definition: TaskDefinition) -> str:
 
 
 def green_task_source(blue: BlueService, translated: TranslatedService, family_suffix: str) -> GreenTaskSource:
+    """Without its digest: overrides and the plan-wide passes still change the definition, and
+    ``sealed`` records the digest of the final one (hashing twice per service cost planning time)."""
     return GreenTaskSource(
         blue_task_definition_arn=blue.task_definition_arn,
         family=translated.task_definition.family,
         family_suffix=family_suffix,
         served_ports=list(translated.served_ports),
-        digest=task_definition_hash(translated.task_definition),
+        digest="",
     )
 
 

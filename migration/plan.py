@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from datetime import timedelta
+from typing import TypeVar
 
 from meshshift.migration.backend_gate import align_alias_ports, backend_checks, blocking, gate_message
 from meshshift.migration.contracts import (
@@ -22,9 +24,10 @@ from meshshift.migration.contracts import (
     ShifterWeights,
 )
 from meshshift.migration.edge.registry import EdgeSpec, mechanism, mechanism_of
+from meshshift.migration.inference import aliases_by_service
 from meshshift.migration.paging import green_task_source, sealed
 from meshshift.migration.plan_preflight import edge_preflight, judge
-from meshshift.migration.plan_translation import Translated, translate_blue
+from meshshift.migration.plan_translation import STEP_SERVICES, Translated, translate_blue
 from meshshift.migration.spec import ApprovalMode, MigrationSpec
 from meshshift.migration.translate import (
     TranslatedService,
@@ -183,34 +186,65 @@ def _green_plans(
     translated: list[Translated],
     ingress: dict[str, list[LoadBalancerAttachment]],
     warnings: list[str],
-) -> list[GreenServicePlan]:
-    return [
-        _green_plan(
-            spec,
-            t.blue_with_ingress(ingress.get(t.blue.name, [])),
-            t.result,
-            green_name=t.green_name,
-            cluster=(t.worker.cluster if t.worker else None) or spec.green.cluster,
-            desired_count=t.worker.desired_count if t.worker else t.blue.desired_count,
-            is_async_worker=t.worker is not None,
-            warnings=warnings,
+) -> Generator[None, None, list[GreenServicePlan]]:
+    plans = []
+    for index, t in enumerate(translated, 1):
+        if index % STEP_SERVICES == 0:
+            yield
+        plans.append(
+            _green_plan(
+                spec,
+                t.blue_with_ingress(ingress.get(t.blue.name, [])),
+                t.result,
+                green_name=t.green_name,
+                cluster=(t.worker.cluster if t.worker else None) or spec.green.cluster,
+                desired_count=t.worker.desired_count if t.worker else t.blue.desired_count,
+                is_async_worker=t.worker is not None,
+                warnings=warnings,
+            )
         )
-        for t in translated
-    ]
+    return plans
+
+
+T = TypeVar("T")
+
+
+def finish(steps: Generator[None, None, T]) -> T:
+    """Run ``steps`` through all of its pauses."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            result: T = done.value
+            return result
 
 
 def build_plan(spec: MigrationSpec, discovery: BlueDiscovery) -> MigrationPlan:
     """Green services (translated task definitions + Service Connect config), steps, warnings, and
     every App Mesh construct that could not be carried over, with its next step."""
+    return finish(plan_in_steps(spec, discovery))
+
+
+def plan_in_steps(spec: MigrationSpec, discovery: BlueDiscovery) -> Generator[None, None, MigrationPlan]:
+    """``build_plan``, pausing (``yield``) after every ``STEP_SERVICES`` services: the workflow ends
+    its workflow task at each pause, because the SDK fails a workflow task that runs for 2 s, and
+    planning 5,000 services takes longer than that."""
     warnings = [*discovery.warnings, *spec_warnings(spec)]
-    blue = translate_blue(spec, discovery, _target_group_map(spec))
+    blue = yield from translate_blue(spec, discovery, _target_group_map(spec))
     warnings.extend(blue.warnings)
-    services = _green_plans(spec, blue.services, blue.ingress, warnings)
-    workers = _green_plans(spec, blue.workers, blue.ingress, warnings)
+    services = yield from _green_plans(spec, blue.services, blue.ingress, warnings)
+    workers = yield from _green_plans(spec, blue.workers, blue.ingress, warnings)
 
     warnings.extend(align_alias_ports([*services, *workers], discovery))
+    blue_by_name: dict[str, BlueService] = {}
+    for found in [*discovery.services, *discovery.async_workers]:
+        blue_by_name.setdefault(found.name, found)
+    inferred = aliases_by_service(discovery.inferred_aliases)
     for green in [*services, *workers]:
-        green.facts = _facts_and_overrides(spec, discovery, green)
+        facts = discovery_facts(
+            green, blue_by_name.get(green.blue_service), inferred.get(green.blue_service, []), discovery.appmesh_status
+        )
+        green.facts = _with_overrides(spec, green, facts)
     configs = [p.service_connect for p in [*services, *workers]]
     warnings.extend(make_discovery_names_unique(configs))
     warnings.extend(drop_duplicate_aliases(configs))
@@ -267,9 +301,8 @@ def _backend_gate(
     return blocking(checks)
 
 
-def _facts_and_overrides(spec: MigrationSpec, discovery: BlueDiscovery, green: GreenServicePlan) -> list[PlanFact]:
-    """Where the service's aliases come from; then ``green.services.<blue>`` applied, which wins."""
-    facts = discovery_facts(green, discovery)
+def _with_overrides(spec: MigrationSpec, green: GreenServicePlan, facts: list[PlanFact]) -> list[PlanFact]:
+    """``facts`` (where the service's aliases come from), then ``green.services.<blue>`` applied, which wins."""
     override = spec.green.services.get(green.blue_service)
     if override is None:
         return facts

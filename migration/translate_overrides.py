@@ -10,11 +10,14 @@ Pure: ``build_plan`` calls these on each green service plan before names are mad
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from meshshift.migration.contracts import (
     AppMeshStatus,
-    BlueDiscovery,
+    BlueService,
     FactSource,
     GreenServicePlan,
+    InferredAlias,
     PlanFact,
     PortMapping,
     ServiceConnectClientAlias,
@@ -30,12 +33,18 @@ class OverrideError(ValueError):
     """An override that cannot apply to the translated service (names the field, expected, got)."""
 
 
-def discovery_facts(plan: GreenServicePlan, discovery: BlueDiscovery) -> list[PlanFact]:
+def discovery_facts(
+    plan: GreenServicePlan,
+    blue: BlueService | None,
+    inferred_aliases: Sequence[InferredAlias],
+    appmesh_status: AppMeshStatus,
+) -> list[PlanFact]:
     """Where each client alias of ``plan`` comes from: App Mesh (or its snapshot), else the
-    inference from Cloud Map and the task definitions."""
+    inference from Cloud Map and the task definitions. ``blue`` and ``inferred_aliases`` are the
+    plan's own (the caller looks them up once for every service: a scan per service made planning
+    quadratic in the number of services)."""
     facts = []
-    inferred = {(a.dns_name, a.port): a for a in discovery.inferred_aliases if a.blue_service == plan.blue_service}
-    blue = next((s for s in [*discovery.services, *discovery.async_workers] if s.name == plan.blue_service), None)
+    inferred = {(a.dns_name, a.port): a for a in inferred_aliases}
     registered = {r.dns_name for r in blue.cloud_map} if blue else set()
     for service in plan.service_connect.services:
         for alias in service.clientAliases:
@@ -45,12 +54,12 @@ def discovery_facts(plan: GreenServicePlan, discovery: BlueDiscovery) -> list[Pl
                 facts.append(
                     PlanFact(field="client_aliases", value=value, source=found.source, evidence=found.evidence)
                 )
-            elif discovery.appmesh_status in _MESH_SOURCE:
+            elif appmesh_status in _MESH_SOURCE:
                 facts.append(
                     PlanFact(
                         field="client_aliases",
                         value=value,
-                        source=_MESH_SOURCE[discovery.appmesh_status],
+                        source=_MESH_SOURCE[appmesh_status],
                         evidence=f"App Mesh virtual service {alias.dnsName} provided by this service's virtual node",
                     )
                 )

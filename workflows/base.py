@@ -74,6 +74,9 @@ PATCH_COMPENSATION_PRIORITY = "compensation-task-priority"
 PATCH_COMPENSATION_QUEUE = "compensation-task-queue"
 # Issue 22: blue is discovered in pages and the plan keeps no green task definitions.
 PATCH_PAGED_DISCOVERY = "paged-discovery"
+# Issue 22: planning pauses every plan_translation.STEP_SERVICES services, each pause a 1 ms timer,
+# so that no workflow task runs into the SDK's 2 s deadlock detector (it did at about 2,000 services).
+PATCH_PLANNING_IN_STEPS = "planning-in-steps"
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"

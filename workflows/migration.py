@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import VersioningBehavior
@@ -56,6 +57,7 @@ from meshshift.workflows.base import (
     PATCH_BACKEND_GATE,
     PATCH_BACKEND_RECHECK,
     PATCH_PAGED_DISCOVERY,
+    PATCH_PLANNING_IN_STEPS,
     SYSTEM_ACTOR,
     InputT,
     _Abort,
@@ -74,6 +76,9 @@ from meshshift.workflows.watching import Watching
 # new build fixes) for its whole life. What keeps that safe is the rule that every change of workflow
 # code goes behind workflow.patched() and replays the stored histories (docs/operations.md).
 VERSIONING_BEHAVIOR = VersioningBehavior.AUTO_UPGRADE
+
+# The shortest timer: a pause in planning only needs a new workflow task, not time.
+PLANNING_PAUSE = timedelta(milliseconds=1)
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -177,10 +182,7 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
                 contracts.DISCOVER_BLUE,
                 contracts.DiscoverInput(aws=self._aws(spec), spec=spec),
             )
-        try:
-            plan = planning.build_plan(spec, discovery)
-        except (ValueError, KeyError) as err:
-            raise _StepFailed(f"planning failed: {err}") from err
+        plan = await self._build_plan(spec, discovery)
         if paged:
             # Green's task definitions are made again by provisioning from blue's revisions, so
             # neither the state, nor the status query, nor continue-as-new carries them.
@@ -205,6 +207,20 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             f"{len(plan.services)} services, {len(plan.async_workers)} async workers, "
             f"steps {[s.percent for s in plan.steps]} on {len(spec.edge)} shifters",
         )
+
+    async def _build_plan(self, spec: MigrationSpec, discovery: contracts.BlueDiscovery) -> contracts.MigrationPlan:
+        steps = planning.plan_in_steps(spec, discovery)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                plan: contracts.MigrationPlan = done.value
+                return plan
+            except (ValueError, KeyError) as err:
+                raise _StepFailed(f"planning failed: {err}") from err
+            # A pause ends this workflow task. Patched: before, the whole plan was built in one.
+            if workflow.patched(PATCH_PLANNING_IN_STEPS):
+                await workflow.sleep(PLANNING_PAUSE, summary="planning: the next services")
 
     async def _discover_in_pages(self, spec: MigrationSpec) -> contracts.BlueDiscovery:
         """App Mesh and the edge in one call, then blue's services a page per call, each result

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from meshshift.migration import paging
+from meshshift.migration import paging, plan_translation
+from meshshift.migration import plan as plan_module
 from meshshift.migration.contracts import (
     AppMeshStatus,
     BlueMeshDiscovery,
@@ -107,3 +108,26 @@ def test_ports_renamed_by_an_override_are_built_again_as_planned() -> None:
     assert ("api", "http2") in names
     blue = next(s for s in found.services if s.name == "user-api")
     assert paging.green_task_definition(blue.task_definition, green.green_task) == green.task_definition
+
+
+@pytest.mark.parametrize("with_mesh", [True, False])
+def test_planning_in_steps_pauses_every_step_and_plans_as_in_one_go(
+    spec: MigrationSpec, with_mesh: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workflow drives plan_in_steps with a timer at each pause; the plan must not depend on it."""
+    found = discovery(with_mesh=with_mesh)
+    whole = build_plan(spec, found)
+    monkeypatch.setattr(plan_translation, "STEP_SERVICES", 1)
+    monkeypatch.setattr(plan_module, "STEP_SERVICES", 1)
+    steps = plan_module.plan_in_steps(spec, found)
+    pauses = 0
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            stepped = done.value
+            break
+        pauses += 1
+    # One pause per blue service translated, one per green service planned.
+    assert pauses == len(spec.blue.services) + len(stepped.services) + len(stepped.async_workers)
+    assert stepped == whole

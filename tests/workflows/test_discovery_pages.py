@@ -3,17 +3,26 @@ from instead of the definitions (patch paged-discovery), with fakes under the re
 
 from __future__ import annotations
 
+import pytest
+from temporalio.api.enums.v1 import EventType
+
 from meshshift.migration import contracts as c
+from meshshift.migration import plan as plan_module
+from meshshift.migration import plan_translation
 from meshshift.migration.paging import PAGE_SIZE
 from meshshift.migration.state import Phase
 from tests.workflows.harness import make_spec, running_worker, start, wait_for, world_for
 
 SERVICES = 2 * PAGE_SIZE + 30
+STEP = 100
 
 
 async def test_many_services_are_discovered_in_pages_and_provisioned_from_their_source(
-    env_timeskipping, task_queue
+    env_timeskipping, task_queue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Planning pauses every STEP services (patch planning-in-steps); 1,000 in production.
+    monkeypatch.setattr(plan_translation, "STEP_SERVICES", STEP)
+    monkeypatch.setattr(plan_module, "STEP_SERVICES", STEP)
     body = make_spec()
     body["blue"]["services"] = [f"svc-{i:03d}" for i in range(SERVICES)]
     world = world_for(body)
@@ -37,3 +46,14 @@ async def test_many_services_are_discovered_in_pages_and_provisioned_from_their_
     # Each page's result holds at most PAGE_SIZE services: far below one result for all of them.
     largest = max(e.ByteSize() for e in history.events)
     assert largest < 256 * 1024
+    # A pause per STEP blue services translated and per STEP green services planned, each its own
+    # workflow task (a timer), so no workflow task plans more than STEP services.
+    timers = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
+    planning = [t for t in timers if t.user_metadata.summary.data and b"planning" in t.user_metadata.summary.data]
+    assert len(planning) == 2 * (SERVICES // STEP)
+    patches = [
+        e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+        for e in history.events
+        if e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+    assert any(b"planning-in-steps" in p for p in patches)
