@@ -196,7 +196,8 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         )
         if discovery.appmesh_status is contracts.AppMeshStatus.UNAVAILABLE:
             self._warn("the App Mesh API did not answer: blue was discovered from the ECS task definitions alone")
-        for warning in [*discovery.warnings, *plan.warnings, *(f"untranslatable: {u}" for u in plan.untranslatable)]:
+        # The plan's warnings start with discovery's (grouped by service when many share one).
+        for warning in [*plan.warnings, *(f"untranslatable: {u}" for u in plan.untranslatable)]:
             self._warn(warning)
         # Patched: before, a plan whose green answered none of some backend still went on to provisioning.
         if plan.missing_backends and workflow.patched(PATCH_BACKEND_GATE):

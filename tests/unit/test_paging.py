@@ -131,3 +131,20 @@ def test_planning_in_steps_pauses_every_step_and_plans_as_in_one_go(
     # One pause per blue service translated, one per green service planned.
     assert pauses == len(spec.blue.services) + len(stepped.services) + len(stepped.async_workers)
     assert stepped == whole
+
+
+def test_a_warning_many_services_share_is_one_line() -> None:
+    same = "no App Mesh listener data: every TCP port mapping (8080) becomes a Service Connect endpoint"
+    warnings = [
+        "discovery: one",
+        *(f"service 's{i}': {same}" for i in range(5000)),
+        "service 'odd': its own",
+        *(f"service 'b{i}': shared by three" for i in range(3)),
+    ]
+    grouped = plan_module.grouped_by_service(warnings)
+    assert grouped == [
+        "discovery: one",
+        f"5000 services ('s0', 's1', 's2' and 4,997 more): {same}",
+        "service 'odd': its own",
+        *(f"service 'b{i}': shared by three" for i in range(3)),
+    ]
