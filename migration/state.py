@@ -20,6 +20,10 @@ Rule choices (documented in docs and status):
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import zlib
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
@@ -29,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, RootModel, Validat
 from meshshift.migration.contracts import (
     AnalysisVerdict,
     DeletionResult,
+    GreenServicePlan,
     MetricsSnapshot,
     MigrationPlan,
     NamespaceResult,
@@ -359,6 +364,62 @@ class RollbackInfo(Model):
     record: RollbackRecord | None = None
 
 
+# --- per-service detail, bounded ------------------------------------------------------------------
+
+# Green services (and async workers) of the plan that the status query and the report carry. A query
+# answer over 4 MB fails (gRPC) and a result over 2 MB fails the workflow: at 5,000 services the plan
+# alone is about 5 MB. The plan_services query pages through all of them.
+PLAN_SERVICES_SHOWN = 100
+PLAN_SERVICES_PAGE_MAX = 500
+
+
+def plan_services(plan: MigrationPlan | None) -> list[GreenServicePlan]:
+    """The plan's green services, then its async workers."""
+    return [*plan.services, *plan.async_workers] if plan is not None else []
+
+
+def plan_shown(plan: MigrationPlan | None) -> MigrationPlan | None:
+    """``plan`` with its first ``PLAN_SERVICES_SHOWN`` green services and async workers."""
+    if plan is None or len(plan_services(plan)) <= PLAN_SERVICES_SHOWN:
+        return plan
+    services = plan.services[:PLAN_SERVICES_SHOWN]
+    workers = plan.async_workers[: PLAN_SERVICES_SHOWN - len(services)]
+    return plan.model_copy(update={"services": services, "async_workers": workers})
+
+
+class PlanServicesRequest(Model):
+    """The ``plan_services`` query's argument: a page of the plan's green services, then async workers."""
+
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=PLAN_SERVICES_SHOWN, ge=1, le=PLAN_SERVICES_PAGE_MAX)
+
+    @classmethod
+    def parse(cls, raw: JsonValue) -> PlanServicesRequest:
+        """The request, or a ValueError that names each wrong field and what arrived."""
+        try:
+            return cls.model_validate({} if raw is None else raw)
+        except ValidationError as err:
+            raise ValueError(
+                f"plan_services: {problems_of(err)} (got {json.dumps(raw)}); send "
+                f'{{"offset": <0 or more>, "limit": <1 to {PLAN_SERVICES_PAGE_MAX}>}}'
+            ) from None
+
+
+class PlanServicesPage(Model):
+    offset: int
+    total: int = Field(description="Green services and async workers in the plan")
+    services: list[GreenServicePlan] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, plan: MigrationPlan | None, request: PlanServicesRequest) -> PlanServicesPage:
+        every = plan_services(plan)
+        return cls(
+            offset=request.offset,
+            total=len(every),
+            services=every[request.offset : request.offset + request.limit],
+        )
+
+
 class MigrationStatus(Model):
     """The ``status`` query: the contract's fields first, then the detail."""
 
@@ -371,7 +432,12 @@ class MigrationStatus(Model):
     step_index: int
     step_stage: StepStage
     steps: list[int] = Field(default_factory=list)
-    plan: MigrationPlan | None = None
+    plan: MigrationPlan | None = Field(
+        default=None,
+        description=f"The plan, with its first {PLAN_SERVICES_SHOWN} green services and async workers "
+        "(the plan_services query pages through all of them)",
+    )
+    plan_services_total: int = Field(default=0, description="Green services and async workers in the plan")
     weights: dict[str, ShifterReading] = Field(default_factory=dict)
     timings: list[PhaseTiming] = Field(default_factory=list)
     bake_ends_at: datetime | None = None
@@ -396,8 +462,14 @@ class MigrationReport(Model):
     outcome: Outcome
     phase: Phase
     green_weight: int
-    plan: MigrationPlan | None
-    provisioned: list[ProvisionedService] = Field(default_factory=list)
+    plan: MigrationPlan | None = Field(
+        description=f"The plan, with its first {PLAN_SERVICES_SHOWN} green services and async workers"
+    )
+    plan_services_total: int = 0
+    provisioned: list[ProvisionedService] = Field(
+        default_factory=list, description=f"The first {PLAN_SERVICES_SHOWN} green services provisioned"
+    )
+    provisioned_total: int = 0
     weights: dict[str, ShifterReading] = Field(default_factory=dict)
     approvals: list[Approval] = Field(default_factory=list)
     rollback: RollbackRecord | None = None
@@ -411,9 +483,14 @@ class MigrationReport(Model):
 # --- the workflow's input -----------------------------------------------------------------------
 
 
+# A continue-as-new state larger than this (as JSON) is carried compressed.
+RESUME_COMPRESS_OVER = 64 * 1024
+
+
 class MigrationInput(RootModel[JsonValue]):
     """The workflow's one argument: the spec itself as a JSON object (so ``temporal workflow start
-    --input-file spec.json`` works), or, on continue-as-new, ``{"spec": ..., "resume": ...}``.
+    --input-file spec.json`` works), or, on continue-as-new, ``{"spec": ..., "resume": ...}``, where
+    ``resume`` is the state as JSON, or, when that is large, a string: its compressed JSON.
 
     ``spec`` and ``resume`` are not spec fields, so the two shapes cannot be confused. Any JSON
     decodes (a list or a string too), so that the workflow itself refuses a wrong input with
@@ -437,7 +514,14 @@ class MigrationInput(RootModel[JsonValue]):
 
     @property
     def resume_json(self) -> JsonValue:
-        return self.body.get("resume") if self.is_envelope else None
+        resume = self.body.get("resume") if self.is_envelope else None
+        if not isinstance(resume, str):
+            return resume
+        try:
+            decoded: JsonValue = json.loads(zlib.decompress(base64.b64decode(resume, validate=True)))
+        except (binascii.Error, zlib.error, ValueError) as err:
+            raise ValueError(f"resume: expected the compressed state (base64 of zlib JSON), got {err}") from err
+        return decoded
 
     @property
     def options_json(self) -> JsonValue:
@@ -449,7 +533,12 @@ class MigrationInput(RootModel[JsonValue]):
     ) -> MigrationInput:
         body: dict[str, JsonValue] = {"spec": spec}
         if resume is not None:
-            body["resume"] = resume.model_dump(mode="json")
+            state = resume.model_dump(mode="json")
+            text = json.dumps(state, separators=(",", ":"))
+            # Compressed when large: a plan of 5,000 services is about 5 MB of JSON, over the 2 MB
+            # a payload may have, and alike services compress about 20 times.
+            compress = len(text) > RESUME_COMPRESS_OVER
+            body["resume"] = base64.b64encode(zlib.compress(text.encode(), 6)).decode() if compress else state
         if options is not None:
             body["options"] = options.model_dump(mode="json", exclude_none=True)
         return cls(body)
@@ -479,10 +568,14 @@ def parse_payload(command: Command, raw: JsonValue) -> CommandPayload | str:
     try:
         return model.model_validate(raw)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in err.errors(include_url=False)
-        )
-        return f"malformed {command.value} payload: {problems}"
+        return f"malformed {command.value} payload: {problems_of(err)}"
+
+
+def problems_of(err: ValidationError) -> str:
+    """``field: what was expected`` for each problem, on one line."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in err.errors(include_url=False)
+    )
 
 
 def claimed_actor(raw: JsonValue) -> str:

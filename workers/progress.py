@@ -227,6 +227,7 @@ def status_from_report(report: MigrationReport) -> MigrationStatus:
         step_stage=StepStage.GATE,
         steps=[s.percent for s in report.plan.steps] if report.plan else [],
         plan=report.plan,
+        plan_services_total=report.plan_services_total,
         weights=report.weights,
         timings=report.timings,
         rollback_possible=False,

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from meshshift.migration.details import current_details
     from meshshift.migration.spec import MigrationSpec
     from meshshift.migration.state import (
+        PLAN_SERVICES_SHOWN,
         AuditEvent,
         MigrationInput,
         MigrationReport,
@@ -44,6 +45,8 @@ with workflow.unsafe.imports_passed_through():
         RollbackTrigger,
         RunOptions,
         lifecycle_index,
+        plan_services,
+        plan_shown,
     )
     from meshshift.migration.summaries import activity_summary
     from meshshift.workflows.activity_options import (
@@ -482,8 +485,10 @@ class MigrationBase:
             outcome=outcome,
             phase=state.phase,
             green_weight=state.green_weight,
-            plan=state.plan,
-            provisioned=state.provisioned,
+            plan=plan_shown(state.plan),
+            plan_services_total=len(plan_services(state.plan)),
+            provisioned=state.provisioned[:PLAN_SERVICES_SHOWN],
+            provisioned_total=len(state.provisioned),
             weights=state.weights,
             approvals=state.approvals,
             rollback=state.rollback,

@@ -1,4 +1,4 @@
-"""The workflow's messages: the signals, the updates with their validators, and the status query.
+"""The workflow's messages: the signals, the updates with their validators, and the queries.
 
 Every message is judged by the pure rules in migration/state.py; a refused one changes nothing and
 is recorded in the audit trail."""
@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from meshshift.migration import notifications
     from meshshift.migration.constants import (
+        QUERY_PLAN_SERVICES,
         QUERY_STATUS,
         SIGNAL_ALARM,
         SIGNAL_APPROVE,
@@ -34,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
         Decision,
         MigrationStatus,
         PausePayload,
+        PlanServicesPage,
+        PlanServicesRequest,
         RawMessage,
         RejectPayload,
         ResumePayload,
@@ -44,6 +47,8 @@ with workflow.unsafe.imports_passed_through():
         claimed_actor,
         decide,
         parse_payload,
+        plan_services,
+        plan_shown,
         rollback_message,
     )
 
@@ -196,6 +201,12 @@ class MessageHandlers(MigrationBase):
     def _validate_resume(self, raw: RawMessage) -> None:
         self._check_not_ended(raw)
 
+    @workflow.query(name=QUERY_PLAN_SERVICES)
+    def plan_services(self, raw: RawMessage | None = None) -> PlanServicesPage:
+        # Raw, so that a wrong request is answered with what is wrong, not "Failed decoding arguments";
+        # no argument (or null) is the first page.
+        return PlanServicesPage.of(self._state.plan, PlanServicesRequest.parse(raw.root if raw is not None else None))
+
     @workflow.query(name=QUERY_STATUS)
     def status(self) -> MigrationStatus:
         state = self._state
@@ -210,7 +221,8 @@ class MessageHandlers(MigrationBase):
             step_index=state.step_index,
             step_stage=state.step_stage,
             steps=[s.percent for s in state.plan.steps] if state.plan else [],
-            plan=state.plan,
+            plan=plan_shown(state.plan),
+            plan_services_total=len(plan_services(state.plan)),
             weights=state.weights,
             timings=state.timings,
             bake_ends_at=countdown.ends_at if countdown is not None and countdown.purpose == "bake" else None,

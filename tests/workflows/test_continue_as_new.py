@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
-from meshshift.migration.state import MigrationInput, MigrationState, Phase, RollbackTrigger, RunOptions
+import pytest
+from temporalio.client import WorkflowQueryFailedError
+
+from meshshift.migration.constants import QUERY_PLAN_SERVICES
+from meshshift.migration.state import (
+    PLAN_SERVICES_SHOWN,
+    MigrationInput,
+    MigrationState,
+    Phase,
+    PlanServicesPage,
+    PlanServicesRequest,
+    RollbackTrigger,
+    RunOptions,
+)
 from tests.workflows.harness import (
     baking,
     fast_spec,
@@ -80,3 +94,56 @@ def test_state_round_trips_through_the_continue_as_new_input() -> None:
     assert again.spec_json["name"] == "shop"
     plain = MigrationInput.model_validate(make_spec())
     assert not plain.is_envelope and plain.resume_json is None
+
+
+def test_a_large_state_is_carried_compressed_and_comes_back_equal() -> None:
+    state = MigrationState(app="shop", phase=Phase.RAMPING, warnings=[f"warning {i:05d}" for i in range(10_000)])
+    body = MigrationInput.envelope(make_spec(), state).model_dump(mode="json")
+    assert isinstance(body["resume"], str)
+    assert len(json.dumps(body)) < len(state.model_dump_json()) / 4
+    assert MigrationState.model_validate(MigrationInput.model_validate(body).resume_json) == state
+    # A small state stays readable JSON.
+    small = MigrationInput.envelope(make_spec(), MigrationState(app="shop")).model_dump(mode="json")
+    assert isinstance(small["resume"], dict)
+
+
+def test_a_damaged_compressed_state_is_refused_by_name() -> None:
+    body = MigrationInput.envelope(make_spec(), MigrationState(app="shop")).model_dump(mode="json")
+    body["resume"] = "not base64 of zlib!"
+    with pytest.raises(ValueError, match="resume: expected the compressed state"):
+        _ = MigrationInput.model_validate(body).resume_json
+
+
+# Enough services that the plan (about 1 KB each) is carried compressed, and more than the status
+# query shows.
+MANY = 2 * PLAN_SERVICES_SHOWN + 20
+
+
+async def test_a_large_plan_survives_continue_as_new_compressed_and_is_read_in_pages(env_local, task_queue) -> None:
+    body = fast_spec(ramp={"steps": [50, 100], "bake": "PT2M"})
+    body["blue"]["services"] = [f"svc-{i:03d}" for i in range(MANY)]
+    world = world_for(body)
+    green = [*(f"svc-{i:03d}" for i in range(MANY)), *(w["blue_service"] for w in body["async_workers"])]
+    async with running_worker(env_local, world, task_queue):
+        handle = await start(env_local, task_queue, envelope(body))
+        first = await wait_for(handle, baking(0), "bake of 50%", limit=120)
+        during = await wait_for(handle, lambda s: s.runs > first.runs, "a continue-as-new during the bake", limit=60)
+        latest = env_local.client.get_workflow_handle(handle.id)
+        started = (await latest.fetch_history()).events[0].workflow_execution_started_event_attributes
+        carried = json.loads(started.input.payloads[0].data)
+        pages = [
+            await latest.query(
+                QUERY_PLAN_SERVICES, PlanServicesRequest(offset=o, limit=100), result_type=PlanServicesPage
+            )
+            for o in range(0, len(green), 100)
+        ]
+        with pytest.raises(WorkflowQueryFailedError, match=r"plan_services: offset: .*greater than or equal to 0"):
+            await latest.query(QUERY_PLAN_SERVICES, {"offset": -1})
+        first_page = await latest.query(QUERY_PLAN_SERVICES, result_type=PlanServicesPage)
+        await handle.terminate("test done")
+    assert isinstance(carried["resume"], str), "the plan should have been carried compressed"
+    assert during.plan is not None and during.plan_services_total == len(green)
+    assert len(during.plan.services) + len(during.plan.async_workers) == PLAN_SERVICES_SHOWN
+    assert [p.blue_service for page in pages for p in page.services] == green
+    assert all(page.total == len(green) for page in pages)
+    assert first_page == pages[0]

@@ -9,8 +9,9 @@ from temporalio.api.enums.v1 import EventType
 from meshshift.migration import contracts as c
 from meshshift.migration import plan as plan_module
 from meshshift.migration import plan_translation
+from meshshift.migration.constants import QUERY_PLAN_SERVICES
 from meshshift.migration.paging import PAGE_SIZE
-from meshshift.migration.state import Phase
+from meshshift.migration.state import PLAN_SERVICES_SHOWN, Phase, PlanServicesPage
 from tests.workflows.harness import make_spec, running_worker, start, wait_for, world_for
 
 SERVICES = 2 * PAGE_SIZE + 30
@@ -29,6 +30,7 @@ async def test_many_services_are_discovered_in_pages_and_provisioned_from_their_
     async with running_worker(env_timeskipping, world, task_queue):
         handle = await start(env_timeskipping, task_queue, body)
         final = await wait_for(handle, lambda s: s.phase is Phase.RAMPING, "the ramp", limit=120.0)
+        page = await handle.query(QUERY_PLAN_SERVICES, {"limit": 500}, result_type=PlanServicesPage)
         history = await handle.fetch_history()
         await handle.terminate("test done")
 
@@ -37,8 +39,11 @@ async def test_many_services_are_discovered_in_pages_and_provisioned_from_their_
     assert world.calls[c.DISCOVER_BLUE_MESH.name] == 1
     assert world.calls[c.DISCOVER_BLUE_SERVICES.name] == pages
     assert world.calls[c.DISCOVER_BLUE.name] == 0
-    assert final.plan is not None and len(final.plan.services) == SERVICES
-    green = [*final.plan.services, *final.plan.async_workers]
+    # The status query shows the first PLAN_SERVICES_SHOWN; the plan_services query pages through all.
+    assert final.plan is not None and final.plan_services_total == SERVICES + len(body["async_workers"])
+    assert len(final.plan.services) == PLAN_SERVICES_SHOWN
+    green = page.services
+    assert [p.blue_service for p in green if not p.is_async_worker] == body["blue"]["services"]
     assert all(p.task_definition is None and p.green_task is not None for p in green)
     assert all(p.green_task.blue_task_definition_arn.endswith(f"/{p.blue_service}:7") for p in green if p.green_task)
     assert world.calls[c.PROVISION_GREEN_SERVICE.name] == len(green)
