@@ -10,7 +10,7 @@ silence.
 
 from __future__ import annotations
 
-from meshshift.migration.contracts import AnalysisVerdict, MetricsSnapshot, Verdict
+from meshshift.migration.contracts import AnalysisVerdict, MetricsSnapshot, TrafficFigures, Verdict
 from meshshift.migration.spec import AnalysisSpec, DrainSpec, NoDataAction
 
 _NO_DATA_VERDICT = {
@@ -18,6 +18,31 @@ _NO_DATA_VERDICT = {
     NoDataAction.FAIL: Verdict.FAIL,
     NoDataAction.INCONCLUSIVE: Verdict.INCONCLUSIVE,
 }
+
+
+def merged(snapshots: list[MetricsSnapshot]) -> MetricsSnapshot:
+    """One snapshot of the same window from snapshots of disjoint sources (collected in batches),
+    combined as collect_metrics combines its own sources: counts add up, the worst p99 stands."""
+    first = snapshots[0]
+    notes = list(dict.fromkeys(note for snapshot in snapshots for note in snapshot.notes))
+    return first.model_copy(
+        update={
+            "green": _merged_figures([s.green for s in snapshots]),
+            "blue": _merged_figures([s.blue for s in snapshots]),
+            "notes": notes,
+        }
+    )
+
+
+def _merged_figures(figures: list[TrafficFigures]) -> TrafficFigures:
+    latencies = [f.p99_ms for f in figures if f.p99_ms is not None]
+    connections = [f.active_connections for f in figures if f.active_connections is not None]
+    return TrafficFigures(
+        requests=sum(f.requests for f in figures),
+        errors_5xx=sum(f.errors_5xx for f in figures),
+        p99_ms=max(latencies) if latencies else None,
+        active_connections=sum(connections) if connections else None,
+    )
 
 
 def _worst(verdicts: list[Verdict]) -> Verdict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from meshshift.migration.contracts import (
     AppMeshInventory,
@@ -35,6 +35,8 @@ from meshshift.migration.spec import MigrationSpec
 from meshshift.migration.translate import TranslatedService
 from meshshift.migration.translate_taskdef import ServedPort, build_green_task_definition
 
+T = TypeVar("T")
+
 # Services per discover_blue_services call: ten describe_services batches. The activity also stops
 # early at its byte budget, so a page of unusually large task definitions stays bounded too.
 PAGE_SIZE = 100
@@ -54,8 +56,8 @@ def blue_refs(spec: MigrationSpec) -> list[BlueServiceRef]:
     return refs
 
 
-def pages(refs: list[BlueServiceRef], size: int = PAGE_SIZE) -> list[list[BlueServiceRef]]:
-    return [refs[start : start + size] for start in range(0, len(refs), size)]
+def pages(items: list[T], size: int = PAGE_SIZE) -> list[list[T]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def without_mesh_data(status: AppMeshStatus) -> bool:

@@ -21,7 +21,7 @@ from temporalio.workflow import ActivityCancellationType
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from meshshift.migration import contracts, notifications
+    from meshshift.migration import contracts, notifications, paging
     from meshshift.migration import plan as planning
     from meshshift.migration.constants import (
         COMPENSATION_PRIORITY_KEY,
@@ -80,6 +80,10 @@ PATCH_PAGED_DISCOVERY = "paged-discovery"
 # Issue 22: planning pauses every plan_translation.STEP_SERVICES services, each pause a 1 ms timer,
 # so that no workflow task runs into the SDK's 2 s deadlock detector (it did at about 2,000 services).
 PATCH_PLANNING_IN_STEPS = "planning-in-steps"
+# Issue 22: activities whose input or result lists every green service take them in batches of
+# BATCH_SERVICES (at 5,000 services wait_services_stable's result was 765 KB, collect_metrics' input 515 KB).
+PATCH_BOUNDED_PAYLOADS = "service-batches"
+BATCH_SERVICES = 100
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"
@@ -453,6 +457,14 @@ class MigrationBase:
 
     def _aws(self, spec: MigrationSpec) -> contracts.AwsContext:
         return contracts.AwsContext(region=spec.region, rate_limits=spec.rate_limits)
+
+    def _batches(self, items: list[T]) -> list[list[T]]:
+        """``items`` in batches of BATCH_SERVICES; one batch when they are few, and in histories
+        from before patch service-batches (asked only when there is more than one batch, so that
+        smaller migrations keep their histories as they were)."""
+        if len(items) <= BATCH_SERVICES or not workflow.patched(PATCH_BOUNDED_PAYLOADS):
+            return [items]
+        return paging.pages(items, BATCH_SERVICES)
 
     def _plan_or_fail(self) -> contracts.MigrationPlan:
         if self._state.plan is None:

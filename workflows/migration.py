@@ -79,6 +79,8 @@ VERSIONING_BEHAVIOR = VersioningBehavior.AUTO_UPGRADE
 
 # The shortest timer: a pause in planning only needs a new workflow task, not time.
 PLANNING_PAUSE = timedelta(milliseconds=1)
+# A batch of green services reached after the steady-state deadline is still looked at once.
+MIN_STABLE_WAIT = timedelta(seconds=30)
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -354,15 +356,18 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         """The backend gate again, against the green services as ECS holds them (issue 18): a
         service adopted or changed since the plan must still answer every backend."""
         green = [*plan.services, *plan.async_workers]
-        read = await self._call(
-            contracts.READ_GREEN_SERVICE_CONNECT,
-            contracts.ReadServiceConnectInput(
-                aws=self._aws(spec),
-                services=[contracts.GreenServiceRef(cluster=p.cluster, service=p.green_service) for p in green],
-            ),
-        )
+        read: list[contracts.GreenServiceConnect] = []
+        for batch in self._batches(green):
+            answer = await self._call(
+                contracts.READ_GREEN_SERVICE_CONNECT,
+                contracts.ReadServiceConnectInput(
+                    aws=self._aws(spec),
+                    services=[contracts.GreenServiceRef(cluster=p.cluster, service=p.green_service) for p in batch],
+                ),
+            )
+            read.extend(answer.services)
         missing = backend_gate.recheck(
-            green, [(s.service, s.service_connect) for s in read.services if s.service_connect is not None]
+            green, [(s.service, s.service_connect) for s in read if s.service_connect is not None]
         )
         if missing:
             raise _StepFailed(
@@ -375,15 +380,20 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         for service in plan.services:
             by_cluster.setdefault(service.cluster, []).append(service.green_service)
         timeout = spec.green.steady_state_timeout
+        # One deadline for all batches: a batch waits only for what is left of the timeout (a
+        # batch reached late has usually become stable meanwhile).
+        deadline = workflow.now() + timeout
         for cluster, services in by_cluster.items():
-            stable = await self._call(
-                contracts.WAIT_SERVICES_STABLE,
-                contracts.ServicesStableInput(aws=self._aws(spec), cluster=cluster, services=services, timeout=timeout),
-                wait=timeout,
-            )
-            if not stable.ok:
-                bad = [s.describe() for s in stable.services if not s.stable]
-                raise _StepFailed(f"green services in {cluster} did not reach steady state within {timeout}: {bad}")
+            for batch in self._batches(services):
+                left = max(deadline - workflow.now(), MIN_STABLE_WAIT)
+                stable = await self._call(
+                    contracts.WAIT_SERVICES_STABLE,
+                    contracts.ServicesStableInput(aws=self._aws(spec), cluster=cluster, services=batch, timeout=left),
+                    wait=left,
+                )
+                if not stable.ok:
+                    bad = [s.describe() for s in stable.services if not s.stable]
+                    raise _StepFailed(f"green services in {cluster} did not reach steady state within {timeout}: {bad}")
 
     async def _ramp(self, spec: MigrationSpec) -> None:
         self._enter(Phase.RAMPING)
@@ -576,13 +586,12 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             if result.skipped:
                 self._warn(f"App Mesh {spec.blue.mesh} was not deleted: the App Mesh API did not answer")
         if deletions.blue_task_definitions and state.blue_task_definition_arns:
-            await self._delete(
-                spec,
-                contracts.DEREGISTER_TASK_DEFINITIONS,
-                contracts.DeregisterTaskDefinitionsInput(
-                    aws=self._aws(spec), task_definition_arns=state.blue_task_definition_arns
-                ),
-            )
+            for batch in self._batches(state.blue_task_definition_arns):
+                await self._delete(
+                    spec,
+                    contracts.DEREGISTER_TASK_DEFINITIONS,
+                    contracts.DeregisterTaskDefinitionsInput(aws=self._aws(spec), task_definition_arns=batch),
+                )
 
     async def _delete_blue_services(self, spec: MigrationSpec) -> None:
         by_cluster: dict[str, list[str]] = {spec.blue.cluster: list(spec.blue.services)}

@@ -211,17 +211,23 @@ class Watching(MigrationBase):
             self._audit(SYSTEM_ACTOR, "analysis", f"{verdict.verdict.value} at {state.green_weight}%: {reasons}")
 
     async def _collect_metrics(self, spec: MigrationSpec, window: timedelta) -> contracts.MetricsSnapshot | None:
-        try:
-            return await self._call(
-                contracts.COLLECT_METRICS,
-                contracts.CollectMetricsInput(
-                    aws=self._aws(spec), sources=self._metric_sources(spec), window=window, end=workflow.now()
-                ),
-                interruptible=False,
-            )
-        except ActivityError as err:
-            self._warn(f"reading metrics failed (treated as no verdict): {cause_message(err)}")
-            return None
+        sources = self._metric_sources(spec)
+        end = workflow.now()
+        snapshots = []
+        # The edge's sources with the first batch of services; the batches' figures add up.
+        for index, batch in enumerate(self._batches(sources.service_connect)):
+            part = contracts.MetricSources(alb=sources.alb if index == 0 else [], service_connect=batch)
+            try:
+                snapshot = await self._call(
+                    contracts.COLLECT_METRICS,
+                    contracts.CollectMetricsInput(aws=self._aws(spec), sources=part, window=window, end=end),
+                    interruptible=False,
+                )
+            except ActivityError as err:
+                self._warn(f"reading metrics failed (treated as no verdict): {cause_message(err)}")
+                return None
+            snapshots.append(snapshot)
+        return snapshots[0] if len(snapshots) == 1 else analysis.merged(snapshots)
 
     def _metric_sources(self, spec: MigrationSpec) -> contracts.MetricSources:
         if self._sources is None:

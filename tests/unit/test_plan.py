@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from meshshift.migration.analysis import blue_is_idle, judge
+from meshshift.migration.analysis import blue_is_idle, judge, merged
 from meshshift.migration.contracts import (
     AppMeshStatus,
     BlueDiscovery,
@@ -230,3 +230,18 @@ def test_blue_is_idle() -> None:
     assert blue_is_idle(snapshot(TrafficFigures(), TrafficFigures(requests=2, active_connections=1)), drain)
     assert not blue_is_idle(snapshot(TrafficFigures(), TrafficFigures(requests=3)), drain)
     assert not blue_is_idle(snapshot(TrafficFigures(), TrafficFigures(requests=0, active_connections=5)), drain)
+
+
+def test_snapshots_collected_in_batches_add_up_as_one_collection() -> None:
+    parts = [
+        snapshot(
+            TrafficFigures(requests=100, errors_5xx=1, p99_ms=80), TrafficFigures(requests=10, active_connections=2)
+        ),
+        snapshot(TrafficFigures(requests=50, errors_5xx=4, p99_ms=120), TrafficFigures(requests=5)),
+        snapshot(TrafficFigures(), TrafficFigures(active_connections=3)),
+    ]
+    parts[1].notes.append("blue measured at the edge only")
+    one = merged(parts)
+    assert one.green == TrafficFigures(requests=150, errors_5xx=5, p99_ms=120, active_connections=None)
+    assert one.blue == TrafficFigures(requests=15, errors_5xx=0, p99_ms=None, active_connections=5)
+    assert (one.window_start, one.window_end, one.notes) == (NOW - timedelta(minutes=5), NOW, parts[1].notes)

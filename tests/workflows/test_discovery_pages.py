@@ -12,6 +12,7 @@ from meshshift.migration import plan_translation
 from meshshift.migration.constants import QUERY_PLAN_SERVICES
 from meshshift.migration.paging import PAGE_SIZE
 from meshshift.migration.state import PLAN_SERVICES_SHOWN, Phase, PlanServicesPage
+from meshshift.workflows.base import BATCH_SERVICES
 from tests.workflows.harness import make_spec, running_worker, start, wait_for, world_for
 
 SERVICES = 2 * PAGE_SIZE + 30
@@ -48,6 +49,10 @@ async def test_many_services_are_discovered_in_pages_and_provisioned_from_their_
     assert all(p.green_task.blue_task_definition_arn.endswith(f"/{p.blue_service}:7") for p in green if p.green_task)
     assert world.calls[c.PROVISION_GREEN_SERVICE.name] == len(green)
     assert all((p.cluster, p.green_service) in world.services for p in green)
+    # Activities that list green services take them a batch at a time (patch service-batches).
+    batches = -(-SERVICES // BATCH_SERVICES)
+    assert world.calls[c.WAIT_SERVICES_STABLE.name] == batches
+    assert world.calls[c.COLLECT_METRICS.name] == batches  # the baseline, at the end of validation
     # Each page's result holds at most PAGE_SIZE services: far below one result for all of them.
     largest = max(e.ByteSize() for e in history.events)
     assert largest < 256 * 1024
