@@ -40,6 +40,8 @@ T = TypeVar("T")
 # Services per discover_blue_services call: ten describe_services batches. The activity also stops
 # early at its byte budget, so a page of unusually large task definitions stays bounded too.
 PAGE_SIZE = 100
+# Green services per call of the activities that list them (wait_services_stable, collect_metrics...).
+BATCH_SERVICES = 100
 
 
 class GreenTaskMismatch(ValueError):

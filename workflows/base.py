@@ -81,9 +81,9 @@ PATCH_PAGED_DISCOVERY = "paged-discovery"
 # so that no workflow task runs into the SDK's 2 s deadlock detector (it did at about 2,000 services).
 PATCH_PLANNING_IN_STEPS = "planning-in-steps"
 # Issue 22: activities whose input or result lists every green service take them in batches of
-# BATCH_SERVICES (at 5,000 services wait_services_stable's result was 765 KB, collect_metrics' input 515 KB).
+# paging.BATCH_SERVICES (at 5,000 services wait_services_stable's result was 765 KB, collect_metrics'
+# input 515 KB).
 PATCH_BOUNDED_PAYLOADS = "service-batches"
-BATCH_SERVICES = 100
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"
@@ -459,12 +459,12 @@ class MigrationBase:
         return contracts.AwsContext(region=spec.region, rate_limits=spec.rate_limits)
 
     def _batches(self, items: list[T]) -> list[list[T]]:
-        """``items`` in batches of BATCH_SERVICES; one batch when they are few, and in histories
+        """``items`` in batches of paging.BATCH_SERVICES; one batch when they are few, and in histories
         from before patch service-batches (asked only when there is more than one batch, so that
         smaller migrations keep their histories as they were)."""
-        if len(items) <= BATCH_SERVICES or not workflow.patched(PATCH_BOUNDED_PAYLOADS):
+        if len(items) <= paging.BATCH_SERVICES or not workflow.patched(PATCH_BOUNDED_PAYLOADS):
             return [items]
-        return paging.pages(items, BATCH_SERVICES)
+        return paging.pages(items, paging.BATCH_SERVICES)
 
     def _plan_or_fail(self) -> contracts.MigrationPlan:
         if self._state.plan is None:

@@ -1,6 +1,7 @@
 """Regenerate the stored MeshMigration histories that the replay test checks.
 
-    .venv/bin/python -m tests.histories.regenerate
+    .venv/bin/python -m tests.histories.regenerate            # all of them
+    .venv/bin/python -m tests.histories.regenerate large      # one (by file name)
 
 Run it only when a workflow change is MEANT to change the commands the workflow issues (and ship
 that change behind ``workflow.patched()``); otherwise a failing replay test is a determinism bug.
@@ -9,6 +10,9 @@ that change behind ``workflow.patched()``); otherwise a failing replay test is a
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ from typing import Any
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from meshshift.migration import paging, plan, plan_translation
 from meshshift.migration.constants import UPDATE_APPROVE
 from meshshift.migration.state import CommandResult
 from meshshift.workers.embedded_server import find_binary
@@ -24,6 +29,11 @@ from tests.workflows.harness import baking, gate_open, make_spec, running_worker
 HERE = Path(__file__).parent
 HAPPY = HERE / "happy_path.json"
 ROLLBACK = HERE / "rollback.json"
+LARGE = HERE / "large.json"
+# The large history plans in steps and batches its service lists (patches planning-in-steps and
+# service-batches) at these sizes, so that a short history crosses both; its replay uses them too.
+LARGE_SERVICES = 60
+LARGE_STEP = 25
 
 
 def small_spec(**overrides: Any) -> dict[str, Any]:
@@ -73,19 +83,45 @@ async def rollback(env: WorkflowEnvironment) -> str:
         return (await handle.fetch_history()).to_json()
 
 
-async def main() -> None:
+@contextmanager
+def large_sizes() -> Iterator[None]:
+    """STEP_SERVICES and BATCH_SERVICES at the large history's sizes (1,000 and 100 in production)."""
+    saved = (plan_translation.STEP_SERVICES, plan.STEP_SERVICES, paging.BATCH_SERVICES)
+    plan_translation.STEP_SERVICES = plan.STEP_SERVICES = paging.BATCH_SERVICES = LARGE_STEP
+    try:
+        yield
+    finally:
+        plan_translation.STEP_SERVICES, plan.STEP_SERVICES, paging.BATCH_SERVICES = saved
+
+
+async def large(env: WorkflowEnvironment) -> str:
+    body = small_spec(ramp={"steps": [25, 100], "approval": "auto"}, decommission={"after": "PT30M"})
+    body["blue"]["services"] = [f"svc-{i:03d}" for i in range(LARGE_SERVICES)]
+    world = world_for(body)
+    with large_sizes():
+        async with running_worker(env, world, "replay-large"):
+            handle = await start(env, "replay-large", body, workflow_id="mesh-migration-replay-large")
+            await handle.result()
+            return (await handle.fetch_history()).to_json()
+
+
+RUNS = {HAPPY: happy_path, ROLLBACK: rollback, LARGE: large}
+
+
+async def main(names: list[str]) -> None:
     binary = find_binary("temporal-test-server")
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(binary) if binary else None, data_converter=pydantic_data_converter
     )
+    written = [path for path in RUNS if not names or path.stem in names]
     try:
-        HAPPY.write_text(await happy_path(env) + "\n")
-        ROLLBACK.write_text(await rollback(env) + "\n")
+        for path in written:
+            path.write_text(await RUNS[path](env) + "\n")
     finally:
         await env.shutdown()
-    for path in (HAPPY, ROLLBACK):
+    for path in written:
         print(f"wrote {path} ({path.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

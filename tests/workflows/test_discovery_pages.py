@@ -10,9 +10,8 @@ from meshshift.migration import contracts as c
 from meshshift.migration import plan as plan_module
 from meshshift.migration import plan_translation
 from meshshift.migration.constants import QUERY_PLAN_SERVICES
-from meshshift.migration.paging import PAGE_SIZE
+from meshshift.migration.paging import BATCH_SERVICES, PAGE_SIZE
 from meshshift.migration.state import PLAN_SERVICES_SHOWN, Phase, PlanServicesPage
-from meshshift.workflows.base import BATCH_SERVICES
 from tests.workflows.harness import make_spec, running_worker, start, wait_for, world_for
 
 SERVICES = 2 * PAGE_SIZE + 30
