@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import large, many, rollback, rollback_more, step
+from bench import scale as workflow_scale
 from bench.harness import Harness
 from meshshift.workers.embedded_server import find_temporal_binary
 
@@ -42,6 +43,7 @@ BENCHMARKS = (
     "step",
     "large",
     "many",
+    "scale",
 )
 RESULTS = Path(__file__).with_name("results.json")
 QUICK_RESULTS = Path(__file__).with_name("results-quick.json")
@@ -100,6 +102,7 @@ def scale(quick: bool, busy: int | None = None) -> dict[str, Any]:
             "step": 3,
             "large": [10, 50],
             "many": [1, 10],
+            "scale": [50, 500],
             "ecs_rate": 50.0,
         }
     else:
@@ -112,6 +115,7 @@ def scale(quick: bool, busy: int | None = None) -> dict[str, Any]:
             "step": 10,
             "large": [50, 200, 500],
             "many": [1, 10, 50, 100],
+            "scale": [50, 500, 2000, 5000],
             "ecs_rate": 50.0,
         }
     if busy is not None:
@@ -125,11 +129,9 @@ async def run(
     aws_latency_ms: float,
     busy: int | None = None,
     trials: int | None = None,
-    large_sizes: list[int] | None = None,
+    counts: dict[str, list[int]] | None = None,
 ) -> dict[str, Any]:
-    sizes = scale(quick, busy)
-    if large_sizes:
-        sizes["large"] = large_sizes
+    sizes = scale(quick, busy) | (counts or {})
     if trials is not None:
         sizes |= {name: trials for name in BENCHMARKS if name.startswith("rollback")}
     harness = Harness(aws_latency_ms=aws_latency_ms)
@@ -153,6 +155,8 @@ async def run(
                 result = await step.run(harness, sizes["step"])
             elif name == "large":
                 result = await large.run(harness, sizes["large"], sizes["ecs_rate"])
+            elif name == "scale":
+                result = await workflow_scale.run(harness, sizes["scale"])
             else:
                 result = await many.run(harness, sizes["many"])
             result["bench_seconds"] = round(time.monotonic() - began, 1)
@@ -224,6 +228,18 @@ def headline(name: str, r: dict[str, Any]) -> list[tuple[str, str]]:
             )
             for row in r["runs"]
         ]
+    if name == "scale":
+        return [
+            (
+                f"N={row['services']}",
+                f"{row['wall_seconds']:.1f} s to the first gate, {row['history_events_per_service']} events/service, "
+                f"largest payload {row['largest_event_bytes']:,} B ({row['largest_event']}), continue-as-new input "
+                f"{row['continue_as_new_input_bytes']:,} B, status {row['status_query_bytes']:,} B"
+                if row["completed"]
+                else f"did not reach the first gate: {row['error']}",
+            )
+            for row in r["runs"]
+        ]
     return [
         (
             f"{row['migrations']} migrations",
@@ -251,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--trials", type=int, default=None, help="trials of each rollback benchmark")
     parser.add_argument(
+        "--scale-sizes", default=None, help="scale: comma-separated service counts (default 50,500,2000,5000)"
+    )
+    parser.add_argument(
         "--large-sizes",
         default=None,
         help="large: comma-separated service counts, e.g. 50,500,2000,5000 (default 50,200,500)",
@@ -264,8 +283,12 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM stops the run like Ctrl-C, so the harness stops the processes it started.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     info = machine(args.aws_latency)
-    large_sizes = [int(n) for n in args.large_sizes.split(",")] if args.large_sizes else None
-    results = asyncio.run(run(selected, args.quick, args.aws_latency, args.busy, args.trials, large_sizes))
+    counts = {
+        name: [int(n) for n in given.split(",")]
+        for name, given in (("large", args.large_sizes), ("scale", args.scale_sizes))
+        if given
+    }
+    results = asyncio.run(run(selected, args.quick, args.aws_latency, args.busy, args.trials, counts))
     existing: dict[str, Any] = {}
     if output.exists():
         try:

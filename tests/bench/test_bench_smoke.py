@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bench import __main__ as cli
-from bench import large, many, rollback, rollback_more, step
+from bench import large, many, rollback, rollback_more, scale, step
 from bench.harness import Harness
 from bench.stats import percentile, summary, target
 
@@ -63,6 +63,7 @@ async def test_every_benchmark_runs_at_tiny_scale(tmp_path: Path) -> None:
             "step": await step.run(harness, 1),
             "large": await large.run(harness, [3], 50.0),
             "many": await many.run(harness, [2]),
+            "scale": await scale.run(harness, [5]),
         }
     finally:
         harness.stop()
@@ -79,6 +80,10 @@ async def test_every_benchmark_runs_at_tiny_scale(tmp_path: Path) -> None:
     rounds = results["many"]["rounds"]
     assert rounds[0]["ramp_steps_completed"] == 10
     assert rounds[0]["missed_approvals"] == 0 and rounds[0]["stalled"] == 0
+    at_scale = results["scale"]["runs"][0]
+    assert at_scale["completed"], at_scale
+    assert at_scale["runs"] >= 2 and at_scale["plan_services_total"] == 5 + 1  # and the spec's async worker
+    assert 0 < at_scale["largest_event_bytes"] and at_scale["continue_as_new_input_bytes"] > 0
     for result in results.values():
         _targets_judged(result)
     table = cli.table(results)
