@@ -380,10 +380,10 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         for service in plan.services:
             by_cluster.setdefault(service.cluster, []).append(service.green_service)
         timeout = spec.green.steady_state_timeout
-        # One deadline for all batches: a batch waits only for what is left of the timeout (a
-        # batch reached late has usually become stable meanwhile).
-        deadline = workflow.now() + timeout
         for cluster, services in by_cluster.items():
+            # One deadline for a cluster's batches: a batch waits only for what is left of the
+            # timeout (a batch reached late has usually become stable meanwhile).
+            deadline = workflow.now() + timeout
             for batch in self._batches(services):
                 left = max(deadline - workflow.now(), MIN_STABLE_WAIT)
                 stable = await self._call(
