@@ -23,8 +23,9 @@ UPDATE_PAUSE = "pause_update"
 UPDATE_RESUME = "resume_update"
 
 QUERY_STATUS = "status"
-# A page of the plan's green services: the status query carries only the first ones.
-QUERY_PLAN_SERVICES = "plan_services"
+# A page of the plan's green services: the status query carries only the first ones. Named to
+# sort after `status`: the Web UI's Queries tab opens on the first query by name.
+QUERY_PLAN_SERVICES = "status_plan_services"
 
 # Search attributes upserted by the workflow so the Web UI and `temporal workflow list` can filter.
 SA_APP = "MeshshiftApp"

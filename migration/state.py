@@ -30,6 +30,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, RootModel, ValidationError
 
+from meshshift.migration.constants import QUERY_PLAN_SERVICES
 from meshshift.migration.contracts import (
     AnalysisVerdict,
     DeletionResult,
@@ -368,7 +369,7 @@ class RollbackInfo(Model):
 
 # Green services (and async workers) of the plan that the status query and the report carry. A query
 # answer over 4 MB fails (gRPC) and a result over 2 MB fails the workflow: at 5,000 services the plan
-# alone is about 5 MB. The plan_services query pages through all of them.
+# alone is about 5 MB. The status_plan_services query pages through all of them.
 PLAN_SERVICES_SHOWN = 100
 PLAN_SERVICES_PAGE_MAX = 500
 
@@ -388,7 +389,7 @@ def plan_shown(plan: MigrationPlan | None) -> MigrationPlan | None:
 
 
 class PlanServicesRequest(Model):
-    """The ``plan_services`` query's argument: a page of the plan's green services, then async workers."""
+    """The ``status_plan_services`` query's argument: a page of the plan's green services, then async workers."""
 
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=PLAN_SERVICES_SHOWN, ge=1, le=PLAN_SERVICES_PAGE_MAX)
@@ -400,7 +401,7 @@ class PlanServicesRequest(Model):
             return cls.model_validate({} if raw is None else raw)
         except ValidationError as err:
             raise ValueError(
-                f"plan_services: {problems_of(err)} (got {json.dumps(raw)}); send "
+                f"{QUERY_PLAN_SERVICES}: {problems_of(err)} (got {json.dumps(raw)}); send "
                 f'{{"offset": <0 or more>, "limit": <1 to {PLAN_SERVICES_PAGE_MAX}>}}'
             ) from None
 
@@ -435,7 +436,7 @@ class MigrationStatus(Model):
     plan: MigrationPlan | None = Field(
         default=None,
         description=f"The plan, with its first {PLAN_SERVICES_SHOWN} green services and async workers "
-        "(the plan_services query pages through all of them)",
+        "(the status_plan_services query pages through all of them)",
     )
     plan_services_total: int = Field(default=0, description="Green services and async workers in the plan")
     weights: dict[str, ShifterReading] = Field(default_factory=dict)

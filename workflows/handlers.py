@@ -201,8 +201,11 @@ class MessageHandlers(MigrationBase):
     def _validate_resume(self, raw: RawMessage) -> None:
         self._check_not_ended(raw)
 
-    @workflow.query(name=QUERY_PLAN_SERVICES)
-    def plan_services(self, raw: RawMessage | None = None) -> PlanServicesPage:
+    @workflow.query(
+        name=QUERY_PLAN_SERVICES,
+        description='A page of the plan\'s green services: {"offset": 0, "limit": 100} (limit up to 500)',
+    )
+    def status_plan_services(self, raw: RawMessage | None = None) -> PlanServicesPage:
         # Raw, so that a wrong request is answered with what is wrong, not "Failed decoding arguments";
         # no argument (or null) is the first page.
         return PlanServicesPage.of(self._state.plan, PlanServicesRequest.parse(raw.root if raw is not None else None))

@@ -137,7 +137,9 @@ async def test_a_large_plan_survives_continue_as_new_compressed_and_is_read_in_p
             )
             for o in range(0, len(green), 100)
         ]
-        with pytest.raises(WorkflowQueryFailedError, match=r"plan_services: offset: .*greater than or equal to 0"):
+        with pytest.raises(
+            WorkflowQueryFailedError, match=r"status_plan_services: offset: .*greater than or equal to 0"
+        ):
             await latest.query(QUERY_PLAN_SERVICES, {"offset": -1})
         first_page = await latest.query(QUERY_PLAN_SERVICES, result_type=PlanServicesPage)
         await handle.terminate("test done")
