@@ -664,6 +664,12 @@ def reconcile(account_id: str, region: str) -> None:
             del unsettled[id(service)]
 
 
+def unsettled(account_id: str, region: str) -> list[str]:
+    """``cluster:service`` of the services ``reconcile`` will look at on the next call."""
+    services = _unsettled(ecs_backends[account_id][region]).values()
+    return [f"{service.cluster_name}:{service.name}" for service in sorted(services, key=lambda s: service_sim(s).seq)]
+
+
 def set_failing(account_id: str, region: str, cluster: str, service_name: str, failing: bool) -> None:
     """Make a service's application fail (or recover): its tasks fail (pass) their health checks."""
     backend = ecs_backends[account_id][region]
