@@ -217,7 +217,10 @@ def headline(name: str, r: dict[str, Any]) -> list[tuple[str, str]]:
         return [
             (
                 f"N={row['services']}",
-                f"{row['wall_seconds']:.1f} s vs bound {row['rate_bound_seconds']:.1f} s "
+                f"FAILED after {row['wall_seconds']:.1f} s: {row['error']} "
+                f"(last phase {row.get('last_status', {}).get('phase')})"
+                if "error" in row
+                else f"{row['wall_seconds']:.1f} s vs bound {row['rate_bound_seconds']:.1f} s "
                 f"({row['wall_over_bound']:.2f}x), "
                 f"{row['aws_calls']} calls, {row['history_events_per_service']} events/service, "
                 f"history {row['history_bytes'] / 2**20:.2f} MB, RSS {row['worker_peak_rss_mb']} MB",

@@ -16,7 +16,7 @@ import json
 import time
 from typing import Any
 
-from bench.common import start, wait_published
+from bench.common import MigrationEnded, start, wait_published
 from bench.harness import Harness
 from bench.stats import target
 from bench.world import seed_app, seed_base, spec_for
@@ -52,6 +52,52 @@ def rate_bound(calls: dict[str, int], limits: RateLimits) -> tuple[float, dict[s
 
 async def run(h: Harness, sizes: list[int], ecs_rate: float) -> dict[str, Any]:
     rows = [await _one(h, n, ecs_rate) for n in sizes]
+    failed = [row for row in rows if "error" in row]
+    rows_ok = [row for row in rows if "error" not in row]
+    if not rows_ok:
+        return {
+            "setup": _setup(ecs_rate),
+            "ecs_rate": ecs_rate,
+            "runs": rows,
+            "failed_runs": [row["services"] for row in failed],
+            "targets": [
+                target(
+                    "large migration reaches the ramp",
+                    False,
+                    "; ".join(f"N={row['services']}: {row['error']}" for row in failed),
+                    "every N reaches ramping",
+                    "see each run's error and last_status",
+                )
+            ],
+        }
+    result = _summary(rows_ok, ecs_rate)
+    result["runs"] = rows
+    if failed:
+        result["failed_runs"] = [row["services"] for row in failed]
+        result["targets"].insert(
+            0,
+            target(
+                "large migration reaches the ramp",
+                False,
+                "; ".join(f"N={row['services']}: {row['error']}" for row in failed),
+                "every N reaches ramping",
+                "see each failed run's error and last_status",
+            ),
+        )
+    return result
+
+
+def _setup(ecs_rate: float) -> str:
+    return (
+        f"one migration of N blue services (Envoy sidecar task definitions) in one cluster, one ALB rule; "
+        f"rate_limits.ecs = {ecs_rate:g} calls/s (others at the spec defaults); workflow provisions green "
+        "with at most 10 activities at a time (workflows/activity_options.py PROVISION_CONCURRENCY), no child "
+        "workflows; blue discovered in pages of 100 services, 4 at a time (patch paged-discovery); clock from "
+        "start until the ramp's first gate opens"
+    )
+
+
+def _summary(rows: list[dict[str, Any]], ecs_rate: float) -> dict[str, Any]:
     first, last = rows[0], rows[-1]
     worst_ratio = max(r["wall_over_bound"] for r in rows)
     worst_events = max(r["history_events_per_service"] for r in rows)
@@ -66,13 +112,7 @@ async def run(h: Harness, sizes: list[int], ecs_rate: float) -> dict[str, Any]:
         "worker_peak_rss_mb": [r["worker_peak_rss_mb"] for r in rows],
     }
     return {
-        "setup": (
-            f"one migration of N blue services (Envoy sidecar task definitions) in one cluster, one ALB rule; "
-            f"rate_limits.ecs = {ecs_rate:g} calls/s (others at the spec defaults); workflow provisions green "
-            "with at most 10 activities at a time (workflows/activity_options.py PROVISION_CONCURRENCY), no child "
-            "workflows; blue discovered in pages of 100 services, 4 at a time (patch paged-discovery); clock from "
-            "start until the ramp's first gate opens"
-        ),
+        "setup": _setup(ecs_rate),
         "ecs_rate": ecs_rate,
         "runs": rows,
         "growth": growth,
@@ -136,7 +176,10 @@ async def _one(h: Harness, n: int, ecs_rate: float) -> dict[str, Any]:
         with worker.sampler.window() as sample, h.others() as others:
             started = time.monotonic()
             handle = await start(h.client, worker.task_queue, spec)
-            await wait_published(handle, phase="ramping", timeout=3600)
+            try:
+                await wait_published(handle, phase="ramping", timeout=3600)
+            except (MigrationEnded, TimeoutError) as err:
+                return await _failed(handle, n, seed_seconds, time.monotonic() - started, err)
             wall = time.monotonic() - started
         after = worker.fresh_calls()
         status = await handle.query("status")
@@ -180,6 +223,38 @@ async def _one(h: Harness, n: int, ecs_rate: float) -> dict[str, Any]:
             "largest_payload_vs_2mb_blob_limit": round(max(sizes) / BLOB_ERROR_BYTES, 3),
         },
     }
+
+
+async def _failed(
+    handle: Any, n: int, seed_seconds: float, wall: float, err: MigrationEnded | TimeoutError
+) -> dict[str, Any]:
+    """The row of a run that did not reach the ramp: why, and where the migration was when it stopped.
+    Asked while the worker still runs, so a closed workflow's status can be replayed."""
+    error = str(err) if isinstance(err, MigrationEnded) else "no ramping phase within the bench's hour"
+    row: dict[str, Any] = {"services": n, "seed_seconds": round(seed_seconds, 1), "wall_seconds": round(wall, 2)}
+    row["error"] = error
+    try:
+        description = await handle.describe()
+        row["workflow_status"] = description.status.name if description.status else None
+    except Exception as describe_error:
+        row["workflow_status"] = f"unknown: {describe_error}"
+    try:
+        status = await handle.query("status")
+        row["last_status"] = {
+            "phase": status.get("phase"),
+            "error": status.get("error"),
+            "warnings": status.get("warnings", [])[-5:],
+            "timings": status.get("timings", []),
+            "last_events": status.get("events", [])[-10:],
+        }
+    except Exception as query_error:
+        row["last_status"] = {"query_failed": f"{type(query_error).__name__}: {query_error}"}
+    if row["workflow_status"] == "RUNNING":
+        try:
+            await handle.terminate("bench: the migration did not reach the ramp")
+        except Exception as terminate_error:
+            row["terminate_failed"] = str(terminate_error)
+    return row
 
 
 def _seconds(start: str, end: str) -> float:

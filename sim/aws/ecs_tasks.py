@@ -59,6 +59,7 @@ PROVISIONING, PENDING, RUNNING, DEACTIVATING, STOPPING, STOPPED = (
     "STOPPED",
 )
 _STARTING = (PROVISIONING, PENDING)
+_service_seq = itertools.count()
 
 
 @dataclass
@@ -80,9 +81,6 @@ class ServiceSim:
             if changed <= moment:
                 state = value
         return state
-
-
-_service_seq = itertools.count()
 
 
 def service_sim(service: Service) -> ServiceSim:
