@@ -126,10 +126,13 @@ async def run(
     busy: int | None = None,
     trials: int | None = None,
     large_sizes: list[int] | None = None,
+    many_sizes: list[int] | None = None,
 ) -> dict[str, Any]:
     sizes = scale(quick, busy)
     if large_sizes:
         sizes["large"] = large_sizes
+    if many_sizes:
+        sizes["many"] = many_sizes
     if trials is not None:
         sizes |= {name: trials for name in BENCHMARKS if name.startswith("rollback")}
     harness = Harness(aws_latency_ms=aws_latency_ms)
@@ -258,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="large: comma-separated service counts, e.g. 50,500,2000,5000 (default 50,200,500)",
     )
+    parser.add_argument(
+        "--many-sizes",
+        default=None,
+        help="many: comma-separated numbers of concurrent migrations, e.g. 100 (default 1,10,50,100)",
+    )
     args = parser.parse_args(argv)
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(selected) - set(BENCHMARKS))
@@ -268,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     info = machine(args.aws_latency)
     large_sizes = [int(n) for n in args.large_sizes.split(",")] if args.large_sizes else None
-    results = asyncio.run(run(selected, args.quick, args.aws_latency, args.busy, args.trials, large_sizes))
+    many_sizes = [int(n) for n in args.many_sizes.split(",")] if args.many_sizes else None
+    results = asyncio.run(run(selected, args.quick, args.aws_latency, args.busy, args.trials, large_sizes, many_sizes))
     existing: dict[str, Any] = {}
     if output.exists():
         try:
