@@ -12,11 +12,15 @@ buckets alone would need (their initial burst of one second's worth is ignored).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import re
 import time
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from bench.common import MigrationEnded, start, wait_published
+from bench.common import MigrationEnded, publications, start, wait_published
 from bench.harness import Harness
 from bench.stats import target
 from bench.world import seed_app, seed_base, spec_for
@@ -102,7 +106,11 @@ def _summary(rows: list[dict[str, Any]], ecs_rate: float) -> dict[str, Any]:
     worst_ratio = max(r["wall_over_bound"] for r in rows)
     worst_events = max(r["history_events_per_service"] for r in rows)
     worst_payload = max(r["history_largest_event_bytes"] for r in rows)
-    worst_state = max(r["status_query_bytes"] for r in rows)
+    # When the status query could not be answered, the continue-as-new input the SDK refused is the state's size.
+    worst_state = max(
+        [r["status_query_bytes"] or 0 for r in rows]
+        + [size for r in rows for size in r.get("payloads_refused_over_2mb_bytes", [])]
+    )
     growth = {
         "services": [r["services"] for r in rows],
         "wall_seconds_per_service": [round(r["wall_seconds"] / r["services"], 4) for r in rows],
@@ -182,19 +190,35 @@ async def _one(h: Harness, n: int, ecs_rate: float) -> dict[str, Any]:
                 return await _failed(handle, n, seed_seconds, time.monotonic() - started, err)
             wall = time.monotonic() - started
         after = worker.fresh_calls()
-        status = await handle.query("status")
+        status: dict[str, Any] | None = None
+        status_error: str | None = None
+        try:
+            # A workflow whose workflow tasks fail (a continue-as-new input over the payload limit) answers
+            # no query: the figures the history gives are kept all the same.
+            status = await handle.query("status", rpc_timeout=timedelta(seconds=60))
+        except Exception as err:
+            status_error = f"{type(err).__name__}: {err}"
         history = await handle.fetch_history()
+        published = await publications(handle)
         await handle.terminate("bench: provisioning and validation were measured")
     finally:
         worker.stop()
     calls = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
     bound, by_service = rate_bound(calls, RateLimits.model_validate(spec["rate_limits"]))
     sizes = [event.ByteSize() for event in history.events]
-    phases = {
-        t["phase"]: round(_seconds(t["started"], t["ended"]), 2)
-        for t in status["timings"]
-        if t.get("ended") and t["phase"] in ("planning", "provisioning", "validating")
-    }
+    if status is not None:
+        phases = {
+            t["phase"]: round(_seconds(t["started"], t["ended"]), 2)
+            for t in status["timings"]
+            if t.get("ended") and t["phase"] in ("planning", "provisioning", "validating")
+        }
+    else:
+        # From the phases the workflow published, each until the next.
+        phases = {
+            a.phase: round((b.time - a.time).total_seconds(), 2)
+            for a, b in itertools.pairwise(published)
+            if a.phase in ("planning", "provisioning", "validating") and a.phase != b.phase
+        }
     return {
         "services": n,
         "seed_seconds": round(seed_seconds, 1),
@@ -215,14 +239,39 @@ async def _one(h: Harness, n: int, ecs_rate: float) -> dict[str, Any]:
         "history_largest_event": _largest(history.events),
         "history_largest_events": _largest_events(history.events),
         # The status query carries the state a continue-as-new would carry (plan, weights, audit).
-        "status_query_bytes": len(json.dumps(status)),
-        "plan_bytes": len(json.dumps(status.get("plan"))),
+        "status_query_bytes": len(json.dumps(status)) if status is not None else None,
+        "plan_bytes": len(json.dumps(status.get("plan"))) if status is not None else None,
+        **({"status_query_error": status_error} if status_error else {}),
+        **_task_failures(history.events, worker.log_path),
         "history_share_of_limits": {
             "events": round(len(history.events) / HISTORY_EVENT_LIMIT, 4),
             "bytes": round(sum(sizes) / HISTORY_BYTES_LIMIT, 4),
             "largest_payload_vs_2mb_blob_limit": round(max(sizes) / BLOB_ERROR_BYTES, 3),
         },
     }
+
+
+_PAYLOAD_LIMIT = re.compile(r"TMPRL1103\].*?size\S*?=\S*?(\d+)")
+
+
+def _task_failures(events: Any, worker_log: Path) -> dict[str, Any]:
+    """Workflow tasks that failed after the ramp opened (before the bench terminated the run), and the
+    payloads the worker's SDK refused to send as over Temporal's 2 MB limit (a continue-as-new input)."""
+    from temporalio.api.enums.v1 import EventType
+
+    failed = [e for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+    out: dict[str, Any] = {}
+    if failed:
+        out["workflow_task_failures"] = len(failed)
+        out["last_workflow_task_failure"] = failed[-1].workflow_task_failed_event_attributes.failure.message[:500]
+    try:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", worker_log.read_text(errors="replace"))
+    except OSError:
+        return out
+    refused = sorted({int(size) for size in _PAYLOAD_LIMIT.findall(text)})
+    if refused:
+        out["payloads_refused_over_2mb_bytes"] = refused
+    return out
 
 
 async def _failed(
