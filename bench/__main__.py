@@ -221,7 +221,10 @@ def headline(name: str, r: dict[str, Any]) -> list[tuple[str, str]]:
         return [
             (
                 f"N={row['services']}",
-                f"{row['wall_seconds']:.1f} s vs bound {row['rate_bound_seconds']:.1f} s "
+                f"FAILED after {row['wall_seconds']:.1f} s: {row['error']} "
+                f"(last phase {row.get('last_status', {}).get('phase')})"
+                if "error" in row
+                else f"{row['wall_seconds']:.1f} s vs bound {row['rate_bound_seconds']:.1f} s "
                 f"({row['wall_over_bound']:.2f}x), "
                 f"{row['aws_calls']} calls, {row['history_events_per_service']} events/service, "
                 f"history {row['history_bytes'] / 2**20:.2f} MB, RSS {row['worker_peak_rss_mb']} MB",
@@ -274,6 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="large: comma-separated service counts, e.g. 50,500,2000,5000 (default 50,200,500)",
     )
+    parser.add_argument(
+        "--many-sizes",
+        default=None,
+        help="many: comma-separated numbers of concurrent migrations, e.g. 100 (default 1,10,50,100)",
+    )
     args = parser.parse_args(argv)
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(selected) - set(BENCHMARKS))
@@ -285,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine(args.aws_latency)
     counts = {
         name: [int(n) for n in given.split(",")]
-        for name, given in (("large", args.large_sizes), ("scale", args.scale_sizes))
+        for name, given in (("large", args.large_sizes), ("many", args.many_sizes), ("scale", args.scale_sizes))
         if given
     }
     results = asyncio.run(run(selected, args.quick, args.aws_latency, args.busy, args.trials, counts))

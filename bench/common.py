@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from bench.observe import Published, published
 from meshshift.migration.constants import WORKFLOW_TYPE, workflow_id
@@ -16,6 +16,18 @@ async def start(client: Client, task_queue: str, spec: dict[str, Any]) -> Workfl
     return await client.start_workflow(WORKFLOW_TYPE, spec, id=workflow_id(spec["name"]), task_queue=task_queue)
 
 
+ENDED_PHASES = frozenset({"failed", "rolled_back"})
+
+
+class MigrationEnded(RuntimeError):
+    """The migration failed, rolled back or closed before it published what a benchmark waited for."""
+
+    def __init__(self, message: str, *, phase: str | None, closed: bool) -> None:
+        super().__init__(message)
+        self.phase = phase
+        self.closed = closed
+
+
 async def wait_published(
     handle: WorkflowHandle[Any, Any],
     *,
@@ -23,18 +35,37 @@ async def wait_published(
     phase: str | None = None,
     timeout: float = 600.0,  # noqa: ASYNC109 - a bench guard, not an API timeout
 ) -> Published:
-    """The first upsert with this green weight (or phase); fails if the workflow closes first."""
+    """The first upsert with this green weight (or phase). Raises ``MigrationEnded`` as soon as the
+    migration publishes ``failed`` or ``rolled_back`` (it will not get there any more, although the
+    workflow may stay open a while to compensate and notify) or closes; follows continue-as-new."""
 
     async def find() -> Published:
-        async for event in published(handle):
-            if (weight is not None and event.green_weight == weight) or (phase is not None and event.phase == phase):
-                return event
-        try:
-            outcome = (await handle.result()).get("outcome")
-            detail = f"it ended {outcome}"
-        except Exception as err:
-            detail = f"it failed: {err}: {err.__cause__}"
-        raise RuntimeError(f"{handle.id} closed before publishing weight={weight} phase={phase}; {detail}")
+        last: str | None = None
+        while True:
+            # The handle names no run: each pass reads the latest run's history, until that run closes.
+            async for event in published(handle):
+                if weight is not None and event.green_weight == weight:
+                    return event
+                if phase is not None and event.phase == phase:
+                    return event
+                last = event.phase or last
+                if event.phase in ENDED_PHASES:
+                    raise MigrationEnded(
+                        f"{handle.id} published phase {event.phase} before weight={weight} phase={phase}",
+                        phase=event.phase,
+                        closed=False,
+                    )
+            description = await handle.describe()
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                continue  # continued as new: the next run publishes on
+            try:
+                outcome = (await handle.result()).get("outcome")
+                detail = f"it ended {outcome}"
+            except Exception as err:
+                detail = f"it failed: {err}: {err.__cause__}"
+            raise MigrationEnded(
+                f"{handle.id} closed before publishing weight={weight} phase={phase}; {detail}", phase=last, closed=True
+            )
 
     return await asyncio.wait_for(find(), timeout)
 

@@ -160,7 +160,8 @@ class WorkerProcess:
         self.task_queue = f"bench-{uuid.uuid4().hex[:8]}"
         self._stats = workdir / f"{self.task_queue}.stats.json"
         ready = workdir / f"{self.task_queue}.ready"
-        self._log = (workdir / f"{self.task_queue}.log").open("wb")
+        self.log_path = workdir / f"{self.task_queue}.log"
+        self._log = self.log_path.open("wb")
         env = {**os.environ, **sim_environment(endpoint)}
         self.process = subprocess.Popen(
             [

@@ -12,11 +12,15 @@ buckets alone would need (their initial burst of one second's worth is ignored).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import re
 import time
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from bench.common import start, wait_published
+from bench.common import MigrationEnded, publications, start, wait_published
 from bench.harness import Harness
 from bench.stats import target
 from bench.world import seed_app, seed_base, spec_for
@@ -52,11 +56,61 @@ def rate_bound(calls: dict[str, int], limits: RateLimits) -> tuple[float, dict[s
 
 async def run(h: Harness, sizes: list[int], ecs_rate: float) -> dict[str, Any]:
     rows = [await _one(h, n, ecs_rate) for n in sizes]
+    failed = [row for row in rows if "error" in row]
+    rows_ok = [row for row in rows if "error" not in row]
+    if not rows_ok:
+        return {
+            "setup": _setup(ecs_rate),
+            "ecs_rate": ecs_rate,
+            "runs": rows,
+            "failed_runs": [row["services"] for row in failed],
+            "targets": [
+                target(
+                    "large migration reaches the ramp",
+                    False,
+                    "; ".join(f"N={row['services']}: {row['error']}" for row in failed),
+                    "every N reaches ramping",
+                    "see each run's error and last_status",
+                )
+            ],
+        }
+    result = _summary(rows_ok, ecs_rate)
+    result["runs"] = rows
+    if failed:
+        result["failed_runs"] = [row["services"] for row in failed]
+        result["targets"].insert(
+            0,
+            target(
+                "large migration reaches the ramp",
+                False,
+                "; ".join(f"N={row['services']}: {row['error']}" for row in failed),
+                "every N reaches ramping",
+                "see each failed run's error and last_status",
+            ),
+        )
+    return result
+
+
+def _setup(ecs_rate: float) -> str:
+    return (
+        f"one migration of N blue services (Envoy sidecar task definitions) in one cluster, one ALB rule; "
+        f"rate_limits.ecs = {ecs_rate:g} calls/s (others at the spec defaults); workflow provisions green "
+        "with at most 10 activities at a time (workflows/activity_options.py PROVISION_CONCURRENCY), no child "
+        "workflows; blue discovered in pages of 100 services, 4 at a time (patch paged-discovery); clock from "
+        "start until the ramp's first gate opens"
+    )
+
+
+def _summary(rows: list[dict[str, Any]], ecs_rate: float) -> dict[str, Any]:
     first, last = rows[0], rows[-1]
     worst_ratio = max(r["wall_over_bound"] for r in rows)
     worst_events = max(r["history_events_per_service"] for r in rows)
     worst_payload = max(r["history_largest_event_bytes"] for r in rows)
-    worst_state = max(r["status_query_bytes"] for r in rows)
+    # When the status query could not be answered, the continue-as-new input the SDK refused is the state's size.
+    worst_state = max(
+        [r["status_query_bytes"] or 0 for r in rows]
+        + [size for r in rows for size in r.get("payloads_refused_over_2mb_bytes", [])]
+    )
     growth = {
         "services": [r["services"] for r in rows],
         "wall_seconds_per_service": [round(r["wall_seconds"] / r["services"], 4) for r in rows],
@@ -66,13 +120,7 @@ async def run(h: Harness, sizes: list[int], ecs_rate: float) -> dict[str, Any]:
         "worker_peak_rss_mb": [r["worker_peak_rss_mb"] for r in rows],
     }
     return {
-        "setup": (
-            f"one migration of N blue services (Envoy sidecar task definitions) in one cluster, one ALB rule; "
-            f"rate_limits.ecs = {ecs_rate:g} calls/s (others at the spec defaults); workflow provisions green "
-            "with at most 10 activities at a time (workflows/activity_options.py PROVISION_CONCURRENCY), no child "
-            "workflows; blue discovered in pages of 100 services, 4 at a time (patch paged-discovery); clock from "
-            "start until the ramp's first gate opens"
-        ),
+        "setup": _setup(ecs_rate),
         "ecs_rate": ecs_rate,
         "runs": rows,
         "growth": growth,
@@ -136,22 +184,41 @@ async def _one(h: Harness, n: int, ecs_rate: float) -> dict[str, Any]:
         with worker.sampler.window() as sample, h.others() as others:
             started = time.monotonic()
             handle = await start(h.client, worker.task_queue, spec)
-            await wait_published(handle, phase="ramping", timeout=3600)
+            try:
+                await wait_published(handle, phase="ramping", timeout=3600)
+            except (MigrationEnded, TimeoutError) as err:
+                return await _failed(handle, n, seed_seconds, time.monotonic() - started, err)
             wall = time.monotonic() - started
         after = worker.fresh_calls()
-        status = await handle.query("status")
+        status: dict[str, Any] | None = None
+        status_error: str | None = None
+        try:
+            # A workflow whose workflow tasks fail (a continue-as-new input over the payload limit) answers
+            # no query: the figures the history gives are kept all the same.
+            status = await handle.query("status", rpc_timeout=timedelta(seconds=60))
+        except Exception as err:
+            status_error = f"{type(err).__name__}: {err}"
         history = await handle.fetch_history()
+        published = await publications(handle)
         await handle.terminate("bench: provisioning and validation were measured")
     finally:
         worker.stop()
     calls = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
     bound, by_service = rate_bound(calls, RateLimits.model_validate(spec["rate_limits"]))
     sizes = [event.ByteSize() for event in history.events]
-    phases = {
-        t["phase"]: round(_seconds(t["started"], t["ended"]), 2)
-        for t in status["timings"]
-        if t.get("ended") and t["phase"] in ("planning", "provisioning", "validating")
-    }
+    if status is not None:
+        phases = {
+            t["phase"]: round(_seconds(t["started"], t["ended"]), 2)
+            for t in status["timings"]
+            if t.get("ended") and t["phase"] in ("planning", "provisioning", "validating")
+        }
+    else:
+        # From the phases the workflow published, each until the next.
+        phases = {
+            a.phase: round((b.time - a.time).total_seconds(), 2)
+            for a, b in itertools.pairwise(published)
+            if a.phase in ("planning", "provisioning", "validating") and a.phase != b.phase
+        }
     return {
         "services": n,
         "seed_seconds": round(seed_seconds, 1),
@@ -172,14 +239,71 @@ async def _one(h: Harness, n: int, ecs_rate: float) -> dict[str, Any]:
         "history_largest_event": _largest(history.events),
         "history_largest_events": _largest_events(history.events),
         # The status query carries the state a continue-as-new would carry (plan, weights, audit).
-        "status_query_bytes": len(json.dumps(status)),
-        "plan_bytes": len(json.dumps(status.get("plan"))),
+        "status_query_bytes": len(json.dumps(status)) if status is not None else None,
+        "plan_bytes": len(json.dumps(status.get("plan"))) if status is not None else None,
+        **({"status_query_error": status_error} if status_error else {}),
+        **_task_failures(history.events, worker.log_path),
         "history_share_of_limits": {
             "events": round(len(history.events) / HISTORY_EVENT_LIMIT, 4),
             "bytes": round(sum(sizes) / HISTORY_BYTES_LIMIT, 4),
             "largest_payload_vs_2mb_blob_limit": round(max(sizes) / BLOB_ERROR_BYTES, 3),
         },
     }
+
+
+_PAYLOAD_LIMIT = re.compile(r"TMPRL1103\].*?size\S*?=\S*?(\d+)")
+
+
+def _task_failures(events: Any, worker_log: Path) -> dict[str, Any]:
+    """Workflow tasks that failed after the ramp opened (before the bench terminated the run), and the
+    payloads the worker's SDK refused to send as over Temporal's 2 MB limit (a continue-as-new input)."""
+    from temporalio.api.enums.v1 import EventType
+
+    failed = [e for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+    out: dict[str, Any] = {}
+    if failed:
+        out["workflow_task_failures"] = len(failed)
+        out["last_workflow_task_failure"] = failed[-1].workflow_task_failed_event_attributes.failure.message[:500]
+    try:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", worker_log.read_text(errors="replace"))
+    except OSError:
+        return out
+    refused = sorted({int(size) for size in _PAYLOAD_LIMIT.findall(text)})
+    if refused:
+        out["payloads_refused_over_2mb_bytes"] = refused
+    return out
+
+
+async def _failed(
+    handle: Any, n: int, seed_seconds: float, wall: float, err: MigrationEnded | TimeoutError
+) -> dict[str, Any]:
+    """The row of a run that did not reach the ramp: why, and where the migration was when it stopped.
+    Asked while the worker still runs, so a closed workflow's status can be replayed."""
+    error = str(err) if isinstance(err, MigrationEnded) else "no ramping phase within the bench's hour"
+    row: dict[str, Any] = {"services": n, "seed_seconds": round(seed_seconds, 1), "wall_seconds": round(wall, 2)}
+    row["error"] = error
+    try:
+        description = await handle.describe()
+        row["workflow_status"] = description.status.name if description.status else None
+    except Exception as describe_error:
+        row["workflow_status"] = f"unknown: {describe_error}"
+    try:
+        status = await handle.query("status")
+        row["last_status"] = {
+            "phase": status.get("phase"),
+            "error": status.get("error"),
+            "warnings": status.get("warnings", [])[-5:],
+            "timings": status.get("timings", []),
+            "last_events": status.get("events", [])[-10:],
+        }
+    except Exception as query_error:
+        row["last_status"] = {"query_failed": f"{type(query_error).__name__}: {query_error}"}
+    if row["workflow_status"] == "RUNNING":
+        try:
+            await handle.terminate("bench: the migration did not reach the ramp")
+        except Exception as terminate_error:
+            row["terminate_failed"] = str(terminate_error)
+    return row
 
 
 def _seconds(start: str, end: str) -> float:

@@ -32,8 +32,12 @@ ECS, ELB and Cloud Map call (sim/aws/account.py), so the answers are what AWS wo
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import ipaddress
+import itertools
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -55,6 +59,7 @@ PROVISIONING, PENDING, RUNNING, DEACTIVATING, STOPPING, STOPPED = (
     "STOPPED",
 )
 _STARTING = (PROVISIONING, PENDING)
+_service_seq = itertools.count()
 
 
 @dataclass
@@ -66,6 +71,9 @@ class ServiceSim:
     failing: list[tuple[float, bool]] = field(default_factory=list)
     last_stop: float | None = None  # when the last task of an older deployment stopped
     dirty: bool = True
+    # Creation order: ``reconcile`` schedules the services it has to in the order moto lists them,
+    # as it did when it went through every service.
+    seq: int = field(default_factory=lambda: next(_service_seq))
 
     def failing_at(self, moment: float) -> bool:
         state = False
@@ -190,6 +198,98 @@ class SimTask(Task):
         return [(m, self.answers_at(m)) for m in sorted(moments)]
 
 
+class _Addresses:
+    """The private IPv4 addresses the region's ENIs hold, as sorted integers.
+
+    A task's placement needs, per subnet, how many addresses are free and the k-th free one. Listing
+    a subnet's hosts for that cost thousands of string conversions per task in a /19 (and the set of
+    every ENI's address with it); bisecting a sorted list costs a few steps whatever the number of
+    tasks. Kept up to date by moto's create/delete_network_interface (patched in ``install``); rebuilt
+    whenever its count of ENIs disagrees with moto's (a path that edits ``enis`` directly, such as
+    deleting a VPC endpoint).
+    """
+
+    def __init__(self, enis: dict[str, Any]) -> None:
+        self.lock = threading.Lock()
+        self.by_eni: dict[str, int | None] = {}
+        self.refs: dict[int, int] = {}  # moto lets two ENIs claim one address: it is free when neither does
+        self.taken: list[int] = []
+        for eni_id, eni in enis.items():
+            self.add(eni_id, eni.private_ip_address)
+
+    def add(self, eni_id: str, address: str | None) -> None:
+        value = _ipv4(address)
+        self.remove(eni_id)
+        self.by_eni[eni_id] = value
+        if value is None:
+            return
+        self.refs[value] = self.refs.get(value, 0) + 1
+        if self.refs[value] == 1:
+            bisect.insort(self.taken, value)
+
+    def remove(self, eni_id: str) -> None:
+        if eni_id not in self.by_eni:
+            return
+        value = self.by_eni.pop(eni_id)
+        if value is None:
+            return
+        self.refs[value] -= 1
+        if self.refs[value] == 0:
+            del self.refs[value]
+            del self.taken[bisect.bisect_left(self.taken, value)]
+
+    def free(self, first: int, last: int) -> int:
+        """How many of the addresses first..last no ENI holds."""
+        if first > last:
+            return 0
+        return last - first + 1 - (bisect.bisect_right(self.taken, last) - bisect.bisect_left(self.taken, first))
+
+    def nth_free(self, first: int, k: int) -> int:
+        """The k-th (from 0) address from ``first`` on that no ENI holds."""
+        base = bisect.bisect_left(self.taken, first)
+        # Find the first held address with more than k free ones between ``first`` and it (the free
+        # count before taken[i] is taken[i] - first - (i - base), which never decreases with i): the
+        # answer is k addresses after ``first``, plus the held ones in front of it.
+        low, high = base, len(self.taken)
+        while low < high:
+            middle = (low + high) // 2
+            if self.taken[middle] - first - (middle - base) > k:
+                high = middle
+            else:
+                low = middle + 1
+        return first + k + (low - base)
+
+
+def _ipv4(address: str | None) -> int | None:
+    if not address:
+        return None
+    try:
+        return int(ipaddress.IPv4Address(address))
+    except ValueError:
+        return None
+
+
+def _forget_eni(ec2: Any, eni_id: str) -> None:
+    book: _Addresses | None = ec2.__dict__.get("_meshshift_addresses")
+    if book is not None:
+        with book.lock:
+            book.remove(eni_id)
+
+
+def _addresses(ec2: Any) -> _Addresses:
+    book: _Addresses | None = ec2.__dict__.get("_meshshift_addresses")
+    if book is None or len(book.by_eni) != len(ec2.enis):
+        book = ec2.__dict__["_meshshift_addresses"] = _Addresses(ec2.enis)
+    return book
+
+
+def _task_range(cidr: str) -> tuple[int, int]:
+    """The first and last address of a subnet a task may get (first > last: none). AWS reserves the
+    first four addresses and the last; the network address comes before the first four."""
+    network = ipaddress.IPv4Network(cidr)
+    return int(network.network_address) + 5, int(network.broadcast_address) - 1
+
+
 def _attach_eni(backend: EC2ContainerServiceBackend, network: dict[str, Any]) -> dict[str, Any]:
     """A Fargate task's own ENI, with a free private IP in the task's subnet with the most free ones.
 
@@ -197,18 +297,19 @@ def _attach_eni(backend: EC2ContainerServiceBackend, network: dict[str, Any]) ->
     task wherever an address is free; it fails the placement only when every subnet is full.
     """
     ec2 = _ec2(backend)
-    used = {eni.private_ip_address for eni in ec2.enis.values() if eni.private_ip_address}
+    book = _addresses(ec2)
     choices = []
-    for subnet_id in network["subnets"]:
-        subnet = ec2.get_subnet(subnet_id)
-        hosts = ipaddress.ip_network(subnet.cidr_block).hosts()
-        # AWS reserves the first four addresses of a subnet (and the last, which hosts() leaves out).
-        choices.append((subnet, [str(ip) for index, ip in enumerate(hosts) if index >= 4 and str(ip) not in used]))
-    subnet, free = max(choices, key=lambda choice: len(choice[1]))
-    if not free:
-        names = ", ".join(subnet.id for subnet, _ in choices)
-        raise ValueError(f"no free IP address left in subnet(s) {names}")
-    address = free[mock_random.randint(0, min(len(free), 4096) - 1)]
+    with book.lock:
+        for subnet_id in network["subnets"]:
+            subnet = ec2.get_subnet(subnet_id)
+            first, last = _task_range(subnet.cidr_block)
+            choices.append((subnet, first, book.free(first, last)))
+        subnet, first, free = max(choices, key=lambda choice: choice[2])
+        if not free:
+            names = ", ".join(subnet.id for subnet, _, _ in choices)
+            raise ValueError(f"no free IP address left in subnet(s) {names}")
+        # One of the first 4,096 free addresses, at random.
+        address = str(ipaddress.IPv4Address(book.nth_free(first, mock_random.randint(0, min(free, 4096) - 1))))
     eni = ec2.create_network_interface(
         subnet=subnet,
         private_ip_address=address,
@@ -401,7 +502,9 @@ def _advance(backend: EC2ContainerServiceBackend, service: Service, task: SimTas
         eni = task.eni_id
         if eni:
             # Fargate deletes a task's ENI once the task has stopped.
-            _ec2(backend).enis.pop(eni, None)
+            ec2 = _ec2(backend)
+            if ec2.enis.pop(eni, None) is not None:
+                _forget_eni(ec2, eni)
 
 
 def _ec2(backend: EC2ContainerServiceBackend) -> Any:
@@ -530,13 +633,39 @@ def settled(service: Service) -> bool:
     )
 
 
+def _unsettled(backend: EC2ContainerServiceBackend) -> dict[int, Service]:
+    """The services of a region that may not be ``settled``, by id (on the backend: a reset clears it).
+
+    A settled service stays settled until a call changes it (create, update, delete, stop a task, make
+    it fail), and every such change goes through ``mark_dirty``; so ``reconcile`` looks at these
+    only, not at every service of the region on every call.
+    """
+    store: dict[int, Service] = backend.__dict__.setdefault("_meshshift_unsettled", {})
+    return store
+
+
 def reconcile(account_id: str, region: str) -> None:
     """Bring every service of one region up to the clock's now."""
     backend = ecs_backends[account_id][region]
+    unsettled = _unsettled(backend)
+    if not unsettled:
+        return
     now = sim_settings.current().now()
-    for service in list(backend.services.values()):
+    for service in sorted(unsettled.values(), key=lambda s: service_sim(s).seq):
+        if backend.services.get(f"{service.cluster_name}:{service.name}") is not service:
+            # Replaced by a service of the same name: moto no longer lists it, so neither does ECS.
+            del unsettled[id(service)]
+            continue
         if not settled(service):
             schedule(backend, service, now)
+        if settled(service):
+            del unsettled[id(service)]
+
+
+def unsettled(account_id: str, region: str) -> list[str]:
+    """``cluster:service`` of the services ``reconcile`` will look at on the next call."""
+    services = _unsettled(ecs_backends[account_id][region]).values()
+    return [f"{service.cluster_name}:{service.name}" for service in sorted(services, key=lambda s: service_sim(s).seq)]
 
 
 def set_failing(account_id: str, region: str, cluster: str, service_name: str, failing: bool) -> None:
@@ -548,7 +677,7 @@ def set_failing(account_id: str, region: str, cluster: str, service_name: str, f
     schedule(backend, service, now)
     if sim.failing_at(now) != failing:
         sim.failing.append((now, failing))
-    sim.dirty = True
+    mark_dirty(service)
 
 
 def failing(service: Service) -> bool:
@@ -556,7 +685,10 @@ def failing(service: Service) -> bool:
 
 
 def mark_dirty(service: Service) -> None:
+    """The service changed: ``reconcile`` brings it up to date until it has settled again."""
     service_sim(service).dirty = True
+    backend = service.__dict__.get("_backend") or ecs_backends[service._account_id][service.region_name]
+    _unsettled(backend)[id(service)] = service
 
 
 def _task_health(elb: ELBv2Backend, target_id: str) -> elbv2.HealthTimeline | None:
@@ -564,5 +696,56 @@ def _task_health(elb: ELBv2Backend, target_id: str) -> elbv2.HealthTimeline | No
     return task.health_timeline if task is not None else None
 
 
+def _marks_dirty(original: Callable[..., Service]) -> Callable[..., Service]:
+    """moto's own create/update_service (reached by the API, CloudFormation or a test): the service
+    changed, whichever way it was changed."""
+
+    def changed(self: EC2ContainerServiceBackend, *args: Any, **kwargs: Any) -> Service:
+        service = original(self, *args, **kwargs)
+        mark_dirty(service)
+        return service
+
+    return changed
+
+
+def _tracks_created(original: Callable[..., Any]) -> Callable[..., Any]:
+    def create_network_interface(self: Any, *args: Any, **kwargs: Any) -> Any:
+        eni = original(self, *args, **kwargs)
+        book: _Addresses | None = self.__dict__.get("_meshshift_addresses")
+        if book is not None:
+            with book.lock:
+                book.add(eni.id, eni.private_ip_address)
+        return eni
+
+    return create_network_interface
+
+
+def _tracks_deleted(original: Callable[..., None]) -> Callable[..., None]:
+    def delete_network_interface(self: Any, eni_id: str) -> None:
+        original(self, eni_id)
+        _forget_eni(self, eni_id)
+
+    return delete_network_interface
+
+
+_installed = False
+
+
 def install() -> None:
+    global _installed
+    if _installed:
+        return
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
+
     elbv2.task_lookup = _task_health
+    backend = EC2ContainerServiceBackend
+    backend.create_service = _marks_dirty(backend.create_service)  # type: ignore[method-assign]
+    backend.update_service = _marks_dirty(backend.update_service)  # type: ignore[method-assign]
+    eni_backend = NetworkInterfaceBackend
+    eni_backend.create_network_interface = _tracks_created(  # type: ignore[method-assign]
+        eni_backend.create_network_interface
+    )
+    eni_backend.delete_network_interface = _tracks_deleted(  # type: ignore[method-assign]
+        eni_backend.delete_network_interface
+    )
+    _installed = True

@@ -20,7 +20,7 @@ import pytest
 from botocore.config import Config
 from typer.testing import CliRunner
 
-from meshshift.sim.aws import account
+from meshshift.sim.aws import account, ecs_tasks
 from meshshift.sim.aws import settings as sim_settings
 from meshshift.sim.aws.settings import ManualClock
 from meshshift.workers.cli import app as cli
@@ -469,3 +469,142 @@ def test_tasks_spread_over_the_services_subnets_and_fail_only_when_all_are_full(
     overflow = acct.service("overflow")
     assert overflow["runningCount"] == 6  # the 20 addresses are taken
     assert f"no free IP address left in subnet(s) {small[0]}, {small[1]}" in overflow["events"][0]["message"]
+
+
+# --- what the scheduler looks at on each call -------------------------------------------------------
+
+
+def _scale_up(acct: Account) -> None:
+    client("ecs").update_service(cluster=CLUSTER, service="checkout", desiredCount=3)
+
+
+def _new_deployment(acct: Account) -> None:
+    client("ecs").update_service(cluster=CLUSTER, service="checkout", forceNewDeployment=True)
+
+
+def _stop_a_task(acct: Account) -> None:
+    ecs = client("ecs")
+    arn = ecs.list_tasks(cluster=CLUSTER, serviceName="checkout")["taskArns"][0]
+    ecs.stop_task(cluster=CLUSTER, task=arn, reason="test")
+
+
+def _scale_up_inside_moto(acct: Account) -> None:
+    # As CloudFormation would: moto's own update_service, not the ECS API the extensions wrap.
+    from moto.ecs.models import ecs_backends
+
+    ecs_backends[account.DEFAULT_ACCOUNT][REGION].update_service(
+        {"cluster": CLUSTER, "service": "checkout", "desired_count": 3}
+    )
+
+
+def _delete(acct: Account) -> None:
+    client("ecs").update_service(cluster=CLUSTER, service="checkout", desiredCount=0)
+    client("ecs").delete_service(cluster=CLUSTER, service="checkout")
+
+
+@pytest.mark.parametrize(
+    ("change", "running_after", "status_after"),
+    [
+        (_scale_up, 3, "ACTIVE"),
+        (_new_deployment, 2, "ACTIVE"),
+        (_stop_a_task, 2, "ACTIVE"),
+        (_scale_up_inside_moto, 3, "ACTIVE"),
+        (_delete, 0, "INACTIVE"),
+    ],
+    ids=["scale-up", "new-deployment", "stop-task", "scale-up-inside-moto", "delete"],
+)
+def test_a_settled_service_is_brought_up_to_date_again_after_a_change(
+    acct: Account, sim_clock: ManualClock, change: Any, running_after: int, status_after: str
+) -> None:
+    """Only services that may not have settled are scheduled on each call: a settled one must come
+    back into that set with every change, or its new tasks would stay PROVISIONING for ever."""
+    acct.create_service()
+    client("ecs").create_service(
+        cluster=CLUSTER,
+        serviceName="bystander",
+        taskDefinition="checkout",
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": [acct.subnet], "securityGroups": [acct.sg]}},
+    )
+    assert ecs_tasks.unsettled(account.DEFAULT_ACCOUNT, REGION) == [f"{CLUSTER}:checkout", f"{CLUSTER}:bystander"]
+    sim_clock.advance(120)
+    assert counts(acct.service()) == (2, 0, [("PRIMARY", "COMPLETED")])
+    assert ecs_tasks.unsettled(account.DEFAULT_ACCOUNT, REGION) == []
+
+    change(acct)
+    assert ecs_tasks.unsettled(account.DEFAULT_ACCOUNT, REGION) == [f"{CLUSTER}:checkout"]
+    # ECS acts as time passes; the simulation acts on the calls made meanwhile, one per step here.
+    for step in (0, 40, 30, 60, 15, 15):  # placed, running, healthy, drained, stopped, steady
+        sim_clock.advance(step)
+        service = acct.service()
+    assert service["status"] == status_after
+    assert sorted(acct.task_ips().values()).count("RUNNING") == running_after
+    if status_after == "ACTIVE":
+        assert counts(service) == (running_after, 0, [("PRIMARY", "COMPLETED")])
+        assert list(acct.targets().values()) == ["healthy"] * running_after
+    assert ecs_tasks.unsettled(account.DEFAULT_ACCOUNT, REGION) == []
+    assert acct.service("bystander")["runningCount"] == 1
+
+
+def test_a_failing_service_is_scheduled_until_it_has_settled_again(acct: Account, sim_clock: ManualClock) -> None:
+    acct.create_service()
+    sim_clock.advance(120)
+    assert counts(acct.service()) == (2, 0, [("PRIMARY", "COMPLETED")])
+    assert ecs_tasks.unsettled(account.DEFAULT_ACCOUNT, REGION) == []
+    account.set_service_failing(CLUSTER, "checkout", True)
+    assert ecs_tasks.unsettled(account.DEFAULT_ACCOUNT, REGION) == [f"{CLUSTER}:checkout"]
+    client("ecs").update_service(cluster=CLUSTER, service="checkout", forceNewDeployment=True)
+    # The new tasks never pass their health checks, so the old ones stay and the rollout never ends.
+    sim_clock.advance(40)
+    assert counts(acct.service()) == (4, 0, [("PRIMARY", "IN_PROGRESS"), ("ACTIVE", "COMPLETED")])
+    sim_clock.advance(600)
+    assert counts(acct.service()) == (4, 0, [("PRIMARY", "IN_PROGRESS"), ("ACTIVE", "COMPLETED")])
+    assert ecs_tasks.unsettled(account.DEFAULT_ACCOUNT, REGION) == [f"{CLUSTER}:checkout"]
+    account.set_service_failing(CLUSTER, "checkout", False)
+    for step in (30, 60, 15, 15):  # healthy, old ones drained, stopped, steady
+        sim_clock.advance(step)
+        service = acct.service()
+    assert counts(service) == (2, 0, [("PRIMARY", "COMPLETED")])
+    assert ecs_tasks.unsettled(account.DEFAULT_ACCOUNT, REGION) == []
+
+
+def test_addresses_held_by_other_enis_are_given_to_tasks_once_freed(acct: Account, sim_clock: ManualClock) -> None:
+    """Placement keeps an index of the addresses ENIs hold: ENIs created and deleted through EC2 and
+    the ENIs of stopped tasks must move it, or a task would get a taken address or never a freed one."""
+    ec2 = client("ec2")
+    vpc = ec2.describe_subnets(SubnetIds=[acct.subnet])["Subnets"][0]["VpcId"]
+    small = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.9.0/28", AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    # A /28 has 10 addresses for tasks here, .5 to .14; other ENIs hold all but .14.
+    held = {
+        f"10.40.9.{n}": ec2.create_network_interface(SubnetId=small, PrivateIpAddress=f"10.40.9.{n}")[
+            "NetworkInterface"
+        ]["NetworkInterfaceId"]
+        for n in range(5, 14)
+    }
+    client("ecs").create_service(
+        cluster=CLUSTER,
+        serviceName="tight",
+        taskDefinition="checkout",
+        desiredCount=2,
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": [small], "securityGroups": [acct.sg]}},
+    )
+    sim_clock.advance(40)
+    assert acct.task_ips("tight") == {"10.40.9.14": "RUNNING"}
+    assert "no free IP address left in subnet(s)" in acct.service("tight")["events"][0]["message"]
+
+    ec2.delete_network_interface(NetworkInterfaceId=held["10.40.9.7"])
+    acct.service("tight")  # ECS places the task on its next pass (here: the next ECS call)
+    sim_clock.advance(40)
+    assert acct.task_ips("tight") == {"10.40.9.14": "RUNNING", "10.40.9.7": "RUNNING"}
+
+    # A stopped task's ENI is deleted: its address goes to the next task.
+    client("ecs").update_service(cluster=CLUSTER, service="tight", desiredCount=1)
+    sim_clock.advance(15)  # SIGTERM to STOPPED (no target to drain)
+    stopped = [ip for ip, status in acct.task_ips("tight").items() if status == "STOPPED"]
+    assert len(stopped) == 1
+    client("ecs").update_service(cluster=CLUSTER, service="tight", desiredCount=2)
+    sim_clock.advance(40)
+    running = sorted(ip for ip, status in acct.task_ips("tight").items() if status == "RUNNING")
+    assert running == ["10.40.9.14", "10.40.9.7"]
