@@ -120,10 +120,14 @@ def build_queries(sources: MetricSources) -> tuple[list[MetricQuery], list[str]]
             MetricQuery("green", "p99_ms", ECS_NAMESPACE, "TargetResponseTime", target, "p99"),
             MetricQuery("green", "active_connections", ECS_NAMESPACE, "ActiveConnectionCount", inbound, "Maximum"),
         ]
-        notes.append(
-            f"Service Connect {sc.cluster}: blue service {sc.blue_service} runs in App Mesh and publishes no "
-            "Service Connect metrics; blue's traffic is measured at the edge (ALB) only."
+        # One note per cluster, naming no service: at 2,000 services one note each made a 321 KB
+        # result, and the note is the same for every blue service.
+        note = (
+            f"Service Connect {sc.cluster}: blue's services run in App Mesh and publish no Service Connect "
+            "metrics; blue's traffic is measured at the edge (ALB) only."
         )
+        if note not in notes:
+            notes.append(note)
     return queries, notes
 
 

@@ -269,3 +269,21 @@ def test_poll_alarms_empty_list_makes_no_call(aws_clients: AwsClients) -> None:
         MetricsActivities(aws_clients).poll_alarms, PollAlarmsInput(aws=CTX, alarm_names=[])
     )
     assert result.alarms == [] and result.missing == []
+
+
+def test_many_services_of_a_cluster_share_one_note() -> None:
+    """One note per cluster, whatever the number of services (2,000 notes made a 321 KB result)."""
+    many = MetricSources(
+        service_connect=[
+            ServiceConnectMetricSource(
+                cluster="shop", blue_service=f"s{i}", green_service=f"s{i}-sc", discovery_name=f"s{i}"
+            )
+            for i in range(500)
+        ]
+    )
+    queries, notes = build_queries(many)
+    assert len(queries) == 4 * 500
+    assert notes == [
+        "Service Connect shop: blue's services run in App Mesh and publish no Service Connect metrics; blue's "
+        "traffic is measured at the edge (ALB) only."
+    ]
