@@ -137,6 +137,10 @@ _RATE_FIELD = {
 }
 
 
+# Connections kept per AWS service: a worker's default activity and compensation slots.
+DEFAULT_POOL_CONNECTIONS = 60
+
+
 class AwsClients:
     """Builds each boto3 client once per (service, region); thread-safe.
 
@@ -150,10 +154,16 @@ class AwsClients:
         limiter: RateLimiter | None = None,
         max_attempts: int = 10,
         hooks: list[tuple[str, Callable[..., Any]]] | None = None,
+        max_pool_connections: int = DEFAULT_POOL_CONNECTIONS,
     ) -> None:
         self._session = session or boto3.Session()
         self._limiter = limiter or RateLimiter()
-        self._config = Config(retries={"mode": "standard", "max_attempts": max_attempts})
+        # One client per AWS service is shared by every activity thread: with botocore's default
+        # pool of 10 connections, an 11th concurrent call opens a new connection and the pool
+        # discards one after it (a new TLS handshake per call on AWS). The worker passes its slots.
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": max_attempts}, max_pool_connections=max_pool_connections
+        )
         self._hooks = list(hooks or [])
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()

@@ -28,7 +28,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from meshshift.activities.aws import AwsClients, RateLimiter
-from meshshift.workers.worker import build_worker
+from meshshift.workers.worker import DEFAULT_MAX_CONCURRENT_COMPENSATIONS, build_worker
 
 STATS_INTERVAL = 0.1
 
@@ -97,6 +97,7 @@ async def _main(args: argparse.Namespace) -> None:
                 # Without the lane: one lane for every call, to measure what the lane is worth.
                 limiter=RateLimiter(reserve=0.0) if args.no_priority_lane else None,
                 hooks=bench_hooks(counter, args.aws_latency_ms),
+                max_pool_connections=args.max_concurrent_activities + DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
             ),
             args.max_concurrent_activities,
             activity_executor=executor,

@@ -337,7 +337,10 @@ async def _serve_until_stopped(settings: WorkerSettings, stop: asyncio.Event, ob
         worker = build_worker(
             client,
             settings.task_queue,
-            AwsClients(hooks=chaos_hooks(os.environ)),
+            AwsClients(
+                hooks=chaos_hooks(os.environ),
+                max_pool_connections=settings.max_concurrent_activities + settings.max_concurrent_compensations,
+            ),
             settings.max_concurrent_activities,
             max_concurrent_compensations=settings.max_concurrent_compensations,
             activity_executor=executor,

@@ -13,6 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from meshshift.activities.aws import AwsClients, RateLimiter, _heartbeat_while_waiting, aws_errors, priority_call
 from meshshift.activities.edge.activities import EdgeActivities
 from meshshift.migration.constants import COMPENSATION_PRIORITY_KEY
+from meshshift.migration.contracts import AwsContext
 from tests.fixtures_aws import VirtualClock
 
 
@@ -147,3 +148,11 @@ def test_connection_errors_are_retryable() -> None:
     with pytest.raises(ApplicationError) as info, aws_errors("describe"):
         raise EndpointConnectionError(endpoint_url="https://ecs.us-east-1.amazonaws.com")
     assert not info.value.non_retryable
+
+
+def test_each_client_keeps_a_connection_for_every_concurrent_call() -> None:
+    """botocore keeps 10 connections per client by default: an 11th concurrent activity call on
+    the shared client would open (on AWS: handshake) a new connection and have it thrown away."""
+    clients = AwsClients(max_pool_connections=75)
+    assert clients.ecs(AwsContext(region="us-east-1")).meta.config.max_pool_connections == 75
+    assert AwsClients().route53(AwsContext(region="us-east-1")).meta.config.max_pool_connections == 60
