@@ -25,7 +25,7 @@ from meshshift.migration.contracts import (
     GreenServicePlan,
     ServiceConnectConfiguration,
 )
-from meshshift.migration.translate_routing import decisions_for
+from meshshift.migration.translate_routing import mesh_index
 
 _MESH_SOURCE = {AppMeshStatus.AVAILABLE: FactSource.APP_MESH, AppMeshStatus.SNAPSHOT: FactSource.SNAPSHOT}
 
@@ -92,10 +92,11 @@ def _mesh_backends(
     mesh: AppMeshInventory | None = discovery.appmesh
     if mesh is None or node is None:
         return []
-    found = next((n for n in mesh.virtual_nodes if n.name == node), None)
+    index = mesh_index(mesh)
+    found = index.nodes.get(node)
     if found is None:
         return []
-    providers = {d.virtual_service: set(d.targets) for d in decisions_for(mesh)}
+    providers = index.targets_of
     out = []
     for backend in sorted(set(found.backends)):
         # Only a backend whose provider a service of the spec runs must be answered by green; the

@@ -47,6 +47,8 @@ from meshshift.migration.translate_routing import (
     RoutingDecision,
     aliases_for,
     decisions_for,
+    decisions_reaching,
+    mesh_index,
     retry_items,
     route_timeouts,
     routing_item,
@@ -185,7 +187,7 @@ def _resolve_node(
             )
     if appmesh is None or node_name is None:
         return node_name, None, notes
-    node = next((n for n in appmesh.virtual_nodes if n.name == node_name), None)
+    node = mesh_index(appmesh).nodes.get(node_name)
     if node is None:
         notes.append(
             f"virtual node {node_name!r} is not in mesh {appmesh.mesh_name!r}: "
@@ -202,7 +204,7 @@ def _mesh_side(
         return _MeshSide()
     decisions = decisions_for(appmesh)
     per_request, idle, timeout_items = route_timeouts(service, node.name, appmesh, ports)
-    routing = [routing_item(service, node.name, d) for d in decisions]
+    routing = [routing_item(service, node.name, d) for d in decisions_reaching(appmesh, node.name)]
     return _MeshSide(
         aliases=aliases_for(node.name, appmesh, ports, decisions),
         per_request=per_request,

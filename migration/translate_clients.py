@@ -25,7 +25,7 @@ from meshshift.migration.contracts import (
     UntranslatableItem,
 )
 from meshshift.migration.translate_listeners import MTLS_NEXT_STEP, TLS_NEXT_STEP, certificate_source
-from meshshift.migration.translate_routing import RoutingDecision
+from meshshift.migration.translate_routing import RoutingDecision, mesh_index
 from meshshift.migration.translate_taskdef import ServedPort
 
 
@@ -85,7 +85,7 @@ def node_for_registrations(registrations: list[CloudMapRegistration], mesh: AppM
     if mesh is None:
         return None
     for registration in registrations:
-        for node in sorted(mesh.virtual_nodes, key=lambda n: n.name):
+        for node in mesh_index(mesh).nodes_by_name:
             if (
                 registration.service
                 and node.cloud_map_service == registration.service
@@ -132,7 +132,7 @@ def unmigrated_backend_items(
 ) -> list[UntranslatableItem]:
     """Backends of ``node`` that no service of the spec provides: green keeps calling them outside
     Service Connect, so they must outlive blue."""
-    nodes = {n.name: n for n in mesh.virtual_nodes}
+    nodes = mesh_index(mesh).nodes
     items = []
     for backend in sorted(set(node.backends)):
         decision = decisions.get(backend)

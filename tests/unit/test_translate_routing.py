@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from meshshift.migration import translate_routing
 from meshshift.migration.contracts import (
     AppMeshInventory,
+    AppMeshListener,
     AppMeshMatch,
     AppMeshRetryPolicy,
     AppMeshRouteTarget,
+    AppMeshVirtualRouter,
     AppMeshVirtualService,
 )
 from meshshift.migration.translate import translate_service
@@ -193,3 +200,54 @@ def test_translated_path_routed_services_keep_their_own_settings_and_report_the_
     assert svc.clientAliases == [] and svc.discoveryName == "red"
     assert out.task_definition.containerDefinitions[0].portMappings[0].appProtocol == "http"
     assert [u.app_mesh_construct for u in out.untranslatable] == ["route match"]
+
+
+def _many_routed_services(count: int) -> AppMeshInventory:
+    names = [f"s{i}" for i in range(count)]
+    return AppMeshInventory(
+        mesh_name="m",
+        virtual_nodes=[node(f"{n}-vn") for n in names],
+        virtual_services=[AppMeshVirtualService(name=f"{n}.m.local", provider_router=f"{n}-router") for n in names],
+        virtual_routers=[
+            AppMeshVirtualRouter(name=f"{n}-router", listeners=[AppMeshListener(port=80, protocol="http")])
+            for n in names
+        ],
+        routes=[route("default", (f"{n}-vn", 1), router=f"{n}-router") for n in names],
+    )
+
+
+def test_each_virtual_service_is_routed_once_per_mesh_not_once_per_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every service's translation asked for every virtual service's routing: cubic in the number
+    of services (273 s to plan 1,000). The mesh's decisions are made once and looked up."""
+    mesh = _many_routed_services(40)
+    calls: list[str] = []
+    original = translate_routing.route_virtual_service
+
+    def counted(vs: AppMeshVirtualService, *args: Any) -> Any:
+        calls.append(vs.name)
+        return original(vs, *args)
+
+    monkeypatch.setattr(translate_routing, "route_virtual_service", counted)
+    results = [
+        translate_service(
+            plain_task_definition(f"s{i}"),
+            service_name=f"s{i}",
+            family_suffix="-sc",
+            appmesh=mesh,
+            virtual_node_name=f"s{i}-vn",
+        )
+        for i in range(40)
+    ]
+    assert sorted(calls) == sorted(vs.name for vs in mesh.virtual_services)
+    # And each service still takes its own alias, on the router's port.
+    assert [[(a.dnsName, a.port) for s in r.services for a in s.clientAliases] for r in results] == [
+        [(f"s{i}.m.local", 80)] for i in range(40)
+    ]
+
+
+def test_the_mesh_index_follows_an_inventory_that_grew() -> None:
+    mesh = _many_routed_services(2)
+    assert [d.virtual_service for d in decisions_for(mesh)] == ["s0.m.local", "s1.m.local"]
+    mesh.virtual_services.append(AppMeshVirtualService(name="s9.m.local", provider_node="s0-vn"))
+    assert [d.virtual_service for d in decisions_for(mesh)] == ["s0.m.local", "s1.m.local", "s9.m.local"]
+    assert decisions_for(mesh) == decisions_for(mesh.model_copy(deep=True))
