@@ -235,8 +235,13 @@ def plan_in_steps(spec: MigrationSpec, discovery: BlueDiscovery) -> Generator[No
     warnings.extend(blue.warnings)
     services = yield from _green_plans(spec, blue.services, blue.ingress, warnings)
     workers = yield from _green_plans(spec, blue.workers, blue.ingress, warnings)
+    # The plan-wide passes below take about 1 s together at 5,000 services: a pause between them
+    # when the plan is that large (a small plan keeps its one workflow task).
+    large = len(services) + len(workers) >= STEP_SERVICES
 
     warnings.extend(align_alias_ports([*services, *workers], discovery))
+    if large:
+        yield
     blue_by_name: dict[str, BlueService] = {}
     for found in [*discovery.services, *discovery.async_workers]:
         blue_by_name.setdefault(found.name, found)
@@ -249,10 +254,14 @@ def plan_in_steps(spec: MigrationSpec, discovery: BlueDiscovery) -> Generator[No
     configs = [p.service_connect for p in [*services, *workers]]
     warnings.extend(make_discovery_names_unique(configs))
     warnings.extend(drop_duplicate_aliases(configs))
+    if large:
+        yield
     # After the green plans: the checks compare the edge with the ports green serves. Raises on an error.
     preflight_warnings, preflight = judge(edge_preflight(spec, discovery, [*services, *workers]))
     warnings.extend(preflight_warnings)
     missing = _backend_gate(spec, discovery, [*services, *workers], warnings)
+    if large:
+        yield
     for green in [*services, *workers]:
         if green.green_task is not None and green.task_definition is not None:
             green.green_task = sealed(green.green_task, green.task_definition)

@@ -128,8 +128,9 @@ def test_planning_in_steps_pauses_every_step_and_plans_as_in_one_go(
             stepped = done.value
             break
         pauses += 1
-    # One pause per blue service translated, one per green service planned.
-    assert pauses == len(spec.blue.services) + len(stepped.services) + len(stepped.async_workers)
+    # One pause per blue service translated, one per green service planned, and three between the
+    # plan-wide passes of a plan of STEP_SERVICES or more.
+    assert pauses == len(spec.blue.services) + len(stepped.services) + len(stepped.async_workers) + 3
     assert stepped == whole
 
 
