@@ -75,6 +75,7 @@ async def test_every_benchmark_runs_at_tiny_scale(tmp_path: Path) -> None:
     assert results["step"]["raised_limits"]["overhead_seconds"]["n"] == 5
     run = results["large"]["runs"][0]
     assert run["services"] == 3 and run["aws_calls"] > 0 and run["history_events"] > 0
+    assert run["continue_as_new_input_bytes"] > 0, "the large run continues-as-new at the first gate"
     assert run["aws_calls_by_service"]["ecs"] > 0
     assert run["worker_peak_rss_mb"] > 0
     rounds = results["many"]["rounds"]
