@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 WORKFLOW_TYPE = "MeshMigration"
 DEFAULT_TASK_QUEUE = "mesh-migration"
 TASK_QUEUE_ENV = "MESHSHIFT_TASK_QUEUE"
@@ -55,3 +57,10 @@ def workflow_id(spec_name: str) -> str:
 
 def app_name_from_workflow_id(wf_id: str) -> str:
     return wf_id.removeprefix(WORKFLOW_ID_PREFIX)
+
+
+# The migration's workflow task timeout (Temporal's default is 10 s). A worker that restarts, or
+# that lost the run from its cache, replays the run's history in one workflow task: about 16 s for
+# the first run of a 5,000-service migration (planning to the first gate). With 10 s that task would
+# time out on every attempt. Temporal allows up to 120 s.
+WORKFLOW_TASK_TIMEOUT = timedelta(minutes=1)

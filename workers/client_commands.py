@@ -234,6 +234,7 @@ async def start_migration(
             document,
             id=wf_id,
             task_queue=settings.task_queue,
+            task_timeout=k.WORKFLOW_TASK_TIMEOUT,
             # One running migration per app: a second start fails while one runs; a finished
             # (completed or rolled back) migration may be started again.
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,

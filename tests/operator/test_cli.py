@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 from temporalio.testing import WorkflowEnvironment
 
-from meshshift.migration.constants import workflow_id
+from meshshift.migration.constants import WORKFLOW_TASK_TIMEOUT, workflow_id
 from meshshift.migration.state import MigrationStatus, Phase, RollbackPayload
 from meshshift.workers.connection import TemporalSettings
 from meshshift.workers.progress import follow
@@ -39,6 +39,9 @@ async def test_start_duplicate_status_approve_rollback_history(
 
     handle = env_local.client.get_workflow_handle(wf_id)
     await wait_for(handle, gate_open(1), "the first gate")
+    # Long enough to replay a large migration's history after a worker restart.
+    config = (await handle.describe()).raw_description.execution_config
+    assert config.default_workflow_task_timeout.ToTimedelta() == WORKFLOW_TASK_TIMEOUT
 
     status = await cli("status", m.name, *m.opts())
     assert status.exit_code == 0, status.text
