@@ -9,16 +9,19 @@ from typing import Any
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
 from bench.observe import Published, published
-from meshshift.migration.constants import WORKFLOW_TYPE, workflow_id
+from meshshift.migration.constants import WORKFLOW_TASK_TIMEOUT, WORKFLOW_TYPE, workflow_id
 from meshshift.migration.state import MigrationInput, RunOptions
 
 
 async def start(
     client: Client, task_queue: str, spec: dict[str, Any], options: RunOptions | None = None
 ) -> WorkflowHandle[Any, Any]:
-    """Start the migration of ``spec``; with ``options``, as the input a continue-as-new carries them."""
+    """Start the migration of ``spec`` as ``meshshift start`` does; with ``options``, as the input a
+    continue-as-new carries them."""
     body: Any = MigrationInput.envelope(spec, options=options).model_dump(mode="json") if options else spec
-    return await client.start_workflow(WORKFLOW_TYPE, body, id=workflow_id(spec["name"]), task_queue=task_queue)
+    return await client.start_workflow(
+        WORKFLOW_TYPE, body, id=workflow_id(spec["name"]), task_queue=task_queue, task_timeout=WORKFLOW_TASK_TIMEOUT
+    )
 
 
 ENDED_PHASES = frozenset({"failed", "rolled_back"})
