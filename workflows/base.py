@@ -84,6 +84,9 @@ PATCH_PLANNING_IN_STEPS = "planning-in-steps"
 # paging.BATCH_SERVICES (at 5,000 services wait_services_stable's result was 765 KB, collect_metrics'
 # input 515 KB).
 PATCH_BOUNDED_PAYLOADS = "service-batches"
+# Issue 22: provisioning more than paging.PROVISION_CHUNK services goes a chunk at a time and may
+# continue-as-new between chunks, so that no run's history holds every provisioning.
+PATCH_PROVISION_IN_CHUNKS = "provisioning-in-chunks"
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"

@@ -58,6 +58,7 @@ from meshshift.workflows.base import (
     PATCH_BACKEND_RECHECK,
     PATCH_PAGED_DISCOVERY,
     PATCH_PLANNING_IN_STEPS,
+    PATCH_PROVISION_IN_CHUNKS,
     SYSTEM_ACTOR,
     InputT,
     _Abort,
@@ -273,8 +274,11 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         )
         self._state.namespace = namespace
         targets = [*plan.services, *plan.async_workers]
-        provisioned = await self._interruptible(self._provision_all(spec, namespace, targets))
-        self._state.provisioned = provisioned
+        if len(targets) > paging.PROVISION_CHUNK and workflow.patched(PATCH_PROVISION_IN_CHUNKS):
+            await self._provision_in_chunks(spec, namespace, targets)
+        else:
+            self._state.provisioned = await self._interruptible(self._provision_all(spec, namespace, targets))
+        provisioned = self._state.provisioned
         for service in provisioned:
             for mismatch in service.mismatches:
                 self._warn(f"green service {service.service_name} differs from the plan: {mismatch}")
@@ -285,6 +289,23 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             f"{len(provisioned)} green services in {namespace.name} ({created} created, {len(provisioned) - created} "
             "already there)",
         )
+
+    async def _provision_in_chunks(
+        self,
+        spec: MigrationSpec,
+        namespace: contracts.NamespaceResult,
+        targets: Sequence[contracts.GreenServicePlan],
+    ) -> None:
+        """A chunk of PROVISION_CHUNK services at a time, each recorded as it completes; between
+        chunks the run may continue-as-new, and the next run provisions what is left."""
+        state = self._state
+        done = {p.service_name for p in state.provisioned}
+        left = [t for t in targets if t.green_service not in done]
+        for chunk in paging.pages(left, paging.PROVISION_CHUNK):
+            state.provisioned.extend(await self._interruptible(self._provision_all(spec, namespace, chunk)))
+            self._audit(SYSTEM_ACTOR, "provisioning", f"{len(state.provisioned)} of {len(targets)} green services")
+            if len(state.provisioned) < len(targets) and self._should_continue_as_new():
+                await self._continue_as_new()
 
     async def _provision_all(
         self,

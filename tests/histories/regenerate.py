@@ -30,8 +30,9 @@ HERE = Path(__file__).parent
 HAPPY = HERE / "happy_path.json"
 ROLLBACK = HERE / "rollback.json"
 LARGE = HERE / "large.json"
-# The large history plans in steps and batches its service lists (patches planning-in-steps and
-# service-batches) at these sizes, so that a short history crosses both; its replay uses them too.
+# The large history plans in steps, batches its service lists and provisions in chunks (patches
+# planning-in-steps, service-batches, provisioning-in-chunks) at these sizes, so that a short history
+# crosses all three; its replay uses them too.
 LARGE_SERVICES = 60
 LARGE_STEP = 25
 
@@ -85,13 +86,15 @@ async def rollback(env: WorkflowEnvironment) -> str:
 
 @contextmanager
 def large_sizes() -> Iterator[None]:
-    """STEP_SERVICES and BATCH_SERVICES at the large history's sizes (1,000 and 100 in production)."""
-    saved = (plan_translation.STEP_SERVICES, plan.STEP_SERVICES, paging.BATCH_SERVICES)
-    plan_translation.STEP_SERVICES = plan.STEP_SERVICES = paging.BATCH_SERVICES = LARGE_STEP
+    """STEP_SERVICES, BATCH_SERVICES and PROVISION_CHUNK at the large history's sizes (1,000, 100
+    and 1,000 in production)."""
+    saved = (plan_translation.STEP_SERVICES, plan.STEP_SERVICES, paging.BATCH_SERVICES, paging.PROVISION_CHUNK)
+    plan_translation.STEP_SERVICES = plan.STEP_SERVICES = LARGE_STEP
+    paging.BATCH_SERVICES = paging.PROVISION_CHUNK = LARGE_STEP
     try:
         yield
     finally:
-        plan_translation.STEP_SERVICES, plan.STEP_SERVICES, paging.BATCH_SERVICES = saved
+        plan_translation.STEP_SERVICES, plan.STEP_SERVICES, paging.BATCH_SERVICES, paging.PROVISION_CHUNK = saved
 
 
 async def large(env: WorkflowEnvironment) -> str:

@@ -8,6 +8,7 @@ import json
 import pytest
 from temporalio.client import WorkflowQueryFailedError
 
+from meshshift.migration import paging
 from meshshift.migration.constants import QUERY_PLAN_SERVICES
 from meshshift.migration.state import (
     PLAN_SERVICES_SHOWN,
@@ -119,7 +120,11 @@ def test_a_damaged_compressed_state_is_refused_by_name() -> None:
 MANY = 2 * PLAN_SERVICES_SHOWN + 20
 
 
-async def test_a_large_plan_survives_continue_as_new_compressed_and_is_read_in_pages(env_local, task_queue) -> None:
+async def test_a_large_plan_survives_continue_as_new_compressed_and_is_read_in_pages(
+    env_local, task_queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Provisioning goes 100 services at a time and may continue-as-new between chunks (1,000 in production).
+    monkeypatch.setattr(paging, "PROVISION_CHUNK", 100)
     body = fast_spec(ramp={"steps": [50, 100], "bake": "PT2M"})
     body["blue"]["services"] = [f"svc-{i:03d}" for i in range(MANY)]
     world = world_for(body)
@@ -144,6 +149,12 @@ async def test_a_large_plan_survives_continue_as_new_compressed_and_is_read_in_p
         first_page = await latest.query(QUERY_PLAN_SERVICES, result_type=PlanServicesPage)
         await handle.terminate("test done")
     assert isinstance(carried["resume"], str), "the plan should have been carried compressed"
+    # Two continue-as-new during provisioning (after 100 and 200 of 221), then each service
+    # provisioned exactly once across the runs.
+    assert first.runs >= 3
+    assert world.calls["provision_green_service"] == len(green)
+    provisioned = [e.detail for e in first.events if e.kind == "provisioned"]
+    assert provisioned and provisioned[-1].startswith(f"{len(green)} green services")
     assert during.plan is not None and during.plan_services_total == len(green)
     assert len(during.plan.services) + len(during.plan.async_workers) == PLAN_SERVICES_SHOWN
     assert [p.blue_service for page in pages for p in page.services] == green
