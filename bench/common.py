@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistory
 
 from bench.observe import Published, published
 from meshshift.migration.constants import WORKFLOW_TASK_TIMEOUT, WORKFLOW_TYPE, workflow_id
@@ -76,6 +76,20 @@ async def wait_published(
             )
 
     return await asyncio.wait_for(find(), timeout)
+
+
+async def run_histories(client: Client, handle: WorkflowHandle[Any, Any]) -> list[WorkflowHistory]:
+    """The history of every run of the migration so far, first to latest (continue-as-new ends a run
+    with the next run's id)."""
+    histories: list[WorkflowHistory] = []
+    run_id: str | None = handle.first_execution_run_id
+    while run_id:
+        history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        continued = last.HasField("workflow_execution_continued_as_new_event_attributes")
+        run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id if continued else None
+    return histories
 
 
 async def publications(handle: WorkflowHandle[Any, Any]) -> list[Published]:
