@@ -84,15 +84,28 @@ class Account:
         )
         return arn
 
-    def create_service(self, name: str = "checkout", count: int = 2, **extra: Any) -> dict[str, Any]:
+    def create_service(
+        self,
+        name: str = "checkout",
+        count: int = 2,
+        *,
+        subnet: str | None = None,
+        behind_group: bool = True,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """The checkout task definition as a Fargate service, in the account's subnet (or ``subnet``)
+        and, unless ``behind_group`` is False, behind the account's target group."""
+        if behind_group:
+            extra["loadBalancers"] = [{"targetGroupArn": self.group, "containerName": "app", "containerPort": 9090}]
         service: dict[str, Any] = client("ecs").create_service(
             cluster=CLUSTER,
             serviceName=name,
             taskDefinition="checkout",
             desiredCount=count,
             launchType="FARGATE",
-            networkConfiguration={"awsvpcConfiguration": {"subnets": [self.subnet], "securityGroups": [self.sg]}},
-            loadBalancers=[{"targetGroupArn": self.group, "containerName": "app", "containerPort": 9090}],
+            networkConfiguration={
+                "awsvpcConfiguration": {"subnets": [subnet or self.subnet], "securityGroups": [self.sg]}
+            },
             **extra,
         )["service"]
         return service
@@ -519,14 +532,7 @@ def test_a_settled_service_is_brought_up_to_date_again_after_a_change(
     """Only services that may not have settled are scheduled on each call: a settled one must come
     back into that set with every change, or its new tasks would stay PROVISIONING for ever."""
     acct.create_service()
-    client("ecs").create_service(
-        cluster=CLUSTER,
-        serviceName="bystander",
-        taskDefinition="checkout",
-        desiredCount=1,
-        launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": [acct.subnet], "securityGroups": [acct.sg]}},
-    )
+    acct.create_service("bystander", 1, behind_group=False)
     assert ecs_tasks.unsettled(account.DEFAULT_ACCOUNT, REGION) == [f"{CLUSTER}:checkout", f"{CLUSTER}:bystander"]
     sim_clock.advance(120)
     assert counts(acct.service()) == (2, 0, [("PRIMARY", "COMPLETED")])
@@ -582,14 +588,7 @@ def test_addresses_held_by_other_enis_are_given_to_tasks_once_freed(acct: Accoun
         ]["NetworkInterfaceId"]
         for n in range(5, 14)
     }
-    client("ecs").create_service(
-        cluster=CLUSTER,
-        serviceName="tight",
-        taskDefinition="checkout",
-        desiredCount=2,
-        launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": [small], "securityGroups": [acct.sg]}},
-    )
+    acct.create_service("tight", 2, subnet=small, behind_group=False)
     sim_clock.advance(40)
     assert acct.task_ips("tight") == {"10.40.9.14": "RUNNING"}
     assert "no free IP address left in subnet(s)" in acct.service("tight")["events"][0]["message"]
