@@ -218,7 +218,10 @@ def test_targets_nothing_answers_for_are_unhealthy(
     """Pre-registering made-up IPs in green's group proves nothing: their checks time out."""
     app = blue.seed_blue(with_mesh=False)
     arn = app.green_target_groups["frontend"]
-    blue.client("elbv2").register_targets(TargetGroupArn=arn, Targets=[{"Id": "10.0.1.250", "Port": 8080}])
+    # Blue's tasks get random addresses in the subnet: a fixed one would sometimes be a task's.
+    held = {eni["PrivateIpAddress"] for eni in blue.client("ec2").describe_network_interfaces()["NetworkInterfaces"]}
+    made_up = next(ip for ip in (f"10.0.1.{host}" for host in range(250, 4, -1)) if ip not in held)
+    blue.client("elbv2").register_targets(TargetGroupArn=arn, Targets=[{"Id": made_up, "Port": 8080}])
     sim_clock.advance(120)
     result = ActivityEnvironment().run(
         HealthActivities(aws_clients).check_target_health, target_input([arn], timeout=NO_WAIT)
