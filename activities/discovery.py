@@ -9,11 +9,12 @@ in the plan.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -25,6 +26,7 @@ from meshshift.migration.appmesh_snapshot import AppMeshSnapshot
 from meshshift.migration.contracts import (
     DISCOVER_BLUE,
     DISCOVER_BLUE_MESH,
+    DISCOVER_BLUE_MESH_PAGE,
     DISCOVER_BLUE_SERVICES,
     AppMeshClientPolicy,
     AppMeshGateway,
@@ -32,6 +34,7 @@ from meshshift.migration.contracts import (
     AppMeshInventory,
     AppMeshListener,
     AppMeshMatch,
+    AppMeshPage,
     AppMeshRetryPolicy,
     AppMeshRoute,
     AppMeshRouteTarget,
@@ -48,11 +51,16 @@ from meshshift.migration.contracts import (
     CapacityProviderItem,
     CloudMapRegistration,
     DiscoverInput,
+    DiscoverMeshPageInput,
     DiscoverServicesInput,
     LoadBalancerAttachment,
+    MeshCursor,
+    MeshKind,
+    MeshSource,
     NetworkConfig,
     TaskDefinition,
 )
+from meshshift.migration.spec import MigrationSpec
 from meshshift.migration.translate import READ_ONLY_TASK_KEYS
 
 if TYPE_CHECKING:
@@ -65,6 +73,19 @@ DESCRIBE_SERVICES_BATCH = 10
 
 # Environment variables through which the envoy sidecar learns its virtual node.
 VIRTUAL_NODE_ENV = ("APPMESH_RESOURCE_ARN", "APPMESH_VIRTUAL_NODE_NAME")
+
+_Read = TypeVar("_Read")
+
+# Each kind of mesh resource: its list operation, the answer's key and the name's key.
+_MESH_LISTS: dict[MeshKind, tuple[str, str, str]] = {
+    MeshKind.VIRTUAL_NODES: ("list_virtual_nodes", "virtualNodes", "virtualNodeName"),
+    MeshKind.VIRTUAL_SERVICES: ("list_virtual_services", "virtualServices", "virtualServiceName"),
+    MeshKind.VIRTUAL_ROUTERS: ("list_virtual_routers", "virtualRouters", "virtualRouterName"),
+    MeshKind.VIRTUAL_GATEWAYS: ("list_virtual_gateways", "virtualGateways", "virtualGatewayName"),
+}
+
+# App Mesh's list operations answer at most 100 resources a call.
+APPMESH_LIST_LIMIT = 100
 
 # App Mesh errors that mean "try again", not "the API is gone": botocore already retried them.
 _APPMESH_RETRYABLE = frozenset({"TooManyRequestsException", "LimitExceededException", "Throttling"})
@@ -127,6 +148,46 @@ class DiscoveryActivities:
     def discover_blue_mesh(self, params: DiscoverInput) -> BlueMeshDiscovery:
         return self._mesh(params)
 
+    @implements(DISCOVER_BLUE_MESH_PAGE)
+    def discover_blue_mesh_page(self, params: DiscoverMeshPageInput) -> AppMeshPage:
+        """The mesh's resources from the cursor on, up to the page's byte budget. If the App Mesh API
+        stops answering part way, the page says so and points at the snapshot's start (if any)."""
+        blue = params.spec.blue
+        if not blue.mesh:
+            raise ApplicationError(
+                "discover_blue_mesh_page: the spec names no blue.mesh; expected a mesh to read",
+                type="InvalidInput",
+                non_retryable=True,
+            )
+        cursor = params.cursor
+        if cursor.source is MeshSource.SNAPSHOT:
+            snapshot = blue.appmesh_snapshot
+            resources = AppMeshInventory(mesh_name=blue.mesh)
+            try:
+                if not isinstance(snapshot, AppMeshSnapshot):
+                    raise TypeError("blue.appmesh_snapshot is not a snapshot's content")
+                reader = _MeshReader(SnapshotAppMesh(snapshot), blue.mesh, snapshot.mesh_owner)
+                after = reader.read_page(cursor, resources, params.max_bytes)
+            except (KeyError, TypeError, AttributeError) as err:
+                return AppMeshPage(resources=resources, problem=_unreadable_snapshot(err), warnings=[])
+            return AppMeshPage(resources=resources, next=after)
+        resources = AppMeshInventory(mesh_name=blue.mesh)
+
+        def read(reader: _MeshReader) -> MeshCursor | None:
+            return reader.read_page(cursor, resources, params.max_bytes)
+
+        after, problem = self._app_mesh(params.aws, blue.mesh, blue.mesh_owner, read)
+        if not problem:
+            return AppMeshPage(resources=resources, next=after)
+        warnings: list[str] = []
+        status, fallback = self._fallback(params.spec, problem, warnings, lambda reader: reader.header())
+        return AppMeshPage(
+            resources=fallback or resources,
+            next=MeshCursor(source=MeshSource.SNAPSHOT) if status is AppMeshStatus.SNAPSHOT else None,
+            problem=problem,
+            warnings=warnings,
+        )
+
     @implements(DISCOVER_BLUE_SERVICES)
     def discover_blue_services(self, params: DiscoverServicesInput) -> BlueServicesPage:
         return self._page(
@@ -138,31 +199,52 @@ class DiscoveryActivities:
         )
 
     def _mesh(self, params: DiscoverInput) -> BlueMeshDiscovery:
-        """App Mesh (live, else the spec's snapshot) and the edge: what discovery reads once."""
+        """App Mesh (live, else the spec's snapshot) and the edge: what discovery reads once.
+        ``mesh_in_pages``: the mesh alone, and a cursor where discover_blue_mesh_page goes on."""
         spec = params.spec
         warnings: list[str] = []
         status = AppMeshStatus.NOT_CONFIGURED
         inventory: AppMeshInventory | None = None
+        after: MeshCursor | None = None
+        read: Callable[[_MeshReader], AppMeshInventory] = (
+            _MeshReader.header if params.mesh_in_pages else _MeshReader.read
+        )
         if spec.blue.mesh:
-            inventory, problem = self._app_mesh(params.aws, spec.blue.mesh, spec.blue.mesh_owner)
+            inventory, problem = self._app_mesh(params.aws, spec.blue.mesh, spec.blue.mesh_owner, read)
             if inventory is not None:
                 status = AppMeshStatus.AVAILABLE
             else:
-                inventory = self._from_snapshot(spec.blue.appmesh_snapshot, spec.blue.mesh, problem, warnings)
-                status = AppMeshStatus.UNAVAILABLE if inventory is None else AppMeshStatus.SNAPSHOT
-            if inventory is None:
-                warnings.append(
-                    f"App Mesh API did not answer for mesh {spec.blue.mesh!r} ({problem}); discovery fell back to "
-                    "the ECS task definitions (envoy sidecar, APPMESH_RESOURCE_ARN, proxyConfiguration) and Cloud "
-                    "Map. Route timeouts, retry policies and TLS settings known only to App Mesh are not in the plan: "
-                    "review the green Service Connect configuration, or supply them in the spec (green.services)."
-                )
+                status, inventory = self._fallback(spec, problem, warnings, read)
+            if params.mesh_in_pages and inventory is not None:
+                source = MeshSource.SNAPSHOT if status is AppMeshStatus.SNAPSHOT else MeshSource.API
+                after = MeshCursor(source=source)
         return BlueMeshDiscovery(
             appmesh_status=status,
             appmesh=inventory,
             warnings=warnings,
             edge_facts=inspect_edges(self._clients, params.aws, spec.edge, activity.heartbeat),
+            appmesh_next=after,
         )
+
+    def _fallback(
+        self,
+        spec: MigrationSpec,
+        problem: str,
+        warnings: list[str],
+        read: Callable[[_MeshReader], AppMeshInventory],
+    ) -> tuple[AppMeshStatus, AppMeshInventory | None]:
+        """What stands in for the App Mesh API that did not answer: the spec's snapshot, else nothing."""
+        mesh = spec.blue.mesh or ""
+        inventory = self._from_snapshot(spec.blue.appmesh_snapshot, mesh, problem, warnings, read)
+        if inventory is not None:
+            return AppMeshStatus.SNAPSHOT, inventory
+        warnings.append(
+            f"App Mesh API did not answer for mesh {mesh!r} ({problem}); discovery fell back to "
+            "the ECS task definitions (envoy sidecar, APPMESH_RESOURCE_ARN, proxyConfiguration) and Cloud "
+            "Map. Route timeouts, retry policies and TLS settings known only to App Mesh are not in the plan: "
+            "review the green Service Connect configuration, or supply them in the spec (green.services)."
+        )
+        return AppMeshStatus.UNAVAILABLE, None
 
     def _page(
         self, aws: AwsContext, refs: list[BlueServiceRef], *, mesh: str | None, every: bool, max_bytes: int | None
@@ -348,7 +430,11 @@ class DiscoveryActivities:
 
     @staticmethod
     def _from_snapshot(
-        snapshot: AppMeshSnapshot | str | None, mesh: str, problem: str, warnings: list[str]
+        snapshot: AppMeshSnapshot | str | None,
+        mesh: str,
+        problem: str,
+        warnings: list[str],
+        read: Callable[[_MeshReader], AppMeshInventory],
     ) -> AppMeshInventory | None:
         """The inventory from the spec's snapshot, ranked after the live API (which did not answer)."""
         if snapshot is None:
@@ -360,12 +446,9 @@ class DiscoveryActivities:
             )
             return None
         try:
-            inventory = _MeshReader(SnapshotAppMesh(snapshot), mesh, snapshot.mesh_owner).read()
+            inventory = read(_MeshReader(SnapshotAppMesh(snapshot), mesh, snapshot.mesh_owner))
         except (KeyError, TypeError, AttributeError) as err:
-            warnings.append(
-                f"blue.appmesh_snapshot could not be read (missing or malformed {err}): expected every describe "
-                "output as documented in migration/appmesh_snapshot.py; discovery goes on without it"
-            )
+            warnings.append(_unreadable_snapshot(err))
             return None
         warnings.append(
             f"App Mesh API did not answer for mesh {mesh!r} ({problem}); discovery used blue.appmesh_snapshot "
@@ -374,10 +457,12 @@ class DiscoveryActivities:
         )
         return inventory
 
-    def _app_mesh(self, aws: AwsContext, mesh: str, owner: str | None) -> tuple[AppMeshInventory | None, str]:
-        """The mesh's inventory, or (None, why) when the App Mesh API does not answer."""
+    def _app_mesh(
+        self, aws: AwsContext, mesh: str, owner: str | None, read: Callable[[_MeshReader], _Read]
+    ) -> tuple[_Read | None, str]:
+        """What ``read`` reads of the mesh, or (None, why) when the App Mesh API does not answer."""
         try:
-            return _MeshReader(self._clients.appmesh(aws), mesh, owner).read(), ""
+            return read(_MeshReader(self._clients.appmesh(aws), mesh, owner)), ""
         except ClientError as err:
             code = error_code(err)
             status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -389,6 +474,22 @@ class DiscoveryActivities:
         except BotoCoreError as err:
             # EndpointConnectionError and friends: the endpoint is gone or unreachable.
             return None, f"{type(err).__name__}: {err}"
+
+
+def _after(cursor: MeshCursor, kind: MeshKind) -> MeshCursor | None:
+    """The start of the kind after ``kind`` (None after the last)."""
+    kinds = list(MeshKind)
+    position = kinds.index(kind) + 1
+    if position == len(kinds):
+        return None
+    return cursor.model_copy(update={"kind": kinds[position], "token": None, "skip": 0})
+
+
+def _unreadable_snapshot(err: Exception) -> str:
+    return (
+        f"blue.appmesh_snapshot could not be read (missing or malformed {err}): expected every describe "
+        "output as documented in migration/appmesh_snapshot.py; discovery goes on without it"
+    )
 
 
 def snapshot_mesh(client: AppMeshClient, mesh: str, owner: str | None) -> AppMeshSnapshot:
@@ -577,8 +678,48 @@ class SnapshotAppMesh:
     def describe_mesh(self, **_: str) -> dict[str, Any]:
         return {"mesh": self._snapshot.mesh}
 
-    def get_paginator(self, operation: str) -> _SnapshotPages:
-        return _SnapshotPages(self._snapshot, operation)
+    def list_virtual_nodes(self, **params: Any) -> dict[str, Any]:
+        return self._list("list_virtual_nodes", params)
+
+    def list_virtual_services(self, **params: Any) -> dict[str, Any]:
+        return self._list("list_virtual_services", params)
+
+    def list_virtual_routers(self, **params: Any) -> dict[str, Any]:
+        return self._list("list_virtual_routers", params)
+
+    def list_routes(self, **params: Any) -> dict[str, Any]:
+        return self._list("list_routes", params)
+
+    def list_virtual_gateways(self, **params: Any) -> dict[str, Any]:
+        return self._list("list_virtual_gateways", params)
+
+    def list_gateway_routes(self, **params: Any) -> dict[str, Any]:
+        return self._list("list_gateway_routes", params)
+
+    # operation -> (snapshot field, answer key, name key, parent's name key)
+    _LISTS = {
+        "list_virtual_nodes": ("virtual_nodes", "virtualNodes", "virtualNodeName", None),
+        "list_virtual_services": ("virtual_services", "virtualServices", "virtualServiceName", None),
+        "list_virtual_routers": ("virtual_routers", "virtualRouters", "virtualRouterName", None),
+        "list_routes": ("routes", "routes", "routeName", "virtualRouterName"),
+        "list_virtual_gateways": ("virtual_gateways", "virtualGateways", "virtualGatewayName", None),
+        "list_gateway_routes": ("gateway_routes", "gatewayRoutes", "gatewayRouteName", "virtualGatewayName"),
+    }
+
+    def _list(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A list operation's answer, paged as App Mesh pages: ``nextToken`` is the offset here."""
+        field, key, name, parent = self._LISTS[operation]
+        items: list[dict[str, Any]] = getattr(self._snapshot, field)
+        if parent is not None:
+            items = [i for i in items if i.get(parent) == params.get(parent)]
+        start = int(params.get("nextToken") or 0)
+        end = start + int(params.get("limit") or APPMESH_LIST_LIMIT)
+        answer: dict[str, Any] = {
+            key: [{name: item[name], **({parent: item[parent]} if parent else {})} for item in items[start:end]]
+        }
+        if end < len(items):
+            answer["nextToken"] = str(end)
+        return answer
 
     def describe_virtual_node(self, *, virtualNodeName: str, **_: str) -> dict[str, Any]:
         return {"virtualNode": _named(self._snapshot.virtual_nodes, "virtualNodeName", virtualNodeName)}
@@ -608,30 +749,6 @@ def _named(items: list[dict[str, Any]], key: str, name: str) -> dict[str, Any]:
     raise KeyError(f"{key} {name!r}")
 
 
-class _SnapshotPages:
-    """One page holding every listed resource, in the list operations' shape."""
-
-    _LISTS = {
-        "list_virtual_nodes": ("virtual_nodes", "virtualNodes", "virtualNodeName", None),
-        "list_virtual_services": ("virtual_services", "virtualServices", "virtualServiceName", None),
-        "list_virtual_routers": ("virtual_routers", "virtualRouters", "virtualRouterName", None),
-        "list_routes": ("routes", "routes", "routeName", "virtualRouterName"),
-        "list_virtual_gateways": ("virtual_gateways", "virtualGateways", "virtualGatewayName", None),
-        "list_gateway_routes": ("gateway_routes", "gatewayRoutes", "gatewayRouteName", "virtualGatewayName"),
-    }
-
-    def __init__(self, snapshot: AppMeshSnapshot, operation: str) -> None:
-        self._snapshot = snapshot
-        self._operation = operation
-
-    def paginate(self, **params: str) -> list[dict[str, Any]]:
-        field, key, name, parent = self._LISTS[self._operation]
-        items: list[dict[str, Any]] = getattr(self._snapshot, field)
-        if parent is not None:
-            items = [i for i in items if i.get(parent) == params.get(parent)]
-        return [{key: [{name: item[name], **({parent: item[parent]} if parent else {})} for item in items]}]
-
-
 class _MeshReader:
     """Reads one mesh's resources. App Mesh errors propagate to the caller, which decides."""
 
@@ -643,16 +760,111 @@ class _MeshReader:
         if owner:
             self._scope["meshOwner"] = owner
 
+    def _list(self, operation: str, token: str | None, **extra: str) -> dict[str, Any]:
+        """One page of a list operation (the snapshot answers the same calls)."""
+        params: dict[str, Any] = {**self._scope, **extra, "limit": APPMESH_LIST_LIMIT}
+        if token:
+            params["nextToken"] = token
+        answer: dict[str, Any] = getattr(self._client, operation)(**params)
+        return answer
+
     def _pages(self, operation: str, key: str, **extra: str) -> Iterator[dict[str, Any]]:
-        paginator = self._client.get_paginator(operation)
-        for page in paginator.paginate(**self._scope, **extra):
-            yield from page.get(key, [])
+        token: str | None = None
+        while True:
+            answer = self._list(operation, token, **extra)
+            yield from answer.get(key, [])
+            token = answer.get("nextToken")
+            if not token:
+                return
 
     def read(self) -> AppMeshInventory:
+        """The whole mesh at once (``meshshift plan``, and workflows started before mesh pages)."""
+        inventory = self.header()
+        self.read_page(MeshCursor(source=MeshSource.API), inventory, max_bytes=None)
+        return inventory
+
+    def read_page(self, cursor: MeshCursor, part: AppMeshInventory, max_bytes: int | None) -> MeshCursor | None:
+        """Append to ``part`` the mesh's resources from ``cursor`` on, until they reach ``max_bytes``
+        (None: every one); returns where the next page starts, or None once the mesh is read."""
+        size = 0
+        kind, token, skip = cursor.kind, cursor.token, cursor.skip
+        while True:
+            operation, key, name_key = _MESH_LISTS[kind]
+            answer = self._list(operation, token)
+            refs = answer.get(key, [])
+            following = answer.get("nextToken")
+            for index in range(skip, len(refs)):
+                added = self._read_one(kind, refs[index][name_key], part)
+                if max_bytes is None:
+                    continue
+                size += sum(len(item.model_dump_json()) for item in added)
+                if size < max_bytes:
+                    continue
+                # A list page's token reads it again: the resources before ``skip`` were read.
+                if index + 1 < len(refs):
+                    return cursor.model_copy(update={"kind": kind, "token": token, "skip": index + 1})
+                if following:
+                    return cursor.model_copy(update={"kind": kind, "token": following, "skip": 0})
+                return _after(cursor, kind)
+            skip = 0
+            token = following
+            if token:
+                continue
+            after = _after(cursor, kind)
+            if after is None:
+                return None
+            kind = after.kind
+
+    def _read_one(self, kind: MeshKind, name: str, part: AppMeshInventory) -> list[BaseModel]:
+        """Describe one listed resource into ``part``; returns what was added (for its size)."""
         client = self._client
-        mesh = client.describe_mesh(**self._scope)["mesh"]
+        if kind is MeshKind.VIRTUAL_NODES:
+            node = self._node(dict(client.describe_virtual_node(**self._scope, virtualNodeName=name)["virtualNode"]))
+            part.virtual_nodes.append(node)
+            _beat(f"virtual node {name}")
+            return [node]
+        if kind is MeshKind.VIRTUAL_SERVICES:
+            answer = client.describe_virtual_service(**self._scope, virtualServiceName=name)
+            provider = answer["virtualService"]["spec"].get("provider") or {}
+            service = AppMeshVirtualService(
+                name=name,
+                provider_node=(provider.get("virtualNode") or {}).get("virtualNodeName"),
+                provider_router=(provider.get("virtualRouter") or {}).get("virtualRouterName"),
+            )
+            part.virtual_services.append(service)
+            return [service]
+        if kind is MeshKind.VIRTUAL_ROUTERS:
+            router = client.describe_virtual_router(**self._scope, virtualRouterName=name)
+            described = AppMeshVirtualRouter(
+                name=name,
+                listeners=[_listener(dict(item)) for item in router["virtualRouter"]["spec"].get("listeners", [])],
+            )
+            routes = [
+                self._route(
+                    name,
+                    ref["routeName"],
+                    dict(
+                        client.describe_route(**self._scope, virtualRouterName=name, routeName=ref["routeName"])[
+                            "route"
+                        ]["spec"]
+                    ),
+                )
+                for ref in self._pages("list_routes", "routes", virtualRouterName=name)
+            ]
+            part.virtual_routers.append(described)
+            part.routes.extend(routes)
+            _beat(f"virtual router {name}")
+            return [described, *routes]
+        gateway = self._gateway(name)
+        part.virtual_gateways.append(gateway)
+        _beat(f"virtual gateway {name}")
+        return [gateway]
+
+    def header(self) -> AppMeshInventory:
+        """The mesh alone, without its resources: what answers whether the API answers."""
+        mesh = self._client.describe_mesh(**self._scope)["mesh"]
         metadata = mesh["metadata"]
-        inventory = AppMeshInventory(
+        return AppMeshInventory(
             mesh_name=self._mesh,
             egress_filter=((mesh.get("spec") or {}).get("egressFilter") or {}).get("type"),
             mesh_owner=metadata.get("meshOwner"),
@@ -662,41 +874,6 @@ class _MeshReader:
                 and metadata["meshOwner"] != metadata["resourceOwner"]
             ),
         )
-        for ref in self._pages("list_virtual_nodes", "virtualNodes"):
-            node = client.describe_virtual_node(**self._scope, virtualNodeName=ref["virtualNodeName"])
-            inventory.virtual_nodes.append(self._node(dict(node["virtualNode"])))
-            _beat(f"virtual node {ref['virtualNodeName']}")
-        for ref in self._pages("list_virtual_services", "virtualServices"):
-            answer = client.describe_virtual_service(**self._scope, virtualServiceName=ref["virtualServiceName"])
-            provider = answer["virtualService"]["spec"].get("provider") or {}
-            inventory.virtual_services.append(
-                AppMeshVirtualService(
-                    name=ref["virtualServiceName"],
-                    provider_node=(provider.get("virtualNode") or {}).get("virtualNodeName"),
-                    provider_router=(provider.get("virtualRouter") or {}).get("virtualRouterName"),
-                )
-            )
-        for ref in self._pages("list_virtual_routers", "virtualRouters"):
-            router_name = ref["virtualRouterName"]
-            router = client.describe_virtual_router(**self._scope, virtualRouterName=router_name)
-            inventory.virtual_routers.append(
-                AppMeshVirtualRouter(
-                    name=router_name,
-                    listeners=[_listener(dict(item)) for item in router["virtualRouter"]["spec"].get("listeners", [])],
-                )
-            )
-            for route_ref in self._pages("list_routes", "routes", virtualRouterName=router_name):
-                route = client.describe_route(
-                    **self._scope,
-                    virtualRouterName=router_name,
-                    routeName=route_ref["routeName"],
-                )
-                inventory.routes.append(self._route(router_name, route_ref["routeName"], dict(route["route"]["spec"])))
-            _beat(f"virtual router {router_name}")
-        for ref in self._pages("list_virtual_gateways", "virtualGateways"):
-            inventory.virtual_gateways.append(self._gateway(ref["virtualGatewayName"]))
-            _beat(f"virtual gateway {ref['virtualGatewayName']}")
-        return inventory
 
     def snapshot(self, taken_at: str | None = None) -> AppMeshSnapshot:
         """Every describe output of the mesh, as the API gives them (see migration/appmesh_snapshot.py)."""

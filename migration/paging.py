@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from meshshift.migration.contracts import (
     AppMeshInventory,
+    AppMeshPage,
     AppMeshStatus,
     BlueDiscovery,
     BlueMeshDiscovery,
@@ -78,6 +79,35 @@ def namespaces(services: list[BlueService], inventory: AppMeshInventory | None) 
         found |= {n.cloud_map_namespace for n in inventory.virtual_nodes if n.cloud_map_namespace}
         found |= {v.name.split(".", 1)[1] for v in inventory.virtual_services if "." in v.name}
     return sorted(found)
+
+
+def with_mesh_page(mesh: BlueMeshDiscovery, page: AppMeshPage) -> BlueMeshDiscovery:
+    """``mesh`` with one more page of its resources. A page that says the App Mesh API stopped
+    answering drops what the API gave: the snapshot is read from its start instead, or, without
+    one, blue is discovered as without App Mesh data."""
+    warnings = [*mesh.warnings, *page.warnings]
+    if page.problem is not None:
+        fallback = page.next is not None
+        return mesh.model_copy(
+            update={
+                "appmesh_status": AppMeshStatus.SNAPSHOT if fallback else AppMeshStatus.UNAVAILABLE,
+                "appmesh": page.resources if fallback else None,
+                "appmesh_next": page.next,
+                "warnings": warnings,
+            }
+        )
+    read = mesh.appmesh or AppMeshInventory(mesh_name=page.resources.mesh_name)
+    added = page.resources
+    inventory = read.model_copy(
+        update={
+            "virtual_nodes": [*read.virtual_nodes, *added.virtual_nodes],
+            "virtual_services": [*read.virtual_services, *added.virtual_services],
+            "virtual_routers": [*read.virtual_routers, *added.virtual_routers],
+            "routes": [*read.routes, *added.routes],
+            "virtual_gateways": [*read.virtual_gateways, *added.virtual_gateways],
+        }
+    )
+    return mesh.model_copy(update={"appmesh": inventory, "appmesh_next": page.next, "warnings": warnings})
 
 
 def assemble(mesh: BlueMeshDiscovery, read: list[BlueServicesPage]) -> BlueDiscovery:

@@ -66,6 +66,13 @@ def _discover_mesh(arg: contracts.DiscoverInput) -> str:
     return f"discover blue: {mesh} and {_plural(len(arg.spec.edge), 'edge shifter')}"
 
 
+def _discover_mesh_page(arg: contracts.DiscoverMeshPageInput) -> str:
+    cursor = arg.cursor
+    at = f"{cursor.kind.value.replace('_', ' ')}" + (" (continued)" if cursor.token or cursor.skip else "")
+    source = " from the snapshot" if cursor.source is contracts.MeshSource.SNAPSHOT else ""
+    return f"discover blue: App Mesh {arg.spec.blue.mesh}{source}, {at} on"
+
+
 def _discover_services(arg: contracts.DiscoverServicesInput) -> str:
     services = sum(1 for ref in arg.services if not ref.async_worker)
     workers = len(arg.services) - services
@@ -120,6 +127,7 @@ _register(contracts.READ_EDGE_WEIGHTS)(_read_weights)
 _register(contracts.DISCOVER_BLUE)(_discover)
 _register(contracts.DISCOVER_BLUE_MESH)(_discover_mesh)
 _register(contracts.DISCOVER_BLUE_SERVICES)(_discover_services)
+_register(contracts.DISCOVER_BLUE_MESH_PAGE)(_discover_mesh_page)
 _register(contracts.PROVISION_GREEN_SERVICE)(_provision)
 _register(contracts.SCALE_SERVICE)(_scale)
 _register(contracts.WAIT_SERVICES_STABLE)(_stable)

@@ -87,6 +87,9 @@ PATCH_BOUNDED_PAYLOADS = "service-batches"
 # Issue 22: provisioning more than paging.PROVISION_CHUNK services goes a chunk at a time and may
 # continue-as-new between chunks, so that no run's history holds every provisioning.
 PATCH_PROVISION_IN_CHUNKS = "provisioning-in-chunks"
+# Issue 22: App Mesh's resources are read a page at a time (discover_blue_mesh_page), each page
+# bounded in bytes: the one inventory passed Temporal's 256 KB warning at about 200 virtual nodes.
+PATCH_MESH_IN_PAGES = "mesh-in-pages"
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"

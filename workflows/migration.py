@@ -56,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
 from meshshift.workflows.base import (
     PATCH_BACKEND_GATE,
     PATCH_BACKEND_RECHECK,
+    PATCH_MESH_IN_PAGES,
     PATCH_PAGED_DISCOVERY,
     PATCH_PLANNING_IN_STEPS,
     PATCH_PROVISION_IN_CHUNKS,
@@ -147,9 +148,10 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         # Asked before anything else: a patch marker recorded after the search-attribute local
         # activity's marker, in the same workflow task, failed queries that replayed the history.
         paged = self._at(Phase.PLANNING) and workflow.patched(PATCH_PAGED_DISCOVERY)
+        mesh_in_pages = paged and workflow.patched(PATCH_MESH_IN_PAGES)
         await self._announce(spec)
         if self._at(Phase.PLANNING):
-            await self._plan(spec, paged=paged)
+            await self._plan(spec, paged=paged, mesh_in_pages=mesh_in_pages)
             if spec.dry_run:
                 self._audit(SYSTEM_ACTOR, "dry_run", "dry run: stopping after the plan; nothing was changed")
                 self._finish_timing()
@@ -173,13 +175,13 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         self._notify(lambda _: notifications.completed(self._state))
         return self._report("completed")
 
-    async def _plan(self, spec: MigrationSpec, *, paged: bool) -> None:
+    async def _plan(self, spec: MigrationSpec, *, paged: bool, mesh_in_pages: bool) -> None:
         """``paged`` (patch paged-discovery): before, one discover_blue result held every blue task
         definition (over Temporal's 2 MB blob limit at about 1,200 services) and the plan kept
         green's task definitions."""
         self._enter(Phase.PLANNING)
         if paged:
-            discovery = await self._interruptible(self._discover_in_pages(spec))
+            discovery = await self._interruptible(self._discover_in_pages(spec, mesh_in_pages=mesh_in_pages))
         else:
             discovery = await self._call(
                 contracts.DISCOVER_BLUE,
@@ -226,13 +228,25 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             if workflow.patched(PATCH_PLANNING_IN_STEPS):
                 await workflow.sleep(PLANNING_PAUSE, summary="planning: the next services")
 
-    async def _discover_in_pages(self, spec: MigrationSpec) -> contracts.BlueDiscovery:
-        """App Mesh and the edge in one call, then blue's services a page per call, each result
-        bounded; the pages are put together here, in memory, never in one payload."""
+    async def _discover_in_pages(self, spec: MigrationSpec, *, mesh_in_pages: bool) -> contracts.BlueDiscovery:
+        """App Mesh and the edge in one call (with ``mesh_in_pages``, the mesh's resources then a
+        page per call), then blue's services a page per call, each result bounded; the pages are
+        put together here, in memory, never in one payload."""
         aws = self._aws(spec)
         mesh = await self._call(
-            contracts.DISCOVER_BLUE_MESH, contracts.DiscoverInput(aws=aws, spec=spec), interruptible=False
+            contracts.DISCOVER_BLUE_MESH,
+            contracts.DiscoverInput(aws=aws, spec=spec, mesh_in_pages=mesh_in_pages),
+            interruptible=False,
         )
+        # One page after another: each continues from App Mesh's list token of the one before. The
+        # services wait for the mesh, because whether it answered decides what they must read.
+        while mesh.appmesh_next is not None:
+            page = await self._call(
+                contracts.DISCOVER_BLUE_MESH_PAGE,
+                contracts.DiscoverMeshPageInput(aws=aws, spec=spec, cursor=mesh.appmesh_next),
+                interruptible=False,
+            )
+            mesh = paging.with_mesh_page(mesh, page)
         every = paging.without_mesh_data(mesh.appmesh_status)
         limit = asyncio.Semaphore(DISCOVERY_CONCURRENCY)
         failed = False

@@ -223,6 +223,10 @@ class BlueService(Payload):
 class DiscoverInput(Payload):
     aws: AwsContext
     spec: MigrationSpec
+    mesh_in_pages: bool = Field(
+        default=False,
+        description="discover_blue_mesh reads the mesh alone and answers a cursor for discover_blue_mesh_page",
+    )
 
 
 class BlueDiscovery(Payload):
@@ -263,6 +267,30 @@ class BlueServiceRef(Payload):
     async_worker: bool = False
 
 
+class MeshKind(StrEnum):
+    """App Mesh's resources in the order a mesh is read (a router with its routes, a gateway with its)."""
+
+    VIRTUAL_NODES = "virtual_nodes"
+    VIRTUAL_SERVICES = "virtual_services"
+    VIRTUAL_ROUTERS = "virtual_routers"
+    VIRTUAL_GATEWAYS = "virtual_gateways"
+
+
+class MeshSource(StrEnum):
+    API = "api"
+    SNAPSHOT = "snapshot"
+
+
+class MeshCursor(Payload):
+    """Where reading a mesh goes on: the list being read, App Mesh's nextToken for the list page
+    that holds the next resource, and how many of that page's resources were read already."""
+
+    source: MeshSource
+    kind: MeshKind = MeshKind.VIRTUAL_NODES
+    token: str | None = None
+    skip: int = Field(default=0, ge=0)
+
+
 class BlueMeshDiscovery(Payload):
     """What discovery reads once per application: App Mesh (live or snapshot) and the edge."""
 
@@ -270,6 +298,35 @@ class BlueMeshDiscovery(Payload):
     appmesh: AppMeshInventory | None = None
     warnings: list[str] = Field(default_factory=list)
     edge_facts: list[RegisteredEdgeFacts] = Field(default_factory=list)
+    # Issue 22: a mesh's inventory grows about 1.3 KB per virtual node, so it comes in pages.
+    appmesh_next: MeshCursor | None = Field(
+        default=None,
+        description="With mesh_in_pages: 'appmesh' holds the mesh alone; its resources come from "
+        "discover_blue_mesh_page from here on",
+    )
+
+
+class DiscoverMeshPageInput(Payload):
+    aws: AwsContext
+    spec: MigrationSpec = Field(description="blue.mesh, blue.mesh_owner and blue.appmesh_snapshot are read")
+    cursor: MeshCursor
+    max_bytes: int = Field(
+        default=192 * 1024,
+        description="Stop adding resources once the page's reach this size; the rest come from 'next'",
+    )
+
+
+class AppMeshPage(Payload):
+    """Resources of a mesh from a cursor on: the lists of an AppMeshInventory, to be appended."""
+
+    resources: AppMeshInventory
+    next: MeshCursor | None = Field(default=None, description="None: the mesh is read")
+    problem: str | None = Field(
+        default=None,
+        description="The App Mesh API stopped answering (the code and message): the pages read from it are "
+        "dropped, and 'next' is the snapshot's start, or None without a snapshot",
+    )
+    warnings: list[str] = Field(default_factory=list)
 
 
 class DiscoverServicesInput(Payload):
@@ -300,4 +357,7 @@ DISCOVER_BLUE_MESH = ActivityDef(
 )
 DISCOVER_BLUE_SERVICES = ActivityDef(
     "discover_blue_services", DiscoverServicesInput, BlueServicesPage, start_to_close=timedelta(minutes=15)
+)
+DISCOVER_BLUE_MESH_PAGE = ActivityDef(
+    "discover_blue_mesh_page", DiscoverMeshPageInput, AppMeshPage, start_to_close=timedelta(minutes=15)
 )

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import boto3
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from meshshift.activities import discovery
 from meshshift.activities.aws import AwsClients
-from meshshift.activities.discovery import DiscoveryActivities
+from meshshift.activities.discovery import DiscoveryActivities, snapshot_mesh
 from meshshift.activities.provisioning import SPEC_HASH_TAG, ProvisioningActivities
 from meshshift.migration import paging
 from meshshift.migration.contracts import (
+    AppMeshInventory,
+    AppMeshStatus,
     BlueDiscovery,
+    BlueMeshDiscovery,
     BlueServicesPage,
     DiscoverInput,
+    DiscoverMeshPageInput,
     DiscoverServicesInput,
     EnsureNamespaceInput,
     GreenServicePlan,
@@ -21,7 +29,9 @@ from meshshift.migration.contracts import (
 )
 from meshshift.migration.plan import build_plan
 from meshshift.migration.spec import MigrationSpec, ProvisionMode
+from meshshift.sim.aws.appmesh import UNAVAILABLE_ENV
 from tests.activities import conftest_local as blue
+from tests.activities import mesh_apps
 
 
 def in_pages(clients: AwsClients, spec: MigrationSpec, size: int, max_bytes: int) -> tuple[BlueDiscovery, int]:
@@ -142,3 +152,110 @@ def test_a_source_that_no_longer_translates_as_planned_is_a_permanent_error(
         )
     assert caught.value.non_retryable and caught.value.type == "GreenTaskMismatch"
     assert blue.revision_count(slim.green_family) == 0
+
+
+# --- App Mesh in pages (patch mesh-in-pages) -------------------------------------------------------
+
+
+def mesh_in_pages(clients: AwsClients, spec: MigrationSpec, max_bytes: int) -> tuple[BlueMeshDiscovery, int]:
+    """What the workflow does: the mesh alone, then a page at a time from the cursor it answers."""
+    activities = DiscoveryActivities(clients)
+    mesh = ActivityEnvironment().run(
+        activities.discover_blue_mesh, DiscoverInput(aws=blue.AWS, spec=spec, mesh_in_pages=True)
+    )
+    pages = 0
+    while mesh.appmesh_next is not None:
+        page = ActivityEnvironment().run(
+            activities.discover_blue_mesh_page,
+            DiscoverMeshPageInput(aws=blue.AWS, spec=spec, cursor=mesh.appmesh_next, max_bytes=max_bytes),
+        )
+        pages += 1
+        mesh = paging.with_mesh_page(mesh, page)
+    return mesh, pages
+
+
+def at_once(clients: AwsClients, spec: MigrationSpec) -> BlueMeshDiscovery:
+    return ActivityEnvironment().run(
+        DiscoveryActivities(clients).discover_blue_mesh, DiscoverInput(aws=blue.AWS, spec=spec)
+    )
+
+
+def resources(mesh: AppMeshInventory) -> int:
+    return len(mesh.virtual_nodes) + len(mesh.virtual_services) + len(mesh.virtual_routers) + len(mesh.virtual_gateways)
+
+
+@pytest.mark.parametrize("seed", [mesh_apps.seed_colorteller, mesh_apps.seed_bank], ids=["colorteller", "bank"])
+@pytest.mark.parametrize("max_bytes", [1, 1500], ids=["a-resource-a-page", "1500-bytes-a-page"])
+def test_the_mesh_read_in_pages_is_the_mesh_read_at_once(
+    aws_inprocess: None,
+    aws_clients: AwsClients,
+    monkeypatch: pytest.MonkeyPatch,
+    seed: Callable[[], mesh_apps.App],
+    max_bytes: int,
+) -> None:
+    # Two resources a list call: pages end inside a list page and go on from its token.
+    monkeypatch.setattr(discovery, "APPMESH_LIST_LIMIT", 2)
+    spec = mesh_apps.spec(seed())
+    whole = at_once(aws_clients, spec)
+    paged, pages = mesh_in_pages(aws_clients, spec, max_bytes)
+    assert whole.appmesh is not None and paged.appmesh_status is AppMeshStatus.AVAILABLE
+    assert paged.appmesh == whole.appmesh
+    assert paged.warnings == whole.warnings
+    count = resources(whole.appmesh)
+    if max_bytes == 1:
+        assert pages == count  # a page ends after the resource that reaches its budget
+    else:
+        assert 1 < pages < count
+
+
+def test_the_snapshot_is_read_in_pages_when_the_api_refuses(
+    aws_inprocess: None, aws_clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = mesh_apps.spec(mesh_apps.seed_bank())
+    live = at_once(aws_clients, spec)
+    snapshot = snapshot_mesh(boto3.client("appmesh", region_name=blue.REGION), spec.blue.mesh or "", None)
+    spec = spec.model_copy(update={"blue": spec.blue.model_copy(update={"appmesh_snapshot": snapshot})})
+    monkeypatch.setenv(UNAVAILABLE_ENV, "denied")
+    paged, pages = mesh_in_pages(aws_clients, spec, max_bytes=1)
+    assert paged.appmesh_status is AppMeshStatus.SNAPSHOT and paged.appmesh == live.appmesh
+    assert live.appmesh is not None and pages == resources(live.appmesh)
+    assert any("used blue.appmesh_snapshot" in w for w in paged.warnings)
+
+
+@pytest.mark.parametrize("with_snapshot", [True, False], ids=["snapshot", "no-snapshot"])
+def test_an_api_that_stops_answering_part_way_drops_what_it_gave(
+    aws_inprocess: None, aws_clients: AwsClients, monkeypatch: pytest.MonkeyPatch, with_snapshot: bool
+) -> None:
+    """App Mesh's end of support may land between two pages: a half-read mesh is never planned."""
+    spec = mesh_apps.spec(mesh_apps.seed_colorteller())
+    live = at_once(aws_clients, spec)
+    if with_snapshot:
+        snapshot = snapshot_mesh(boto3.client("appmesh", region_name=blue.REGION), spec.blue.mesh or "", None)
+        spec = spec.model_copy(update={"blue": spec.blue.model_copy(update={"appmesh_snapshot": snapshot})})
+    activities = DiscoveryActivities(aws_clients)
+    mesh = ActivityEnvironment().run(
+        activities.discover_blue_mesh, DiscoverInput(aws=blue.AWS, spec=spec, mesh_in_pages=True)
+    )
+    assert mesh.appmesh_next is not None
+    first = ActivityEnvironment().run(
+        activities.discover_blue_mesh_page,
+        DiscoverMeshPageInput(aws=blue.AWS, spec=spec, cursor=mesh.appmesh_next, max_bytes=1),
+    )
+    mesh = paging.with_mesh_page(mesh, first)
+    assert mesh.appmesh is not None and len(mesh.appmesh.virtual_nodes) == 1
+    monkeypatch.setenv(UNAVAILABLE_ENV, "gone")
+    page = ActivityEnvironment().run(
+        activities.discover_blue_mesh_page,
+        DiscoverMeshPageInput(aws=blue.AWS, spec=spec, cursor=mesh.appmesh_next, max_bytes=1),
+    )
+    assert page.problem is not None and "404" in page.problem
+    mesh = paging.with_mesh_page(mesh, page)
+    if with_snapshot:
+        assert mesh.appmesh_status is AppMeshStatus.SNAPSHOT and mesh.appmesh_next is not None
+        assert mesh.appmesh is not None and mesh.appmesh.virtual_nodes == []
+        read, _ = mesh_in_pages(aws_clients, spec, max_bytes=1)
+        assert read.appmesh == live.appmesh
+    else:
+        assert mesh.appmesh_status is AppMeshStatus.UNAVAILABLE and mesh.appmesh is None
+        assert mesh.appmesh_next is None
+        assert any("App Mesh API did not answer" in w for w in mesh.warnings)

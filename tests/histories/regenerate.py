@@ -22,8 +22,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from meshshift.migration import paging, plan, plan_translation
 from meshshift.migration.constants import UPDATE_APPROVE
+from meshshift.migration.contracts import AppMeshInventory, AppMeshVirtualNode
 from meshshift.migration.state import CommandResult
 from meshshift.workers.embedded_server import find_binary
+from tests.workflows.fakes import MESH_PAGE
 from tests.workflows.harness import baking, gate_open, make_spec, running_worker, send, start, wait_for, world_for
 
 HERE = Path(__file__).parent
@@ -32,9 +34,11 @@ ROLLBACK = HERE / "rollback.json"
 LARGE = HERE / "large.json"
 # The large history plans in steps, batches its service lists and provisions in chunks (patches
 # planning-in-steps, service-batches, provisioning-in-chunks) at these sizes, so that a short history
-# crosses all three; its replay uses them too.
+# crosses all three; its replay uses them too. Its mesh takes several pages (patch mesh-in-pages).
+# large_v1.json was recorded before mesh-in-pages.
 LARGE_SERVICES = 60
 LARGE_STEP = 25
+LARGE_MESH_NODES = 2 * MESH_PAGE + 5
 
 
 def small_spec(**overrides: Any) -> dict[str, Any]:
@@ -101,6 +105,10 @@ async def large(env: WorkflowEnvironment) -> str:
     body = small_spec(ramp={"steps": [25, 100], "approval": "auto"}, decommission={"after": "PT30M"})
     body["blue"]["services"] = [f"svc-{i:03d}" for i in range(LARGE_SERVICES)]
     world = world_for(body)
+    world.mesh = AppMeshInventory(
+        mesh_name=body["blue"]["mesh"],
+        virtual_nodes=[AppMeshVirtualNode(name=f"node-{i:03d}") for i in range(LARGE_MESH_NODES)],
+    )
     with large_sizes():
         async with running_worker(env, world, "replay-large"):
             handle = await start(env, "replay-large", body, workflow_id="mesh-migration-replay-large")

@@ -26,6 +26,8 @@ from meshshift.migration.spec import MigrationSpec
 
 BLUE_COUNT = 2
 BLUE_WORKER_COUNT = 3
+# Virtual nodes a page of the fake App Mesh holds.
+MESH_PAGE = 40
 
 
 @dataclass
@@ -80,6 +82,10 @@ class FakeWorld:
         self.backend_calls: list[c.BackendCall] = []
         self.inferred_aliases: list[c.InferredAlias] = []
         self.service_connect: dict[tuple[str, str], c.ServiceConnectConfiguration] = {}
+        # Blue's App Mesh (None: no mesh), read MESH_PAGE virtual nodes a page; the App Mesh API
+        # stops answering at the page numbered ``mesh_gone_at_page`` (from 1), if set.
+        self.mesh: c.AppMeshInventory | None = None
+        self.mesh_gone_at_page: int | None = None
 
     # --- steering --------------------------------------------------------------------------
 
@@ -175,6 +181,7 @@ class FakeActivities:
         return [
             self.discover_blue,
             self.discover_blue_mesh,
+            self.discover_blue_mesh_page,
             self.discover_blue_services,
             self.ensure_namespace,
             self.provision_green_service,
@@ -217,8 +224,37 @@ class FakeActivities:
     @activity.defn(name=c.DISCOVER_BLUE_MESH.name)
     async def discover_blue_mesh(self, inp: c.DiscoverInput) -> c.BlueMeshDiscovery:
         await self.world.enter(c.DISCOVER_BLUE_MESH.name)
+        mesh = self.world.mesh
+        if mesh is None:
+            return c.BlueMeshDiscovery(
+                appmesh_status=c.AppMeshStatus.NOT_CONFIGURED, edge_facts=list(self.world.edge_facts)
+            )
+        if inp.mesh_in_pages:
+            return c.BlueMeshDiscovery(
+                appmesh_status=c.AppMeshStatus.AVAILABLE,
+                appmesh=mesh.model_copy(update={"virtual_nodes": []}),
+                edge_facts=list(self.world.edge_facts),
+                appmesh_next=c.MeshCursor(source=c.MeshSource.API),
+            )
         return c.BlueMeshDiscovery(
-            appmesh_status=c.AppMeshStatus.NOT_CONFIGURED, edge_facts=list(self.world.edge_facts)
+            appmesh_status=c.AppMeshStatus.AVAILABLE, appmesh=mesh, edge_facts=list(self.world.edge_facts)
+        )
+
+    @activity.defn(name=c.DISCOVER_BLUE_MESH_PAGE.name)
+    async def discover_blue_mesh_page(self, inp: c.DiscoverMeshPageInput) -> c.AppMeshPage:
+        """MESH_PAGE of the mesh's virtual nodes from ``cursor.skip`` on (no list tokens here)."""
+        await self.world.enter(c.DISCOVER_BLUE_MESH_PAGE.name)
+        mesh = self.world.mesh
+        assert mesh is not None, "discover_blue_mesh_page called for a world without a mesh"
+        empty = mesh.model_copy(update={"virtual_nodes": []})
+        if self.world.calls[c.DISCOVER_BLUE_MESH_PAGE.name] == self.world.mesh_gone_at_page:
+            return c.AppMeshPage(resources=empty, problem="ServiceUnavailableException: App Mesh is gone")
+        start = inp.cursor.skip
+        nodes = mesh.virtual_nodes[start : start + MESH_PAGE]
+        more = start + MESH_PAGE < len(mesh.virtual_nodes)
+        return c.AppMeshPage(
+            resources=empty.model_copy(update={"virtual_nodes": nodes}),
+            next=inp.cursor.model_copy(update={"skip": start + MESH_PAGE}) if more else None,
         )
 
     @activity.defn(name=c.DISCOVER_BLUE_SERVICES.name)

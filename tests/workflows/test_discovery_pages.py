@@ -12,6 +12,7 @@ from meshshift.migration import plan_translation
 from meshshift.migration.constants import QUERY_PLAN_SERVICES
 from meshshift.migration.paging import BATCH_SERVICES, PAGE_SIZE
 from meshshift.migration.state import PLAN_SERVICES_SHOWN, Phase, PlanServicesPage
+from tests.workflows.fakes import MESH_PAGE
 from tests.workflows.harness import make_spec, running_worker, start, wait_for, world_for
 
 SERVICES = 2 * PAGE_SIZE + 30
@@ -67,3 +68,43 @@ async def test_many_services_are_discovered_in_pages_and_provisioned_from_their_
         if e.marker_recorded_event_attributes.marker_name == "core_patch"
     ]
     assert any(b"planning-in-steps" in p for p in patches)
+
+
+MESH_NODES = 2 * MESH_PAGE + 7
+
+
+@pytest.mark.parametrize("gone_at_page", [None, 2], ids=["answering", "gone-part-way"])
+async def test_app_mesh_is_read_a_page_at_a_time_and_dropped_if_the_api_stops_part_way(
+    env_timeskipping, task_queue, gone_at_page: int | None
+) -> None:
+    """Patch mesh-in-pages: the mesh's resources come a bounded page per call. If the App Mesh API
+    stops answering part way (end of support), what it gave is dropped, not planned half-read."""
+    body = make_spec()
+    body["blue"]["mesh"] = "shop-mesh"
+    world = world_for(body)
+    world.mesh = c.AppMeshInventory(
+        mesh_name="shop-mesh", virtual_nodes=[c.AppMeshVirtualNode(name=f"node-{i:03d}") for i in range(MESH_NODES)]
+    )
+    world.mesh_gone_at_page = gone_at_page
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        final = await wait_for(handle, lambda s: s.phase is Phase.RAMPING, "the ramp", limit=120.0)
+        history = await handle.fetch_history()
+        await handle.terminate("test done")
+
+    assert world.calls[c.DISCOVER_BLUE_MESH.name] == 1 and world.calls[c.DISCOVER_BLUE.name] == 0
+    assert final.plan is not None
+    if gone_at_page is None:
+        assert world.calls[c.DISCOVER_BLUE_MESH_PAGE.name] == -(-MESH_NODES // MESH_PAGE)
+        nodes = [f"virtualNode node-{i:03d}" for i in range(MESH_NODES)]
+        assert final.plan.appmesh_resources == [*nodes, "mesh shop-mesh"]
+    else:
+        assert world.calls[c.DISCOVER_BLUE_MESH_PAGE.name] == gone_at_page
+        assert final.plan.appmesh_resources == []
+        assert any("App Mesh API did not answer" in w for w in final.warnings)
+    patches = [
+        e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+        for e in history.events
+        if e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+    assert any(b"mesh-in-pages" in p for p in patches)
