@@ -42,6 +42,7 @@ BENCHMARKS = (
     "rollback_realistic",
     "step",
     "large",
+    "large_mesh",
     "many",
     "scale",
 )
@@ -153,8 +154,8 @@ async def run(
                 result = await rollback_more.run_realistic(harness, sizes["rollback_realistic"])
             elif name == "step":
                 result = await step.run(harness, sizes["step"])
-            elif name == "large":
-                result = await large.run(harness, sizes["large"], sizes["ecs_rate"])
+            elif name in ("large", "large_mesh"):
+                result = await large.run(harness, sizes["large"], sizes["ecs_rate"], mesh=name == "large_mesh")
             elif name == "scale":
                 result = await workflow_scale.run(harness, sizes["scale"])
             else:
@@ -217,7 +218,7 @@ def headline(name: str, r: dict[str, Any]) -> list[tuple[str, str]]:
             rows.append((f"step time, {v['edge_rate_limits']}", _ms(v["step_seconds"])))
             rows.append((f"step overhead over floor, {v['edge_rate_limits']}", _ms(v["overhead_seconds"])))
         return rows
-    if name == "large":
+    if name in ("large", "large_mesh"):
         return [
             (
                 f"N={row['services']}",

@@ -57,13 +57,15 @@ def rate_bound(calls: dict[str, int], limits: RateLimits) -> tuple[float, dict[s
     return bound, by_service
 
 
-async def run(h: Harness, sizes: list[int], ecs_rate: float) -> dict[str, Any]:
-    rows = [await _one(h, n, ecs_rate) for n in sizes]
+async def run(h: Harness, sizes: list[int], ecs_rate: float, *, mesh: bool = False) -> dict[str, Any]:
+    """``mesh``: blue's sidecars name an App Mesh that answers (a node and a virtual service per
+    service), read in pages (patch mesh-in-pages); without, discovery has the task definitions only."""
+    rows = [await _one(h, n, ecs_rate, mesh) for n in sizes]
     failed = [row for row in rows if "error" in row]
     rows_ok = [row for row in rows if "error" not in row]
     if not rows_ok:
         return {
-            "setup": _setup(ecs_rate),
+            "setup": _setup(ecs_rate, mesh),
             "ecs_rate": ecs_rate,
             "runs": rows,
             "failed_runs": [row["services"] for row in failed],
@@ -77,7 +79,7 @@ async def run(h: Harness, sizes: list[int], ecs_rate: float) -> dict[str, Any]:
                 )
             ],
         }
-    result = _summary(rows_ok, ecs_rate)
+    result = _summary(rows_ok, ecs_rate, mesh)
     result["runs"] = rows
     if failed:
         result["failed_runs"] = [row["services"] for row in failed]
@@ -94,8 +96,14 @@ async def run(h: Harness, sizes: list[int], ecs_rate: float) -> dict[str, Any]:
     return result
 
 
-def _setup(ecs_rate: float) -> str:
-    return (
+def _setup(ecs_rate: float, mesh: bool) -> str:
+    with_mesh = (
+        "blue's App Mesh answers: a virtual node and a virtual service per service, read in pages "
+        "(patch mesh-in-pages) at rate_limits.appmesh; "
+        if mesh
+        else "no App Mesh (discovery from the task definitions); "
+    )
+    return with_mesh + (
         f"one migration of N blue services (Envoy sidecar task definitions) in one cluster, one ALB rule; "
         f"rate_limits.ecs = {ecs_rate:g} calls/s (others at the spec defaults); workflow provisions green "
         "with at most 10 activities at a time (workflows/activity_options.py PROVISION_CONCURRENCY), no child "
@@ -104,7 +112,7 @@ def _setup(ecs_rate: float) -> str:
     )
 
 
-def _summary(rows: list[dict[str, Any]], ecs_rate: float) -> dict[str, Any]:
+def _summary(rows: list[dict[str, Any]], ecs_rate: float, mesh: bool) -> dict[str, Any]:
     first, last = rows[0], rows[-1]
     worst_ratio = max(r["wall_over_bound"] for r in rows)
     worst_events = max(r["history_events_per_service"] for r in rows)
@@ -123,7 +131,7 @@ def _summary(rows: list[dict[str, Any]], ecs_rate: float) -> dict[str, Any]:
         "worker_peak_rss_mb": [r["worker_peak_rss_mb"] for r in rows],
     }
     return {
-        "setup": _setup(ecs_rate),
+        "setup": _setup(ecs_rate, mesh),
         "ecs_rate": ecs_rate,
         "runs": rows,
         "growth": growth,
@@ -173,12 +181,12 @@ def _summary(rows: list[dict[str, Any]], ecs_rate: float) -> dict[str, Any]:
     }
 
 
-async def _one(h: Harness, n: int, ecs_rate: float) -> dict[str, Any]:
+async def _one(h: Harness, n: int, ecs_rate: float, mesh: bool) -> dict[str, Any]:
     assert h.sim is not None and h.client is not None
     h.sim.reset()
     base = await asyncio.to_thread(seed_base)
     seeded = time.monotonic()
-    app = await asyncio.to_thread(seed_app, base, f"lg{n}", 0, services=n, edges=["alb"])
+    app = await asyncio.to_thread(seed_app, base, f"lg{n}", 0, services=n, edges=["alb"], mesh=mesh)
     seed_seconds = time.monotonic() - seeded
     spec = spec_for(app, steps=[1, 5, 25, 50, 100], approval="required", ecs_rate=ecs_rate)
     worker = h.worker()

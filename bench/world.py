@@ -5,8 +5,11 @@ any number of small apps on it. Each app has its own blue ECS services (task def
 App Mesh Envoy sidecar and ``proxyConfiguration``, as meshshift discovers them) and its own edge
 resources: an ALB listener rule forwarding 100/0 to its blue/green target groups, a Route 53
 weighted record pair, and/or a CloudFront primary + staging distribution with a continuous
-deployment policy. No App Mesh mesh is created (``blue.mesh`` is left out): discovery then works
-from the task definitions alone, which is also what happens after App Mesh's end of support.
+deployment policy. By default no App Mesh mesh is created (``blue.mesh`` is left out): discovery
+then works from the task definitions alone, which is also what happens after App Mesh's end of
+support. ``seed_app(..., mesh=True)`` also creates the mesh the sidecars name: a virtual node per
+service (one HTTP listener, DNS discovery, the next service as its backend) and a virtual service
+per node, named as green's clients call it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ ACCOUNT = "123456789012"
 CLUSTER = "bench"
 ZONE = "bench.example.com"
 ENVOY_IMAGE = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.6.0-prod"
+MESH = "bench-mesh"  # the mesh the sidecars' APPMESH_RESOURCE_ARN names
 APPROVER = "alice"
 ALARM = "bench-green-5xx"
 REQUESTER = "carol"
@@ -53,6 +57,7 @@ class App:
     name: str
     services: list[str]
     edges: list[dict[str, Any]] = field(default_factory=list)
+    mesh: str | None = None
 
     def edge_models(self) -> list[AlbEdge | Route53Edge | CloudFrontEdge]:
         spec = MigrationSpec.model_validate(spec_for(self, steps=[100]))
@@ -96,7 +101,7 @@ def seed_base() -> Base:
 
 def task_definition(family: str, port: int) -> dict[str, Any]:
     """An App Mesh task definition: the app, the Envoy sidecar it depends on, proxyConfiguration."""
-    node = f"arn:aws:appmesh:{REGION}:{ACCOUNT}:mesh/bench-mesh/virtualNode/{family}-node"
+    node = f"arn:aws:appmesh:{REGION}:{ACCOUNT}:mesh/{MESH}/virtualNode/{family}-node"
     return {
         "family": family,
         "networkMode": "awsvpc",
@@ -270,8 +275,9 @@ def _seed_cloudfront(app: str) -> dict[str, Any]:
     }
 
 
-def seed_app(base: Base, name: str, index: int, *, services: int, edges: Sequence[str]) -> App:
-    """One app: ``services`` blue services and one resource per edge mechanism in ``edges``.
+def seed_app(base: Base, name: str, index: int, *, services: int, edges: Sequence[str], mesh: bool = False) -> App:
+    """One app: ``services`` blue services and one resource per edge mechanism in ``edges``, and
+    with ``mesh`` the App Mesh its sidecars name (one app a world: the mesh's name is fixed).
 
     With an ALB edge, the app's first service runs behind its blue target group (the group and its
     listener rule come first: ECS only registers tasks in a group a load balancer uses).
@@ -291,7 +297,37 @@ def seed_app(base: Base, name: str, index: int, *, services: int, edges: Sequenc
             app.edges.append(_seed_route53(base, name))
         else:
             app.edges.append(_seed_cloudfront(name))
+    if mesh:
+        _seed_mesh(app)
     return app
+
+
+def _seed_mesh(app: App) -> None:
+    appmesh = aws("appmesh")
+    appmesh.create_mesh(meshName=MESH)
+    domain = f"{app.name}.local"  # green's namespace: the names clients call stay the same
+
+    def seed(position: int) -> None:
+        service = app.services[position]
+        backend = app.services[(position + 1) % len(app.services)]
+        appmesh.create_virtual_node(
+            meshName=MESH,
+            virtualNodeName=f"{service}-node",
+            spec={
+                "listeners": [{"portMapping": {"port": 8080, "protocol": "http"}}],
+                "serviceDiscovery": {"dns": {"hostname": f"{service}.{domain}"}},
+                "backends": [{"virtualService": {"virtualServiceName": f"{backend}.{domain}"}}],
+            },
+        )
+        appmesh.create_virtual_service(
+            meshName=MESH,
+            virtualServiceName=f"{service}.{domain}",
+            spec={"provider": {"virtualNode": {"virtualNodeName": f"{service}-node"}}},
+        )
+
+    app.mesh = MESH
+    with ThreadPoolExecutor(max_workers=SEED_THREADS) as pool:
+        list(pool.map(seed, range(len(app.services))))
 
 
 def seed_apps(base: Base, prefix: str, count: int, *, edges_for: Any, start: int = 0) -> list[App]:
@@ -323,7 +359,7 @@ def spec_for(
     return {
         "name": app.name,
         "region": REGION,
-        "blue": {"cluster": CLUSTER, "services": app.services},
+        "blue": {"cluster": CLUSTER, "services": app.services, **({"mesh": app.mesh} if app.mesh else {})},
         "green": {"cluster": CLUSTER, "namespace": f"{app.name}.local", "provision": "create", "service_suffix": "-sc"},
         "edge": app.edges,
         "health": {"urls": [], "check_target_health": True, "interval": "PT1S", "timeout": "PT5M"},

@@ -61,7 +61,7 @@ async def test_every_benchmark_runs_at_tiny_scale(tmp_path: Path) -> None:
         results = {
             "rollback": await rollback.run(harness, 1),
             "step": await step.run(harness, 1),
-            "large": await large.run(harness, [3], 50.0),
+            "large": await large.run(harness, [3], 50.0, mesh=True),
             "many": await many.run(harness, [2]),
             "scale": await scale.run(harness, [5]),
         }
@@ -77,6 +77,7 @@ async def test_every_benchmark_runs_at_tiny_scale(tmp_path: Path) -> None:
     assert run["services"] == 3 and run["aws_calls"] > 0 and run["history_events"] > 0
     assert run["continue_as_new_input_bytes"] > 0, "the large run continues-as-new at the first gate"
     assert run["aws_calls_by_service"]["ecs"] > 0
+    assert run["aws_calls_by_operation"]["app-mesh.DescribeVirtualNode"] == 3, "the mesh is read, a node each"
     assert run["worker_peak_rss_mb"] > 0
     rounds = results["many"]["rounds"]
     assert rounds[0]["ramp_steps_completed"] == 10
