@@ -152,41 +152,47 @@ class DiscoveryActivities:
     def discover_blue_mesh_page(self, params: DiscoverMeshPageInput) -> AppMeshPage:
         """The mesh's resources from the cursor on, up to the page's byte budget. If the App Mesh API
         stops answering part way, the page says so and points at the snapshot's start (if any)."""
-        blue = params.spec.blue
-        if not blue.mesh:
-            raise ApplicationError(
-                "discover_blue_mesh_page: the spec names no blue.mesh; expected a mesh to read",
-                type="InvalidInput",
-                non_retryable=True,
-            )
         cursor = params.cursor
         if cursor.source is MeshSource.SNAPSHOT:
-            snapshot = blue.appmesh_snapshot
-            resources = AppMeshInventory(mesh_name=blue.mesh)
-            try:
-                if not isinstance(snapshot, AppMeshSnapshot):
-                    raise TypeError("blue.appmesh_snapshot is not a snapshot's content")
-                reader = _MeshReader(SnapshotAppMesh(snapshot), blue.mesh, snapshot.mesh_owner)
-                after = reader.read_page(cursor, resources, params.max_bytes)
-            except (KeyError, TypeError, AttributeError) as err:
-                return AppMeshPage(resources=resources, problem=_unreadable_snapshot(err), warnings=[])
-            return AppMeshPage(resources=resources, next=after)
-        resources = AppMeshInventory(mesh_name=blue.mesh)
+            return self._snapshot_page(params)
+        resources = AppMeshInventory(mesh_name=params.mesh)
 
         def read(reader: _MeshReader) -> MeshCursor | None:
             return reader.read_page(cursor, resources, params.max_bytes)
 
-        after, problem = self._app_mesh(params.aws, blue.mesh, blue.mesh_owner, read)
+        after, problem = self._app_mesh(params.aws, params.mesh, params.mesh_owner, read)
         if not problem:
             return AppMeshPage(resources=resources, next=after)
-        warnings: list[str] = []
-        status, fallback = self._fallback(params.spec, problem, warnings, lambda reader: reader.header())
+        if not params.snapshot_given:
+            return AppMeshPage(resources=resources, problem=problem, warnings=[_no_app_mesh_data(params.mesh, problem)])
         return AppMeshPage(
-            resources=fallback or resources,
-            next=MeshCursor(source=MeshSource.SNAPSHOT) if status is AppMeshStatus.SNAPSHOT else None,
+            resources=resources,
+            next=MeshCursor(source=MeshSource.SNAPSHOT),
             problem=problem,
-            warnings=warnings,
+            warnings=[
+                f"App Mesh API stopped answering for mesh {params.mesh!r} part way through discovery ({problem}); "
+                "discovery reads blue.appmesh_snapshot from its start instead: anything changed in the mesh since "
+                "it was taken is not in the plan"
+            ],
         )
+
+    @staticmethod
+    def _snapshot_page(params: DiscoverMeshPageInput) -> AppMeshPage:
+        snapshot = params.snapshot
+        try:
+            if snapshot is None:
+                raise TypeError("no blue.appmesh_snapshot was given to a page read from it")
+            reader = _MeshReader(SnapshotAppMesh(snapshot), params.mesh, snapshot.mesh_owner)
+            resources = reader.header()
+            after = reader.read_page(params.cursor, resources, params.max_bytes)
+        except (KeyError, TypeError, AttributeError) as err:
+            problem = _unreadable_snapshot(err)
+            return AppMeshPage(
+                resources=AppMeshInventory(mesh_name=params.mesh),
+                problem=problem,
+                warnings=[problem, _no_app_mesh_data(params.mesh, "and its snapshot could not be read")],
+            )
+        return AppMeshPage(resources=resources, next=after)
 
     @implements(DISCOVER_BLUE_SERVICES)
     def discover_blue_services(self, params: DiscoverServicesInput) -> BlueServicesPage:
@@ -227,23 +233,14 @@ class DiscoveryActivities:
         )
 
     def _fallback(
-        self,
-        spec: MigrationSpec,
-        problem: str,
-        warnings: list[str],
-        read: Callable[[_MeshReader], AppMeshInventory],
+        self, spec: MigrationSpec, problem: str, warnings: list[str], read: Callable[[_MeshReader], AppMeshInventory]
     ) -> tuple[AppMeshStatus, AppMeshInventory | None]:
         """What stands in for the App Mesh API that did not answer: the spec's snapshot, else nothing."""
         mesh = spec.blue.mesh or ""
         inventory = self._from_snapshot(spec.blue.appmesh_snapshot, mesh, problem, warnings, read)
         if inventory is not None:
             return AppMeshStatus.SNAPSHOT, inventory
-        warnings.append(
-            f"App Mesh API did not answer for mesh {mesh!r} ({problem}); discovery fell back to "
-            "the ECS task definitions (envoy sidecar, APPMESH_RESOURCE_ARN, proxyConfiguration) and Cloud "
-            "Map. Route timeouts, retry policies and TLS settings known only to App Mesh are not in the plan: "
-            "review the green Service Connect configuration, or supply them in the spec (green.services)."
-        )
+        warnings.append(_no_app_mesh_data(mesh, problem))
         return AppMeshStatus.UNAVAILABLE, None
 
     def _page(
@@ -483,6 +480,15 @@ def _after(cursor: MeshCursor, kind: MeshKind) -> MeshCursor | None:
     if position == len(kinds):
         return None
     return cursor.model_copy(update={"kind": kinds[position], "token": None, "skip": 0})
+
+
+def _no_app_mesh_data(mesh: str, problem: str) -> str:
+    return (
+        f"App Mesh API did not answer for mesh {mesh!r} ({problem}); discovery fell back to "
+        "the ECS task definitions (envoy sidecar, APPMESH_RESOURCE_ARN, proxyConfiguration) and Cloud "
+        "Map. Route timeouts, retry policies and TLS settings known only to App Mesh are not in the plan: "
+        "review the green Service Connect configuration, or supply them in the spec (green.services)."
+    )
 
 
 def _unreadable_snapshot(err: Exception) -> str:

@@ -15,18 +15,23 @@ import hashlib
 import json
 from typing import Any, TypeVar
 
+from meshshift.migration.appmesh_snapshot import AppMeshSnapshot
 from meshshift.migration.contracts import (
     AppMeshInventory,
     AppMeshPage,
     AppMeshStatus,
+    AwsContext,
     BlueDiscovery,
     BlueMeshDiscovery,
     BlueService,
     BlueServiceRef,
     BlueServicesPage,
+    DiscoverMeshPageInput,
     GreenServicePlan,
     GreenTaskSource,
     InferredAlias,
+    MeshCursor,
+    MeshSource,
     MigrationPlan,
     PortMappingRef,
     TaskDefinition,
@@ -81,32 +86,47 @@ def namespaces(services: list[BlueService], inventory: AppMeshInventory | None) 
     return sorted(found)
 
 
+def mesh_page_input(aws: AwsContext, spec: MigrationSpec, cursor: MeshCursor) -> DiscoverMeshPageInput:
+    """The next page's input: the mesh's names, and the snapshot only for pages read from it."""
+    snapshot = spec.blue.appmesh_snapshot if isinstance(spec.blue.appmesh_snapshot, AppMeshSnapshot) else None
+    return DiscoverMeshPageInput(
+        aws=aws,
+        mesh=spec.blue.mesh or "",
+        mesh_owner=spec.blue.mesh_owner,
+        snapshot=snapshot if cursor.source is MeshSource.SNAPSHOT else None,
+        snapshot_given=snapshot is not None,
+        cursor=cursor,
+    )
+
+
 def with_mesh_page(mesh: BlueMeshDiscovery, page: AppMeshPage) -> BlueMeshDiscovery:
     """``mesh`` with one more page of its resources. A page that says the App Mesh API stopped
-    answering drops what the API gave: the snapshot is read from its start instead, or, without
-    one, blue is discovered as without App Mesh data."""
+    answering (or the snapshot could not be read) drops what was read before: the snapshot is read
+    from its start instead, or, without one, blue is discovered as without App Mesh data."""
     warnings = [*mesh.warnings, *page.warnings]
     if page.problem is not None:
-        fallback = page.next is not None
         return mesh.model_copy(
             update={
-                "appmesh_status": AppMeshStatus.SNAPSHOT if fallback else AppMeshStatus.UNAVAILABLE,
-                "appmesh": page.resources if fallback else None,
+                "appmesh_status": AppMeshStatus.UNAVAILABLE if page.next is None else AppMeshStatus.SNAPSHOT,
+                "appmesh": None,
                 "appmesh_next": page.next,
                 "warnings": warnings,
             }
         )
-    read = mesh.appmesh or AppMeshInventory(mesh_name=page.resources.mesh_name)
-    added = page.resources
-    inventory = read.model_copy(
-        update={
-            "virtual_nodes": [*read.virtual_nodes, *added.virtual_nodes],
-            "virtual_services": [*read.virtual_services, *added.virtual_services],
-            "virtual_routers": [*read.virtual_routers, *added.virtual_routers],
-            "routes": [*read.routes, *added.routes],
-            "virtual_gateways": [*read.virtual_gateways, *added.virtual_gateways],
-        }
-    )
+    read, added = mesh.appmesh, page.resources
+    if read is None:
+        # A snapshot read after the API stopped answering starts afresh: its first page brings the mesh.
+        inventory = added
+    else:
+        inventory = read.model_copy(
+            update={
+                "virtual_nodes": [*read.virtual_nodes, *added.virtual_nodes],
+                "virtual_services": [*read.virtual_services, *added.virtual_services],
+                "virtual_routers": [*read.virtual_routers, *added.virtual_routers],
+                "routes": [*read.routes, *added.routes],
+                "virtual_gateways": [*read.virtual_gateways, *added.virtual_gateways],
+            }
+        )
     return mesh.model_copy(update={"appmesh": inventory, "appmesh_next": page.next, "warnings": warnings})
 
 

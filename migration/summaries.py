@@ -70,7 +70,7 @@ def _discover_mesh_page(arg: contracts.DiscoverMeshPageInput) -> str:
     cursor = arg.cursor
     at = f"{cursor.kind.value.replace('_', ' ')}" + (" (continued)" if cursor.token or cursor.skip else "")
     source = " from the snapshot" if cursor.source is contracts.MeshSource.SNAPSHOT else ""
-    return f"discover blue: App Mesh {arg.spec.blue.mesh}{source}, {at} on"
+    return f"discover blue: App Mesh {arg.mesh}{source}, {at} on"
 
 
 def _discover_services(arg: contracts.DiscoverServicesInput) -> str:

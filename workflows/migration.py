@@ -243,7 +243,7 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         while mesh.appmesh_next is not None:
             page = await self._call(
                 contracts.DISCOVER_BLUE_MESH_PAGE,
-                contracts.DiscoverMeshPageInput(aws=aws, spec=spec, cursor=mesh.appmesh_next),
+                paging.mesh_page_input(aws, spec, mesh.appmesh_next),
                 interruptible=False,
             )
             mesh = paging.with_mesh_page(mesh, page)

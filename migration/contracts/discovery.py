@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from meshshift.migration.appmesh_snapshot import AppMeshSnapshot
 from meshshift.migration.contracts.base import ActivityDef, AwsContext, Payload
 from meshshift.migration.contracts.ecs import (
     CapacityProviderItem,
@@ -307,8 +308,17 @@ class BlueMeshDiscovery(Payload):
 
 
 class DiscoverMeshPageInput(Payload):
+    """Not the spec: its service list and snapshot would be in every page's input."""
+
     aws: AwsContext
-    spec: MigrationSpec = Field(description="blue.mesh, blue.mesh_owner and blue.appmesh_snapshot are read")
+    mesh: str = Field(description="blue.mesh")
+    mesh_owner: str | None = Field(default=None, description="blue.mesh_owner")
+    snapshot: AppMeshSnapshot | None = Field(
+        default=None, description="blue.appmesh_snapshot, given only to pages read from it"
+    )
+    snapshot_given: bool = Field(
+        default=False, description="The spec has a snapshot: an API that stops answering goes on from its start"
+    )
     cursor: MeshCursor
     max_bytes: int = Field(
         default=192 * 1024,
@@ -323,8 +333,8 @@ class AppMeshPage(Payload):
     next: MeshCursor | None = Field(default=None, description="None: the mesh is read")
     problem: str | None = Field(
         default=None,
-        description="The App Mesh API stopped answering (the code and message): the pages read from it are "
-        "dropped, and 'next' is the snapshot's start, or None without a snapshot",
+        description="The App Mesh API stopped answering, or the snapshot could not be read: the pages read "
+        "before are dropped, and 'next' is the snapshot's start, or None (no App Mesh data)",
     )
     warnings: list[str] = Field(default_factory=list)
 

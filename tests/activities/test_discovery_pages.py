@@ -21,7 +21,6 @@ from meshshift.migration.contracts import (
     BlueMeshDiscovery,
     BlueServicesPage,
     DiscoverInput,
-    DiscoverMeshPageInput,
     DiscoverServicesInput,
     EnsureNamespaceInput,
     GreenServicePlan,
@@ -159,19 +158,25 @@ def test_a_source_that_no_longer_translates_as_planned_is_a_permanent_error(
 
 def mesh_in_pages(clients: AwsClients, spec: MigrationSpec, max_bytes: int) -> tuple[BlueMeshDiscovery, int]:
     """What the workflow does: the mesh alone, then a page at a time from the cursor it answers."""
-    activities = DiscoveryActivities(clients)
     mesh = ActivityEnvironment().run(
-        activities.discover_blue_mesh, DiscoverInput(aws=blue.AWS, spec=spec, mesh_in_pages=True)
+        DiscoveryActivities(clients).discover_blue_mesh, DiscoverInput(aws=blue.AWS, spec=spec, mesh_in_pages=True)
     )
-    pages = 0
-    while mesh.appmesh_next is not None:
+    return read_on(clients, spec, mesh, max_bytes)
+
+
+def read_on(
+    clients: AwsClients, spec: MigrationSpec, mesh: BlueMeshDiscovery, max_bytes: int, pages: int | None = None
+) -> tuple[BlueMeshDiscovery, int]:
+    """``pages`` more pages (None: until the mesh is read); returns the mesh and the pages read."""
+    read = 0
+    while mesh.appmesh_next is not None and (pages is None or read < pages):
         page = ActivityEnvironment().run(
-            activities.discover_blue_mesh_page,
-            DiscoverMeshPageInput(aws=blue.AWS, spec=spec, cursor=mesh.appmesh_next, max_bytes=max_bytes),
+            DiscoveryActivities(clients).discover_blue_mesh_page,
+            paging.mesh_page_input(blue.AWS, spec, mesh.appmesh_next).model_copy(update={"max_bytes": max_bytes}),
         )
-        pages += 1
+        read += 1
         mesh = paging.with_mesh_page(mesh, page)
-    return mesh, pages
+    return mesh, read
 
 
 def at_once(clients: AwsClients, spec: MigrationSpec) -> BlueMeshDiscovery:
@@ -232,30 +237,34 @@ def test_an_api_that_stops_answering_part_way_drops_what_it_gave(
     if with_snapshot:
         snapshot = snapshot_mesh(boto3.client("appmesh", region_name=blue.REGION), spec.blue.mesh or "", None)
         spec = spec.model_copy(update={"blue": spec.blue.model_copy(update={"appmesh_snapshot": snapshot})})
-    activities = DiscoveryActivities(aws_clients)
     mesh = ActivityEnvironment().run(
-        activities.discover_blue_mesh, DiscoverInput(aws=blue.AWS, spec=spec, mesh_in_pages=True)
+        DiscoveryActivities(aws_clients).discover_blue_mesh,
+        DiscoverInput(aws=blue.AWS, spec=spec, mesh_in_pages=True),
     )
-    assert mesh.appmesh_next is not None
-    first = ActivityEnvironment().run(
-        activities.discover_blue_mesh_page,
-        DiscoverMeshPageInput(aws=blue.AWS, spec=spec, cursor=mesh.appmesh_next, max_bytes=1),
-    )
-    mesh = paging.with_mesh_page(mesh, first)
+    mesh, _ = read_on(aws_clients, spec, mesh, max_bytes=1, pages=1)
     assert mesh.appmesh is not None and len(mesh.appmesh.virtual_nodes) == 1
     monkeypatch.setenv(UNAVAILABLE_ENV, "gone")
-    page = ActivityEnvironment().run(
-        activities.discover_blue_mesh_page,
-        DiscoverMeshPageInput(aws=blue.AWS, spec=spec, cursor=mesh.appmesh_next, max_bytes=1),
-    )
-    assert page.problem is not None and "404" in page.problem
-    mesh = paging.with_mesh_page(mesh, page)
+    mesh, _ = read_on(aws_clients, spec, mesh, max_bytes=1, pages=1)
+    assert mesh.appmesh is None, "what the API gave before is dropped"
+    assert any("404" in w for w in mesh.warnings)
     if with_snapshot:
         assert mesh.appmesh_status is AppMeshStatus.SNAPSHOT and mesh.appmesh_next is not None
-        assert mesh.appmesh is not None and mesh.appmesh.virtual_nodes == []
-        read, _ = mesh_in_pages(aws_clients, spec, max_bytes=1)
-        assert read.appmesh == live.appmesh
+        mesh, pages = read_on(aws_clients, spec, mesh, max_bytes=1)
+        assert mesh.appmesh == live.appmesh and live.appmesh is not None and pages == resources(live.appmesh)
+        assert any("reads blue.appmesh_snapshot from its start" in w for w in mesh.warnings)
     else:
-        assert mesh.appmesh_status is AppMeshStatus.UNAVAILABLE and mesh.appmesh is None
-        assert mesh.appmesh_next is None
+        assert mesh.appmesh_status is AppMeshStatus.UNAVAILABLE and mesh.appmesh_next is None
         assert any("App Mesh API did not answer" in w for w in mesh.warnings)
+
+
+def test_a_snapshot_that_cannot_be_read_part_way_leaves_no_app_mesh_data(
+    aws_inprocess: None, aws_clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = mesh_apps.spec(mesh_apps.seed_bank())
+    snapshot = snapshot_mesh(boto3.client("appmesh", region_name=blue.REGION), spec.blue.mesh or "", None)
+    broken = snapshot.model_copy(update={"virtual_services": [{"spec": {}}]})  # no virtualServiceName
+    spec = spec.model_copy(update={"blue": spec.blue.model_copy(update={"appmesh_snapshot": broken})})
+    monkeypatch.setenv(UNAVAILABLE_ENV, "denied")
+    mesh, _ = mesh_in_pages(aws_clients, spec, max_bytes=1)
+    assert mesh.appmesh_status is AppMeshStatus.UNAVAILABLE and mesh.appmesh is None
+    assert any("blue.appmesh_snapshot could not be read" in w and "virtualServiceName" in w for w in mesh.warnings)
