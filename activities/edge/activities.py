@@ -63,6 +63,9 @@ class EdgeActivities:
         the first failure (in item order) is raised."""
         if not items:
             return []
+        if len(items) == 1:
+            # Most applications have one edge: a thread for it would cost more than the call it makes.
+            return [fn(items[0])]
         with ThreadPoolExecutor(max_workers=min(len(items), self._max_parallel)) as pool:
             # Each item runs in a copy of the activity's context, so the pool's threads see the
             # activity (its task priority decides the rate limiter's lane, activities/aws.py).
