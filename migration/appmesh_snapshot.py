@@ -29,10 +29,13 @@ Pure: no file or AWS access here (the CLI reads the file, the activities call AW
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from typing import Any, Literal
+import zlib
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, PlainSerializer
 
 from meshshift.migration.spec_base import SpecModel
 
@@ -42,6 +45,10 @@ KIND: Literal["meshshift.appmesh-snapshot"] = "meshshift.appmesh-snapshot"
 # the snapshot travels inside the workflow input, so it must fit with room for the rest of the spec.
 PAYLOAD_HARD_LIMIT = 2 * 1024 * 1024
 PAYLOAD_WARN_LIMIT = 512 * 1024
+# A snapshot over this much JSON travels compressed (issue 22): one virtual node's describe output is
+# about 1-2 KB, and the nodes of one mesh are alike, so the JSON compresses about 10 to 20 times.
+EMBED_COMPRESSED_OVER = 64 * 1024
+EMBEDDED_PREFIX = "meshshift-appmesh-snapshot+zlib:"
 
 
 class AppMeshSnapshot(SpecModel):
@@ -84,3 +91,37 @@ def size_check(size: int, what: str) -> str | None:
             "it is accepted (the limit is 2 MB), but every workflow history of this migration carries it"
         )
     return None
+
+
+def embedded(snapshot: AppMeshSnapshot) -> Any:
+    """The snapshot as it travels in a spec or a payload: its JSON, or, when large, that JSON
+    compressed (zlib, base64) after EMBEDDED_PREFIX, which ``decode_embedded`` reads back."""
+    document = snapshot.model_dump(mode="json")
+    text = json.dumps(document, separators=(",", ":"))
+    if len(text) <= EMBED_COMPRESSED_OVER:
+        return document
+    return EMBEDDED_PREFIX + base64.b64encode(zlib.compress(text.encode(), 9)).decode()
+
+
+def decode_embedded(value: Any) -> Any:
+    """A compressed snapshot's JSON; anything else as it is (a path, a snapshot's content, None)."""
+    if not (isinstance(value, str) and value.startswith(EMBEDDED_PREFIX)):
+        return value
+    try:
+        return json.loads(zlib.decompress(base64.b64decode(value[len(EMBEDDED_PREFIX) :], validate=True)))
+    except (binascii.Error, zlib.error, ValueError) as err:
+        raise ValueError(
+            f"expected a compressed App Mesh snapshot (base64 of zlib JSON after {EMBEDDED_PREFIX!r}, as "
+            f"meshshift start embeds it), got text that does not decode ({err}); embed the snapshot file again"
+        ) from err
+
+
+def embedded_or_path(value: Any) -> Any:
+    return embedded(value) if isinstance(value, AppMeshSnapshot) else value
+
+
+# A field holding a snapshot (or a path to one) that is read back from its compressed form and
+# written in it when large, wherever it travels as JSON: the workflow input, activity inputs.
+EmbeddedSnapshot = Annotated[
+    AppMeshSnapshot, BeforeValidator(decode_embedded), PlainSerializer(embedded_or_path, when_used="json")
+]

@@ -16,8 +16,10 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BeforeValidator,
     Discriminator,
     Field,
+    PlainSerializer,
     StrictInt,
     Tag,
     TypeAdapter,
@@ -27,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from meshshift.migration.appmesh_snapshot import AppMeshSnapshot
+from meshshift.migration.appmesh_snapshot import AppMeshSnapshot, decode_embedded, embedded_or_path
 from meshshift.migration.durations import Duration, WaitDuration
 from meshshift.migration.edge import registry as edge_registry
 from meshshift.migration.edge.registry import EdgeSpec
@@ -122,10 +124,15 @@ class BlueSpec(SpecModel):
         description="Services of blue.services that get no green copy (e.g. an App Mesh virtual gateway's Envoy-only "
         "service); decommission deletes them with blue",
     )
-    appmesh_snapshot: NonEmpty | AppMeshSnapshot | None = Field(
+    appmesh_snapshot: Annotated[
+        NonEmpty | AppMeshSnapshot | None,
+        BeforeValidator(decode_embedded),
+        PlainSerializer(embedded_or_path, when_used="json"),
+    ] = Field(
         default=None,
         description="An App Mesh snapshot (meshshift snapshot appmesh): a file path, which meshshift start and plan "
-        "replace with the file's content, or that content; discovery uses it when the App Mesh API refuses",
+        "replace with the file's content (compressed when large), or that content; discovery uses it when the App "
+        "Mesh API refuses",
     )
 
     @model_validator(mode="after")

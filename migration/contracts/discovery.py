@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from meshshift.migration.appmesh_snapshot import AppMeshSnapshot
+from meshshift.migration.appmesh_snapshot import EmbeddedSnapshot
 from meshshift.migration.contracts.base import ActivityDef, AwsContext, Payload
 from meshshift.migration.contracts.ecs import (
     CapacityProviderItem,
@@ -313,7 +313,7 @@ class DiscoverMeshPageInput(Payload):
     aws: AwsContext
     mesh: str = Field(description="blue.mesh")
     mesh_owner: str | None = Field(default=None, description="blue.mesh_owner")
-    snapshot: AppMeshSnapshot | None = Field(
+    snapshot: EmbeddedSnapshot | None = Field(
         default=None, description="blue.appmesh_snapshot, given only to pages read from it"
     )
     snapshot_given: bool = Field(

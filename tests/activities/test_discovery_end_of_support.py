@@ -8,17 +8,21 @@ ECS, and its Service Connect configuration is read back from ECS.
 
 from __future__ import annotations
 
+import base64
 import json
+import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from temporalio.testing import ActivityEnvironment
 
 from meshshift.activities.aws import AwsClients
 from meshshift.activities.discovery import DiscoveryActivities, snapshot_mesh
 from meshshift.activities.provisioning import ProvisioningActivities
-from meshshift.migration.appmesh_snapshot import PAYLOAD_HARD_LIMIT, AppMeshSnapshot
+from meshshift.migration.appmesh_snapshot import EMBEDDED_PREFIX, PAYLOAD_HARD_LIMIT, AppMeshSnapshot
 from meshshift.migration.backend_gate import recheck
 from meshshift.migration.contracts import (
     AppMeshStatus,
@@ -42,6 +46,7 @@ from meshshift.workers.client_commands import (
 )
 from tests.activities import eos_app
 from tests.activities.conftest_local import AWS, REGION, client
+from tests.workflows.harness import make_spec
 
 # The simulation's switch: "denied" answers AccessDeniedException (403), "gone" a bare 404.
 REFUSING = [pytest.param("denied", id="403-access-denied"), pytest.param("gone", id="404-gone")]
@@ -241,13 +246,18 @@ def test_a_missing_backend_stops_before_anything_is_created(
     assert build_plan(allowed, discover(aws_clients, allowed)).backend_gate is None
 
 
-def test_a_snapshot_too_large_for_temporal_is_refused(tmp_path: Path) -> None:
-    big = AppMeshSnapshot(
+def _snapshot_of(nodes: int, pad: Callable[[int], str]) -> AppMeshSnapshot:
+    return AppMeshSnapshot(
         format_version=1,
         mesh_name=eos_app.MESH,
         mesh={"meshName": eos_app.MESH, "metadata": {}, "spec": {}},
-        virtual_nodes=[{"virtualNodeName": f"n{i}", "spec": {"pad": "x" * 1024}} for i in range(2100)],
+        virtual_nodes=[{"virtualNodeName": f"n{i}", "spec": {"pad": pad(i)}} for i in range(nodes)],
     )
+
+
+def test_a_snapshot_too_large_for_temporal_even_compressed_is_refused(tmp_path: Path) -> None:
+    noise = random.Random(7)
+    big = _snapshot_of(2100, lambda _: base64.b64encode(noise.randbytes(1024)).decode())  # does not compress
     (tmp_path / "big.json").write_text(json.dumps(big.model_dump(mode="json")))
     document: dict[str, Any] = {"blue": {"appmesh_snapshot": "big.json"}}
     with pytest.raises(CommandFailed) as caught:
@@ -255,6 +265,36 @@ def test_a_snapshot_too_large_for_temporal_is_refused(tmp_path: Path) -> None:
     assert "blue.appmesh_snapshot" in str(caught.value)
     assert f"expected at most {PAYLOAD_HARD_LIMIT} bytes" in str(caught.value)
     assert document["blue"]["appmesh_snapshot"] == "big.json"  # nothing embedded
+
+
+def test_a_large_snapshot_travels_compressed_and_reads_back_the_same(tmp_path: Path) -> None:
+    """2.2 MB of JSON, over Temporal's 2 MB payload limit, as alike as a real mesh's nodes are."""
+    big = _snapshot_of(2100, lambda i: f"listener 8080 http, backend svc-{i}.acme.local " * 20)
+    (tmp_path / "big.json").write_text(json.dumps(big.model_dump(mode="json")))
+    assert (tmp_path / "big.json").stat().st_size > PAYLOAD_HARD_LIMIT
+    spec = make_spec()
+    spec["blue"] |= {"mesh": eos_app.MESH, "appmesh_snapshot": "big.json"}
+    embed_appmesh_snapshot(spec, tmp_path / "spec.yaml")
+    sent = spec["blue"]["appmesh_snapshot"]
+    assert isinstance(sent, str) and sent.startswith(EMBEDDED_PREFIX)
+    assert len(json.dumps(spec)) < 256 * 1024
+    validated = MigrationSpec.model_validate(spec)
+    assert validated.blue.appmesh_snapshot == big
+    # Wherever the spec travels as JSON (an activity's input), the snapshot stays compressed.
+    again = json.loads(validated.model_dump_json())["blue"]["appmesh_snapshot"]
+    assert (
+        again.startswith(EMBEDDED_PREFIX)
+        and MigrationSpec.model_validate_json(validated.model_dump_json()) == validated
+    )
+
+
+def test_a_damaged_compressed_snapshot_is_refused_by_name() -> None:
+    spec = make_spec()
+    spec["blue"] |= {"mesh": eos_app.MESH, "appmesh_snapshot": EMBEDDED_PREFIX + "not base64 at all!"}
+    with pytest.raises(ValidationError) as caught:
+        MigrationSpec.model_validate(spec)
+    message = str(caught.value)
+    assert "blue.appmesh_snapshot" in message and "expected a compressed App Mesh snapshot" in message
 
 
 def _console() -> Any:
