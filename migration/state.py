@@ -380,12 +380,21 @@ def plan_services(plan: MigrationPlan | None) -> list[GreenServicePlan]:
 
 
 def plan_shown(plan: MigrationPlan | None) -> MigrationPlan | None:
-    """``plan`` with its first ``PLAN_SERVICES_SHOWN`` green services and async workers."""
-    if plan is None or len(plan_services(plan)) <= PLAN_SERVICES_SHOWN:
+    """``plan`` with its first ``PLAN_SERVICES_SHOWN`` green services and async workers, and its
+    first ``PLAN_SERVICES_SHOWN`` App Mesh resources (a mesh has about two per service)."""
+    if plan is None or (
+        len(plan_services(plan)) <= PLAN_SERVICES_SHOWN and len(plan.appmesh_resources) <= PLAN_SERVICES_SHOWN
+    ):
         return plan
     services = plan.services[:PLAN_SERVICES_SHOWN]
     workers = plan.async_workers[: PLAN_SERVICES_SHOWN - len(services)]
-    return plan.model_copy(update={"services": services, "async_workers": workers})
+    return plan.model_copy(
+        update={
+            "services": services,
+            "async_workers": workers,
+            "appmesh_resources": plan.appmesh_resources[:PLAN_SERVICES_SHOWN],
+        }
+    )
 
 
 class PlanServicesRequest(Model):
@@ -436,9 +445,11 @@ class MigrationStatus(Model):
     plan: MigrationPlan | None = Field(
         default=None,
         description=f"The plan, with its first {PLAN_SERVICES_SHOWN} green services and async workers "
-        "(the status_plan_services query pages through all of them)",
+        f"(the status_plan_services query pages through all of them) and its first {PLAN_SERVICES_SHOWN} App Mesh "
+        "resources",
     )
     plan_services_total: int = Field(default=0, description="Green services and async workers in the plan")
+    plan_appmesh_resources_total: int = Field(default=0, description="App Mesh resources in the plan")
     weights: dict[str, ShifterReading] = Field(default_factory=dict)
     timings: list[PhaseTiming] = Field(default_factory=list)
     bake_ends_at: datetime | None = None
@@ -464,9 +475,11 @@ class MigrationReport(Model):
     phase: Phase
     green_weight: int
     plan: MigrationPlan | None = Field(
-        description=f"The plan, with its first {PLAN_SERVICES_SHOWN} green services and async workers"
+        description=f"The plan, with its first {PLAN_SERVICES_SHOWN} green services and async workers, and its "
+        f"first {PLAN_SERVICES_SHOWN} App Mesh resources"
     )
     plan_services_total: int = 0
+    plan_appmesh_resources_total: int = 0
     provisioned: list[ProvisionedService] = Field(
         default_factory=list, description=f"The first {PLAN_SERVICES_SHOWN} green services provisioned"
     )

@@ -505,6 +505,7 @@ class MigrationBase:
             green_weight=state.green_weight,
             plan=plan_shown(state.plan),
             plan_services_total=len(plan_services(state.plan)),
+            plan_appmesh_resources_total=len(state.plan.appmesh_resources) if state.plan else 0,
             provisioned=state.provisioned[:PLAN_SERVICES_SHOWN],
             provisioned_total=len(state.provisioned),
             weights=state.weights,

@@ -226,6 +226,7 @@ class MessageHandlers(MigrationBase):
             steps=[s.percent for s in state.plan.steps] if state.plan else [],
             plan=plan_shown(state.plan),
             plan_services_total=len(plan_services(state.plan)),
+            plan_appmesh_resources_total=len(state.plan.appmesh_resources) if state.plan else 0,
             weights=state.weights,
             timings=state.timings,
             bake_ends_at=countdown.ends_at if countdown is not None and countdown.purpose == "bake" else None,

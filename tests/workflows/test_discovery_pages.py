@@ -70,7 +70,7 @@ async def test_many_services_are_discovered_in_pages_and_provisioned_from_their_
     assert any(b"planning-in-steps" in p for p in patches)
 
 
-MESH_NODES = 2 * MESH_PAGE + 7
+MESH_NODES = PLAN_SERVICES_SHOWN + MESH_PAGE // 2  # over what the status shows
 
 
 @pytest.mark.parametrize("gone_at_page", [None, 2], ids=["answering", "gone-part-way"])
@@ -97,10 +97,12 @@ async def test_app_mesh_is_read_a_page_at_a_time_and_dropped_if_the_api_stops_pa
     if gone_at_page is None:
         assert world.calls[c.DISCOVER_BLUE_MESH_PAGE.name] == -(-MESH_NODES // MESH_PAGE)
         nodes = [f"virtualNode node-{i:03d}" for i in range(MESH_NODES)]
-        assert final.plan.appmesh_resources == [*nodes, "mesh shop-mesh"]
+        # The status shows the first PLAN_SERVICES_SHOWN resources; decommission has them all.
+        assert final.plan.appmesh_resources == nodes[:PLAN_SERVICES_SHOWN]
+        assert final.plan_appmesh_resources_total == MESH_NODES + 1  # and the mesh
     else:
         assert world.calls[c.DISCOVER_BLUE_MESH_PAGE.name] == gone_at_page
-        assert final.plan.appmesh_resources == []
+        assert final.plan.appmesh_resources == [] and final.plan_appmesh_resources_total == 0
         assert any("App Mesh API did not answer" in w for w in final.warnings)
     patches = [
         e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
