@@ -229,35 +229,41 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
                 await workflow.sleep(PLANNING_PAUSE, summary="planning: the next services")
 
     async def _discover_in_pages(self, spec: MigrationSpec, *, mesh_in_pages: bool) -> contracts.BlueDiscovery:
-        """App Mesh and the edge in one call (with ``mesh_in_pages``, the mesh's resources then a
-        page per call), then blue's services a page per call, each result bounded; the pages are
+        """App Mesh and the edge in one call, then (with ``mesh_in_pages``) the mesh's resources a
+        page per call alongside blue's services a page per call, each result bounded; the pages are
         put together here, in memory, never in one payload."""
         aws = self._aws(spec)
-        mesh = await self._call(
+        first = await self._call(
             contracts.DISCOVER_BLUE_MESH,
             contracts.DiscoverInput(aws=aws, spec=spec, mesh_in_pages=mesh_in_pages),
             interruptible=False,
         )
-        # One page after another: each continues from App Mesh's list token of the one before. The
-        # services wait for the mesh, because whether it answered decides what they must read.
-        while mesh.appmesh_next is not None:
-            page = await self._call(
-                contracts.DISCOVER_BLUE_MESH_PAGE,
-                paging.mesh_page_input(aws, spec, mesh.appmesh_next),
-                interruptible=False,
-            )
-            mesh = paging.with_mesh_page(mesh, page)
-        every = paging.without_mesh_data(mesh.appmesh_status)
         limit = asyncio.Semaphore(DISCOVERY_CONCURRENCY)
         failed = False
 
-        async def read(refs: list[contracts.BlueServiceRef]) -> list[contracts.BlueServicesPage]:
+        async def read_mesh(mesh: contracts.BlueMeshDiscovery) -> contracts.BlueMeshDiscovery:
+            # One page after another: each goes on from App Mesh's list token of the one before.
+            nonlocal failed
+            while mesh.appmesh_next is not None:
+                try:
+                    page = await self._call(
+                        contracts.DISCOVER_BLUE_MESH_PAGE,
+                        paging.mesh_page_input(aws, spec, mesh.appmesh_next),
+                        interruptible=False,
+                    )
+                except BaseException:
+                    failed = True
+                    raise
+                mesh = paging.with_mesh_page(mesh, page)
+            return mesh
+
+        async def read(refs: list[contracts.BlueServiceRef], every: bool) -> list[contracts.BlueServicesPage]:
             nonlocal failed
             read_pages: list[contracts.BlueServicesPage] = []
             async with limit:
                 while refs:
                     if failed:
-                        raise _StepFailed("not started: another page of blue services failed to be discovered")
+                        raise _StepFailed("not started: another page of blue discovery failed")
                     try:
                         page = await self._call(
                             contracts.DISCOVER_BLUE_SERVICES,
@@ -275,8 +281,19 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
                     refs = page.unread
             return read_pages
 
-        groups = await asyncio.gather(*(read(refs) for refs in paging.pages(paging.blue_refs(spec))))
-        return paging.assemble(mesh, [page for group in groups for page in group])
+        async def read_services(every: bool) -> list[contracts.BlueServicesPage]:
+            groups = await asyncio.gather(*(read(refs, every) for refs in paging.pages(paging.blue_refs(spec))))
+            return [page for group in groups for page in group]
+
+        # Whether App Mesh data came decides which Cloud Map registrations the services' pages read,
+        # and the first call already says it: the services are read alongside the mesh's pages.
+        every = paging.without_mesh_data(first.appmesh_status)
+        mesh, pages = await asyncio.gather(read_mesh(first), read_services(every))
+        if paging.without_mesh_data(mesh.appmesh_status) != every:
+            # The App Mesh API stopped answering part way, with no snapshot to go on from: every
+            # service's registration matters now, so the services are read again.
+            pages = await read_services(not every)
+        return paging.assemble(mesh, pages)
 
     async def _provision(self, spec: MigrationSpec) -> None:
         self._enter(Phase.PROVISIONING)

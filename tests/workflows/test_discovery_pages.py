@@ -94,7 +94,16 @@ async def test_app_mesh_is_read_a_page_at_a_time_and_dropped_if_the_api_stops_pa
 
     assert world.calls[c.DISCOVER_BLUE_MESH.name] == 1 and world.calls[c.DISCOVER_BLUE.name] == 0
     assert final.plan is not None
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    # The services are read alongside the mesh, not after its last page.
+    mesh_pages = [i for i, name in enumerate(scheduled) if name == c.DISCOVER_BLUE_MESH_PAGE.name]
+    assert scheduled.index(c.DISCOVER_BLUE_SERVICES.name) < mesh_pages[1]
     if gone_at_page is None:
+        assert world.calls[c.DISCOVER_BLUE_SERVICES.name] == 1
         assert world.calls[c.DISCOVER_BLUE_MESH_PAGE.name] == -(-MESH_NODES // MESH_PAGE)
         nodes = [f"virtualNode node-{i:03d}" for i in range(MESH_NODES)]
         # The status shows the first PLAN_SERVICES_SHOWN resources; decommission has them all.
@@ -103,6 +112,8 @@ async def test_app_mesh_is_read_a_page_at_a_time_and_dropped_if_the_api_stops_pa
     else:
         assert world.calls[c.DISCOVER_BLUE_MESH_PAGE.name] == gone_at_page
         assert final.plan.appmesh_resources == [] and final.plan_appmesh_resources_total == 0
+        # Read alongside the mesh expecting App Mesh data, the services are read again without it.
+        assert world.calls[c.DISCOVER_BLUE_SERVICES.name] == 2
         assert any("App Mesh API did not answer" in w for w in final.warnings)
     patches = [
         e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
