@@ -68,7 +68,7 @@ def _discover_mesh(arg: contracts.DiscoverInput) -> str:
 
 def _discover_mesh_page(arg: contracts.DiscoverMeshPageInput) -> str:
     cursor = arg.cursor
-    at = f"{cursor.kind.value.replace('_', ' ')}" + (" (continued)" if cursor.token or cursor.skip else "")
+    at = cursor.kind.value.replace("_", " ") + (" (continued)" if cursor.token or cursor.skip else "")
     source = " from the snapshot" if cursor.source is contracts.MeshSource.SNAPSHOT else ""
     return f"discover blue: App Mesh {arg.mesh}{source}, {at} on"
 

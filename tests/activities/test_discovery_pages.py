@@ -206,6 +206,25 @@ def test_the_mesh_read_in_pages_is_the_mesh_read_at_once(
     assert whole.appmesh is not None and paged.appmesh_status is AppMeshStatus.AVAILABLE
     assert paged.appmesh == whole.appmesh
     assert paged.warnings == whole.warnings
+    # Both go through the same list calls: botocore's own paginator is the independent answer.
+    appmesh = boto3.client("appmesh", region_name=blue.REGION)
+
+    def listed(operation: str, key: str, name: str) -> list[str]:
+        pages = appmesh.get_paginator(operation).paginate(meshName=spec.blue.mesh)
+        return sorted(item[name] for page in pages for item in page[key])
+
+    assert sorted(n.name for n in paged.appmesh.virtual_nodes) == listed(
+        "list_virtual_nodes", "virtualNodes", "virtualNodeName"
+    )
+    assert sorted(v.name for v in paged.appmesh.virtual_services) == listed(
+        "list_virtual_services", "virtualServices", "virtualServiceName"
+    )
+    assert sorted(r.name for r in paged.appmesh.virtual_routers) == listed(
+        "list_virtual_routers", "virtualRouters", "virtualRouterName"
+    )
+    assert sorted(g.name for g in paged.appmesh.virtual_gateways) == listed(
+        "list_virtual_gateways", "virtualGateways", "virtualGatewayName"
+    )
     count = resources(whole.appmesh)
     if max_bytes == 1:
         assert pages == count  # a page ends after the resource that reaches its budget
