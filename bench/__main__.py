@@ -39,6 +39,7 @@ BENCHMARKS = (
     "rollback",
     "rollback_contention",
     "rollback_contention_no_lane",
+    "rollback_contention_split",
     "rollback_realistic",
     "step",
     "large",
@@ -98,6 +99,7 @@ def scale(quick: bool, busy: int | None = None) -> dict[str, Any]:
             "rollback": 5,
             "rollback_contention": 3,
             "rollback_contention_no_lane": 3,
+            "rollback_contention_split": 3,
             "busy": 5,
             "rollback_realistic": 3,
             "step": 3,
@@ -111,6 +113,7 @@ def scale(quick: bool, busy: int | None = None) -> dict[str, Any]:
             "rollback": 30,
             "rollback_contention": 20,
             "rollback_contention_no_lane": 20,
+            "rollback_contention_split": 20,
             "busy": 50,
             "rollback_realistic": 20,
             "step": 10,
@@ -149,6 +152,10 @@ async def run(
             elif name == "rollback_contention_no_lane":
                 result = await rollback_more.run_contention(
                     harness, sizes["rollback_contention_no_lane"], sizes["busy"], priority_lane=False
+                )
+            elif name == "rollback_contention_split":
+                result = await rollback_more.run_contention(
+                    harness, sizes["rollback_contention_split"], sizes["busy"], split=True
                 )
             elif name == "rollback_realistic":
                 result = await rollback_more.run_realistic(harness, sizes["rollback_realistic"])

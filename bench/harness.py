@@ -155,12 +155,20 @@ class WorkerProcess:
     """``bench.worker``: the real meshshift worker plus call counting and optional AWS latency."""
 
     def __init__(
-        self, workdir: Path, address: str, endpoint: str, aws_latency_ms: float, priority_lane: bool = True
+        self,
+        workdir: Path,
+        address: str,
+        endpoint: str,
+        aws_latency_ms: float,
+        priority_lane: bool = True,
+        serve: str = "all",
+        task_queue: str | None = None,
     ) -> None:
-        self.task_queue = f"bench-{uuid.uuid4().hex[:8]}"
-        self._stats = workdir / f"{self.task_queue}.stats.json"
-        ready = workdir / f"{self.task_queue}.ready"
-        self.log_path = workdir / f"{self.task_queue}.log"
+        self.task_queue = task_queue or f"bench-{uuid.uuid4().hex[:8]}"
+        name = f"{self.task_queue}-{serve}"
+        self._stats = workdir / f"{name}.stats.json"
+        ready = workdir / f"{name}.ready"
+        self.log_path = workdir / f"{name}.log"
         self._log = self.log_path.open("wb")
         env = {**os.environ, **sim_environment(endpoint)}
         self.process = subprocess.Popen(
@@ -178,6 +186,8 @@ class WorkerProcess:
                 str(ready),
                 "--aws-latency-ms",
                 str(aws_latency_ms),
+                "--serve",
+                serve,
                 *([] if priority_lane else ["--no-priority-lane"]),
             ],
             env=env,
@@ -245,10 +255,17 @@ class Harness:
         with self.sim_sampler.window() as sim, self.server_sampler.window() as server:
             yield {"simulated_aws": sim, "temporal_dev_server": server}
 
-    def worker(self, *, priority_lane: bool = True) -> WorkerProcess:
+    def worker(self, *, priority_lane: bool = True, serve: str = "all", task_queue: str | None = None) -> WorkerProcess:
+        """A worker process; ``serve`` and ``task_queue`` make one of a split pair (WorkerRole)."""
         assert self.server is not None and self.sim is not None
         return WorkerProcess(
-            self.workdir, self.server.address, self.sim.endpoint, self.aws_latency_ms, priority_lane=priority_lane
+            self.workdir,
+            self.server.address,
+            self.sim.endpoint,
+            self.aws_latency_ms,
+            priority_lane=priority_lane,
+            serve=serve,
+            task_queue=task_queue,
         )
 
     def stop(self) -> None:

@@ -23,13 +23,14 @@ import asyncio
 import contextlib
 import json
 import urllib.request
+from collections import Counter
 from typing import Any
 
 from temporalio.client import WorkflowHandle
 
 from bench.common import publications, start, wait_published
 from bench.floor import Floor
-from bench.harness import Harness
+from bench.harness import Harness, WorkerProcess
 from bench.rollback import EDGES, HOLD_STEPS, SETTLE_SECONDS, Trial, _diff, alarm_trial
 from bench.stats import summary, target
 from bench.world import seed_apps, seed_base, spec_for
@@ -63,15 +64,34 @@ def _sim_settings(h: Harness, values: dict[str, Any]) -> dict[str, Any]:
     return described
 
 
+def _calls(workers: list[WorkerProcess]) -> dict[str, int]:
+    """AWS calls made so far by every worker process, added up."""
+    total: Counter[str] = Counter()
+    for worker in workers:
+        total.update(worker.fresh_calls())
+    return dict(total)
+
+
 async def _trials(
-    h: Harness, prefix: str, trials: int, *, busy: int, settle: float, priority_lane: bool = True
+    h: Harness,
+    prefix: str,
+    trials: int,
+    *,
+    busy: int,
+    settle: float,
+    priority_lane: bool = True,
+    split: bool = False,
 ) -> tuple[list[Trial], dict[str, int], dict[str, int], dict[str, int], dict[str, Any]]:
     assert h.sim is not None and h.client is not None
     base = await asyncio.to_thread(seed_base)
     apps = await asyncio.to_thread(seed_apps, base, prefix, trials, edges_for=lambda _i: EDGES)
     twins = await asyncio.to_thread(seed_apps, base, f"{prefix}f", trials, edges_for=lambda _i: EDGES, start=trials)
     others = await asyncio.to_thread(seed_apps, base, f"{prefix}b", busy, edges_for=lambda _i: EDGES, start=2 * trials)
-    worker = h.worker(priority_lane=priority_lane)
+    worker = h.worker(priority_lane=priority_lane, serve="migrations" if split else "all")
+    workers = [worker]
+    if split:
+        # The rollbacks' own process (`meshshift worker --serve compensation`) on the same task queue.
+        workers.append(h.worker(priority_lane=priority_lane, serve="compensation", task_queue=worker.task_queue))
     floor = Floor(h.aws_latency_ms)
     busy_handles: list[WorkflowHandle[Any, Any]] = []
     extra: dict[str, Any] = {}
@@ -86,11 +106,11 @@ async def _trials(
         # Every busy migration is past provisioning and writing weights before the first alarm.
         await asyncio.gather(*(wait_published(handle, weight=2) for handle in busy_handles))
         results: list[Trial] = []
-        calls_before = worker.fresh_calls()
+        calls_before = _calls(workers)
         for app, twin, handle in zip(apps, twins, handles, strict=True):
             await asyncio.sleep(settle)
             results.append(await alarm_trial(handle, app.edge_models(), twin.edge_models(), floor))
-        calls_after = worker.fresh_calls()
+        calls_after = _calls(workers)
         if busy_handles:
             # How far the busy migrations got: proof that they were ramping throughout.
             extra["busy_green_weights_at_end"] = [
@@ -102,7 +122,8 @@ async def _trials(
             with contextlib.suppress(Exception):
                 await handle.terminate("benchmark over")
         floor.close()
-        worker.stop()
+        for each in workers:
+            each.stop()
     return results, calls_before, calls_after, floor.counter.snapshot(), extra
 
 
@@ -148,14 +169,20 @@ def _report(
     }
 
 
-async def run_contention(h: Harness, trials: int, busy: int, *, priority_lane: bool = True) -> dict[str, Any]:
+async def run_contention(
+    h: Harness, trials: int, busy: int, *, priority_lane: bool = True, split: bool = False
+) -> dict[str, Any]:
     """``priority_lane=False`` runs the worker's rate limiter without its priority lane: what the
-    lane is worth (Temporal task priority still applies)."""
+    lane is worth (Temporal task priority still applies). ``split`` runs the rollbacks in a worker
+    process of their own (``--serve compensation``) beside one that serves the rest
+    (``--serve migrations``)."""
     assert h.sim is not None
     h.sim.reset()
-    # No settling between trials: the busy migrations keep the buckets drained, which is the point.
+    # One alarm at a time, as in the busy hour this measures: the settle lets the reserved tokens the
+    # previous trial's rollback spent come back (4 at 5 calls/s: 0.8 s). The busy migrations keep
+    # every other token drained meanwhile, so the ordinary lane stays as busy as it was.
     results, before, after, floor_calls, extra = await _trials(
-        h, "rc", trials, busy=busy, settle=0.0, priority_lane=priority_lane
+        h, "rc", trials, busy=busy, settle=SETTLE_SECONDS, priority_lane=priority_lane, split=split
     )
     out = _report(
         results,
@@ -177,6 +204,7 @@ async def run_contention(h: Harness, trials: int, busy: int, *, priority_lane: b
     )
     out["busy_migrations"] = busy
     out["priority_lane"] = priority_lane
+    out["worker_processes"] = "split: --serve migrations + --serve compensation" if split else "one, --serve all"
     out.update(extra)
     return out
 

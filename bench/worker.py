@@ -28,7 +28,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from meshshift.activities.aws import AwsClients, RateLimiter
-from meshshift.workers.worker import DEFAULT_MAX_CONCURRENT_COMPENSATIONS, build_worker
+from meshshift.workers.worker import DEFAULT_MAX_CONCURRENT_COMPENSATIONS, WorkerRole, build_worker
 
 STATS_INTERVAL = 0.1
 
@@ -101,6 +101,7 @@ async def _main(args: argparse.Namespace) -> None:
             ),
             args.max_concurrent_activities,
             activity_executor=executor,
+            serve=WorkerRole(args.serve),
         )
         publisher = asyncio.create_task(publish())
         async with worker:
@@ -118,6 +119,7 @@ def main() -> None:
     parser.add_argument("--ready", required=True)
     parser.add_argument("--aws-latency-ms", type=float, default=0.0)
     parser.add_argument("--max-concurrent-activities", type=int, default=50)
+    parser.add_argument("--serve", choices=[r.value for r in WorkerRole], default=WorkerRole.ALL.value)
     parser.add_argument("--no-priority-lane", action="store_true", help="the rate limiter without its priority lane")
     asyncio.run(_main(parser.parse_args()))
 

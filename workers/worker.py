@@ -21,15 +21,20 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from pydantic import Field, model_validator
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.client import Interceptor as ClientInterceptor
 from temporalio.common import WorkerDeploymentVersion
 from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.service import RPCError
 from temporalio.worker import Worker, WorkerDeploymentConfig, WorkflowRunner
 
 from meshshift.activities.async_workers import AsyncWorkerActivities
@@ -56,7 +61,7 @@ from meshshift.workers.telemetry import (
 from meshshift.workflows.migration import VERSIONING_BEHAVIOR, MeshMigration
 from meshshift.workflows.sandbox import workflow_runner as default_workflow_runner
 
-__all__ = ["MeshshiftWorker", "WorkerSettings", "build_worker", "connect", "paired_worker", "run_worker"]
+__all__ = ["MeshshiftWorker", "WorkerRole", "WorkerSettings", "build_worker", "connect", "paired_worker", "run_worker"]
 
 log = logging.getLogger("meshshift.worker")
 
@@ -67,6 +72,22 @@ DEFAULT_MAX_CONCURRENT_COMPENSATIONS = 10
 # In-flight activities get this long to finish on shutdown before they are cancelled; Temporal
 # retries whatever did not finish on another worker, so nothing is lost either way.
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
+
+
+class WorkerRole(StrEnum):
+    """Which of the two task queues a worker process serves.
+
+    ``all`` (the default) is safe on its own. A rollback's calls then share the process (its CPU,
+    its GIL, its AWS connection pool) with every ramp in flight, which under load slows the
+    rollback several times over (docs/performance.md). Split, the ``compensation`` processes do
+    nothing but roll back, and the ``migrations`` processes serve everything else; a
+    ``migrations`` process checks that someone serves the compensation queue, and logs an error
+    while nobody does (a rollback would wait for that worker).
+    """
+
+    ALL = "all"
+    MIGRATIONS = "migrations"
+    COMPENSATION = "compensation"
 
 
 class WorkerSettings(TemporalSettings):
@@ -82,6 +103,7 @@ class WorkerSettings(TemporalSettings):
         ge=1,
         validation_alias="MESHSHIFT_MAX_CONCURRENT_COMPENSATIONS",
     )
+    serve: WorkerRole = Field(default=WorkerRole.ALL, validation_alias="MESHSHIFT_WORKER_SERVE")
     # Worker Versioning: both set, the worker polls as this version of this Worker Deployment and
     # Temporal routes tasks by the deployment's current version (docs/operations.md, upgrades).
     deployment_name: str | None = Field(default=None, min_length=1, validation_alias="MESHSHIFT_DEPLOYMENT_NAME")
@@ -116,11 +138,17 @@ class WorkerSettings(TemporalSettings):
         version = (
             f", version {self.deployment_name}.{self.build_id}" if self.deployment_name is not None else ", unversioned"
         )
-        return (
-            f"{super().describe()}, task queues {self.task_queue} and {compensation_task_queue(self.task_queue)}, "
-            f"max {self.max_concurrent_activities} concurrent activities and "
-            f"{self.max_concurrent_compensations} compensations{version}"
+        main = f"task queue {self.task_queue} (max {self.max_concurrent_activities} concurrent activities)"
+        compensation = (
+            f"task queue {compensation_task_queue(self.task_queue)} "
+            f"(max {self.max_concurrent_compensations} concurrent compensations)"
         )
+        served = {
+            WorkerRole.ALL: f"{main} and {compensation}",
+            WorkerRole.MIGRATIONS: f"{main} only",
+            WorkerRole.COMPENSATION: f"{compensation} only",
+        }[self.serve]
+        return f"{super().describe()}, {served}{version}"
 
 
 def activity_objects(client: Client, aws: AwsClients) -> list[Any]:
@@ -174,7 +202,7 @@ _SHARED_OPTIONS = frozenset(
 
 
 class MeshshiftWorker:
-    """The two Temporal workers of one meshshift worker process, run and stopped together.
+    """The Temporal workers of one meshshift worker process, run and stopped together.
 
     - the main queue's: the workflow and every activity;
     - the compensation queue's: the same activities, for a rollback's calls only, with slots and
@@ -182,23 +210,29 @@ class MeshshiftWorker:
       queue, and Temporal task priority orders only tasks still queued on the server, so without
       these a rollback's activity could not even start until a ramp activity ended.
 
-    Used like a ``Worker``: ``run()``, ``shutdown()`` or ``async with``. If either worker stops (a
-    fatal error), the other is shut down too: a process serving only one queue would leave a
-    rollback, or everything else, waiting for a worker that never comes.
+    A process serves both unless its role says otherwise (``WorkerRole``). Used like a ``Worker``:
+    ``run()``, ``shutdown()`` or ``async with``. If either worker stops (a fatal error), the other
+    is shut down too: a process that goes on serving only one queue would leave a rollback, or
+    everything else, waiting for a worker that never comes.
     """
 
-    def __init__(self, main: Worker, compensation: Worker, owned_executor: ThreadPoolExecutor | None) -> None:
+    def __init__(
+        self, main: Worker | None, compensation: Worker | None, owned_executor: ThreadPoolExecutor | None
+    ) -> None:
         self.main = main
         self.compensation = compensation
+        self._workers = [w for w in (main, compensation) if w is not None]
+        if not self._workers:
+            raise ValueError("a meshshift worker serves at least one task queue")
         self._owned_executor = owned_executor
         self._stack: contextlib.AsyncExitStack | None = None
 
     @property
-    def task_queues(self) -> tuple[str, str]:
-        return self.main.task_queue, self.compensation.task_queue
+    def task_queues(self) -> tuple[str, ...]:
+        return tuple(w.task_queue for w in self._workers)
 
     async def run(self) -> None:
-        runs = [asyncio.create_task(w.run()) for w in (self.main, self.compensation)]
+        runs = [asyncio.create_task(w.run()) for w in self._workers]
         try:
             await asyncio.wait(runs, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -210,7 +244,7 @@ class MeshshiftWorker:
 
     async def shutdown(self) -> None:
         try:
-            await asyncio.gather(self.main.shutdown(), self.compensation.shutdown())
+            await asyncio.gather(*(w.shutdown() for w in self._workers))
         finally:
             if self._owned_executor is not None:
                 self._owned_executor.shutdown(wait=False, cancel_futures=True)
@@ -218,8 +252,8 @@ class MeshshiftWorker:
     async def __aenter__(self) -> MeshshiftWorker:
         # Each Worker's own ``async with``: a fatal error in either cancels the block and is raised.
         async with contextlib.AsyncExitStack() as stack:
-            await stack.enter_async_context(self.compensation)
-            await stack.enter_async_context(self.main)
+            for worker in reversed(self._workers):
+                await stack.enter_async_context(worker)
             self._stack = stack.pop_all()
         return self
 
@@ -240,21 +274,28 @@ def paired_worker(
     activities: Sequence[Callable[..., Any]],
     max_concurrent_compensations: int = DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
     compensation_executor: ThreadPoolExecutor | None = None,
+    serve: WorkerRole = WorkerRole.ALL,
     **options: Any,
 ) -> MeshshiftWorker:
     """A ``Worker`` on ``task_queue`` built from ``options``, and beside it a worker for the same
-    ``activities`` on the compensation queue with ``max_concurrent_compensations`` slots of its own.
+    ``activities`` on the compensation queue with ``max_concurrent_compensations`` slots of its own;
+    ``serve`` leaves out one of them.
 
-    Every process that runs MeshMigration must serve both queues (a workflow schedules its rollback
-    on the compensation queue of its own task queue): tests build theirs with this too. Without
-    ``compensation_executor`` it makes a thread pool for the compensation worker and owns it.
+    Every process that runs MeshMigration must serve both queues, or count on another process to
+    serve the compensation queue (a workflow schedules its rollback on the compensation queue of its
+    own task queue): tests build theirs with this too. Without ``compensation_executor`` it makes a
+    thread pool for the compensation worker and owns it.
     """
+    main = None
+    if serve is not WorkerRole.COMPENSATION:
+        main = Worker(client, task_queue=task_queue, activities=activities, **options)
+    if serve is WorkerRole.MIGRATIONS:
+        return MeshshiftWorker(main, None, None)
     owned = None
     if compensation_executor is None:
         owned = compensation_executor = ThreadPoolExecutor(
             max_workers=max_concurrent_compensations, thread_name_prefix="meshshift-compensation"
         )
-    main = Worker(client, task_queue=task_queue, activities=activities, **options)
     compensation = Worker(
         client,
         task_queue=compensation_task_queue(task_queue),
@@ -277,10 +318,11 @@ def build_worker(
     interceptors: Sequence[Any] = (),
     workflow_runner: WorkflowRunner | None = None,
     deployment: WorkerDeploymentConfig | None = None,
+    serve: WorkerRole = WorkerRole.ALL,
 ) -> MeshshiftWorker:
     """The meshshift worker: the workflow plus every activity on ``task_queue``, and a rollback's
     activities on its compensation queue (``paired_worker``), both with the same AWS clients, so
-    the client-side rate limits hold for the process as a whole.
+    the client-side rate limits hold for the process as a whole. ``serve`` leaves out one queue.
 
     Activities are sync boto3 code, run on a thread pool at least ``max_concurrent_activities``
     large (a smaller pool would queue activities that Temporal already counts as started, and
@@ -306,6 +348,7 @@ def build_worker(
         task_queue,
         activities=activity_methods(activity_objects(client, aws)),
         max_concurrent_compensations=max_concurrent_compensations,
+        serve=serve,
         workflows=[MeshMigration],
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
@@ -314,6 +357,40 @@ def build_worker(
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         deployment_config=deployment,
     )
+
+
+async def watch_compensation_pollers(
+    client: Client, queue: str, *, first_after: float = 15.0, every: float = 60.0
+) -> None:
+    """For a ``migrations`` process: log an error, every ``every`` seconds, while no worker polls the
+    compensation ``queue`` (a rollback would wait there), and once when one does again. The first
+    check waits ``first_after`` seconds, so that processes started together do not cry wolf."""
+    await asyncio.sleep(first_after)
+    missing = False
+    while True:
+        try:
+            described = await client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=client.namespace,
+                    task_queue=TaskQueue(name=queue),
+                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+                )
+            )
+        except RPCError as exc:
+            log.warning("cannot tell whether a worker serves the compensation queue %s: %s", queue, exc)
+        else:
+            if not described.pollers:
+                missing = True
+                log.error(
+                    "no worker serves the compensation queue %s: a rollback would wait there until one does. "
+                    "Start `meshshift worker --serve compensation` (same task queue), or run this one with "
+                    "--serve all",
+                    queue,
+                )
+            elif missing:
+                missing = False
+                log.info("a worker serves the compensation queue %s again", queue)
+        await asyncio.sleep(every)
 
 
 async def run_worker(settings: WorkerSettings, stop: asyncio.Event, telemetry: TelemetrySettings | None = None) -> None:
@@ -347,8 +424,13 @@ async def _serve_until_stopped(settings: WorkerSettings, stop: asyncio.Event, ob
             interceptors=worker_only,
             workflow_runner=obs.workflow_runner,
             deployment=settings.deployment(),
+            serve=settings.serve,
         )
         running = asyncio.create_task(worker.run())
+        watch = None
+        if settings.serve is WorkerRole.MIGRATIONS:
+            compensation_queue = compensation_task_queue(settings.task_queue)
+            watch = asyncio.create_task(watch_compensation_pollers(client, compensation_queue))
         log.info("meshshift worker running: %s", settings.describe())
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -356,6 +438,8 @@ async def _serve_until_stopped(settings: WorkerSettings, stop: asyncio.Event, ob
             log.info("stopping: finishing in-flight tasks (up to %s)", GRACEFUL_SHUTDOWN)
             await worker.shutdown()
         stopped.cancel()
+        if watch is not None:
+            watch.cancel()
         await running  # re-raises a worker failure
 
 
@@ -391,6 +475,14 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 help="A rollback's activities run at once on the compensation queue, apart from the "
                 "activities above (env MESHSHIFT_MAX_CONCURRENT_COMPENSATIONS; default 10)"
+            ),
+        ] = None,
+        serve: Annotated[
+            WorkerRole | None,
+            typer.Option(
+                help="Which queues this process serves: all (default), migrations (everything but a rollback's "
+                "activities), or compensation (only those: a process that does nothing but roll back). Split "
+                "them to keep rollbacks fast while many migrations ramp (env MESHSHIFT_WORKER_SERVE)"
             ),
         ] = None,
         tls_cert: Annotated[
@@ -435,6 +527,7 @@ def register(app: typer.Typer) -> None:
             "task_queue": task_queue,
             "max_concurrent_activities": max_concurrent_activities,
             "max_concurrent_compensations": max_concurrent_compensations,
+            "serve": serve,
             "tls_client_cert_path": tls_cert,
             "tls_client_key_path": tls_key,
             "tls_server_ca_cert_path": tls_ca,

@@ -30,12 +30,12 @@ def _scrape(url: str, attempts: int = 150) -> str:
     raise AssertionError(f"no metrics at {url}")
 
 
-def _start_worker(address: str, task_queue: str) -> tuple[subprocess.Popen[str], int]:
+def _start_worker(address: str, task_queue: str, *flags: str) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     env = meshshift_env(TEMPORAL_ADDRESS=address, MESHSHIFT_TASK_QUEUE=task_queue, AWS_REGION="us-east-1")
     env.pop("TEMPORAL_API_KEY", None)
     proc = subprocess.Popen(
-        [str(MESHSHIFT), "worker", "--metrics-port", str(port), "--log-format", "json"],
+        [str(MESHSHIFT), "worker", "--metrics-port", str(port), "--log-format", "json", *flags],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -103,6 +103,33 @@ async def test_worker_polls_its_task_queue_and_the_compensation_queue(
         await asyncio.to_thread(_stop_worker, proc)
     assert main and compensation
     assert set(main) == set(compensation)  # the same process serves both
+
+
+async def test_split_workers_each_poll_their_own_queue(env_local: WorkflowEnvironment, task_queue: str) -> None:
+    """`--serve migrations` and `--serve compensation`: rollbacks in a process of their own."""
+    address = env_local.client.service_client.config.target_host
+    migrations, _ = await asyncio.to_thread(_start_worker, address, task_queue, "--serve", "migrations")
+    compensation, _ = await asyncio.to_thread(_start_worker, address, task_queue, "--serve", "compensation")
+    try:
+        main = await _activity_pollers(env_local.client, task_queue)
+        rollbacks = await _activity_pollers(env_local.client, compensation_task_queue(task_queue))
+    finally:
+        logs = [await asyncio.to_thread(_stop_worker, p) for p in (migrations, compensation)]
+    assert main and rollbacks and not set(main) & set(rollbacks)
+    assert f"{task_queue} (max 50 concurrent activities) only" in logs[0]
+    assert f"{compensation_task_queue(task_queue)} (max 10 concurrent compensations) only" in logs[1]
+
+
+def test_worker_refuses_an_unknown_role() -> None:
+    proc = subprocess.run(
+        [str(MESHSHIFT), "worker", "--serve", "rollbacks"],
+        env=meshshift_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and "'rollbacks' is not one of 'all', 'migrations', 'compensation'" in proc.stderr
 
 
 def test_worker_reports_an_unreachable_server_in_one_line() -> None:

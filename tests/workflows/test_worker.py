@@ -9,6 +9,7 @@ from meshshift.activities.aws import AwsClients
 from meshshift.migration import contracts
 from meshshift.workers.worker import (
     DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
+    WorkerRole,
     WorkerSettings,
     activity_methods,
     activity_objects,
@@ -55,7 +56,12 @@ def test_settings_from_environment_and_flags(monkeypatch: pytest.MonkeyPatch) ->
     assert "s3cret" not in settings.describe() and "s3cret" not in repr(settings)
     monkeypatch.setenv("MESHSHIFT_MAX_CONCURRENT_COMPENSATIONS", "4")
     assert WorkerSettings().max_concurrent_compensations == 4
-    assert "task queues mq and mq-compensation" in WorkerSettings().describe()
+    assert "task queue mq (max 50 concurrent activities) and task queue mq-compensation" in WorkerSettings().describe()
+    monkeypatch.setenv("MESHSHIFT_WORKER_SERVE", "compensation")
+    assert WorkerSettings().serve is WorkerRole.COMPENSATION
+    assert "task queue mq-compensation (max 4 concurrent compensations) only" in WorkerSettings().describe()
+    with pytest.raises(ValueError, match="'all', 'migrations' or 'compensation'"):
+        WorkerSettings(serve="rollbacks")
     flagged = WorkerSettings(address="127.0.0.1:9999", max_concurrent_activities=3)
     assert flagged.address == "127.0.0.1:9999" and flagged.max_concurrent_activities == 3
 
