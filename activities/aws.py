@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -178,6 +178,19 @@ class AwsClients:
                 type="MissingRegion",
                 non_retryable=True,
             )
+        return region
+
+    def warm(self, services: Sequence[str]) -> str | None:
+        """Build the clients of ``services`` now, in the worker's default region, instead of on their
+        first call (each takes tens of milliseconds to load its service model: a rollback's first
+        call should not pay that). Returns the region, or None when the worker has no default region
+        (specs then name their own, and the clients are built on first use as before)."""
+        region = self._session.region_name
+        if not region:
+            return None
+        ctx = AwsContext(region=region)
+        for service in services:
+            self._client(service, ctx)
         return region
 
     def _client(self, service: str, ctx: AwsContext) -> Any:

@@ -28,7 +28,12 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from meshshift.activities.aws import AwsClients, RateLimiter
-from meshshift.workers.worker import DEFAULT_MAX_CONCURRENT_COMPENSATIONS, WorkerRole, build_worker
+from meshshift.workers.worker import (
+    DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
+    WorkerRole,
+    build_worker,
+    warm_for_rollbacks,
+)
 
 STATS_INTERVAL = 0.1
 
@@ -89,16 +94,18 @@ async def _main(args: argparse.Namespace) -> None:
             _write_stats(stats, counter)
             await asyncio.sleep(STATS_INTERVAL)
 
+    aws = AwsClients(
+        # Without the lane: one lane for every call, to measure what the lane is worth.
+        limiter=RateLimiter(reserve=0.0) if args.no_priority_lane else None,
+        hooks=bench_hooks(counter, args.aws_latency_ms),
+        max_pool_connections=args.max_concurrent_activities + DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
+    )
+    await warm_for_rollbacks(aws, WorkerRole(args.serve))
     with ThreadPoolExecutor(max_workers=args.max_concurrent_activities) as executor:
         worker = build_worker(
             client,
             args.task_queue,
-            AwsClients(
-                # Without the lane: one lane for every call, to measure what the lane is worth.
-                limiter=RateLimiter(reserve=0.0) if args.no_priority_lane else None,
-                hooks=bench_hooks(counter, args.aws_latency_ms),
-                max_pool_connections=args.max_concurrent_activities + DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
-            ),
+            aws,
             args.max_concurrent_activities,
             activity_executor=executor,
             serve=WorkerRole(args.serve),

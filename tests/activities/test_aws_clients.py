@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from temporalio.common import Priority
@@ -156,3 +157,27 @@ def test_each_client_keeps_a_connection_for_every_concurrent_call() -> None:
     clients = AwsClients(max_pool_connections=75)
     assert clients.ecs(AwsContext(region="us-east-1")).meta.config.max_pool_connections == 75
     assert AwsClients().route53(AwsContext(region="us-east-1")).meta.config.max_pool_connections == 60
+
+
+def test_warm_builds_the_clients_before_their_first_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A compensation worker builds a rollback's clients at start (workers/worker.py); the calls
+    later get the very same clients, in the worker's default region."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    session = boto3.Session()
+    built: list[str] = []
+    make = session.client
+    monkeypatch.setattr(session, "client", lambda service, **kw: built.append(service) or make(service, **kw))
+    clients = AwsClients(session=session)
+    assert clients.warm(["ecs", "route53"]) == "eu-west-1"
+    assert built == ["ecs", "route53"]
+    assert clients.ecs(AwsContext()).meta.region_name == "eu-west-1"
+    assert built == ["ecs", "route53"]  # the call got the client built at start
+
+
+def test_warm_without_a_default_region_builds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    clients = AwsClients(session=boto3.Session())
+    assert clients.warm(["route53"]) is None
