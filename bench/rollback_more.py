@@ -192,8 +192,9 @@ async def run_contention(
         setup=(
             f"as the rollback benchmark (ALB rule + Route 53 pair + CloudFront hold_at_cap, held at 25%), while {busy} "
             "other migrations on the same worker ramp through 1% steps (auto-approved, no bake) on the same three "
-            "mechanisms with the spec's default rate limits (elbv2 10/s, route53 5/s, cloudfront 5/s); alarm signal; "
-            "the floor's trials run under the same load"
+            "mechanisms with the spec's default rate limits (elbv2 10/s, route53 5/s, cloudfront 5/s); alarm signal, "
+            "one at a time (1.5 s between trials, the busy migrations ramping on); the floor's trials run under the "
+            "same load"
         ),
         goal_ratio=1.5,
         why=(
