@@ -77,12 +77,12 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=30)
 class WorkerRole(StrEnum):
     """Which of the two task queues a worker process serves.
 
-    ``all`` (the default) is safe on its own. A rollback's calls then share the process (its CPU,
-    its GIL, its AWS connection pool) with every ramp in flight, which under load slows the
-    rollback several times over (docs/performance.md). Split, the ``compensation`` processes do
-    nothing but roll back, and the ``migrations`` processes serve everything else; a
-    ``migrations`` process checks that someone serves the compensation queue, and logs an error
-    while nobody does (a rollback would wait for that worker).
+    ``all`` (the default) is safe on its own; a rollback's calls then share the process (its CPU,
+    its interpreter lock, its AWS connections and rate limits) with every ramp in flight. Split,
+    the ``compensation`` processes do nothing but roll back, on hosts that ramping migrations
+    cannot load, and the ``migrations`` processes serve everything else; a ``migrations`` process
+    checks that someone serves the compensation queue, and logs an error while nobody does (a
+    rollback would wait there for that worker).
     """
 
     ALL = "all"
@@ -390,7 +390,7 @@ async def watch_compensation_pollers(
                     task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
                 )
             )
-        except RPCError as exc:
+        except (RPCError, RuntimeError) as exc:  # the check must never end the watch
             log.warning("cannot tell whether a worker serves the compensation queue %s: %s", queue, exc)
         else:
             if not described.pollers:
@@ -498,7 +498,7 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 help="Which queues this process serves: all (default), migrations (everything but a rollback's "
                 "activities), or compensation (only those: a process that does nothing but roll back). Split "
-                "them to keep rollbacks fast while many migrations ramp (env MESHSHIFT_WORKER_SERVE)"
+                "them to run rollbacks on hosts of their own (env MESHSHIFT_WORKER_SERVE)"
             ),
         ] = None,
         tls_cert: Annotated[
