@@ -29,6 +29,13 @@ QUERY_STATUS = "status"
 # sort after `status`: the Web UI's Queries tab opens on the first query by name.
 QUERY_PLAN_SERVICES = "status_plan_services"
 
+# A continue-as-new state too large for one payload waits for the next run in child workflows of
+# this type, one per part (migration/state_parts.py): the next run reads each part with the query and
+# then releases the holder with the signal.
+STATE_PART_WORKFLOW_TYPE = "MeshMigrationStatePart"
+QUERY_STATE_PART = "state_part"
+SIGNAL_RELEASE_STATE_PART = "release"
+
 # Search attributes upserted by the workflow so the Web UI and `temporal workflow list` can filter.
 SA_APP = "MeshshiftApp"
 SA_PHASE = "MeshshiftPhase"

@@ -307,6 +307,12 @@ class RunOptions(Model):
         description="Overrides every activity's heartbeat timeout (30 s): how soon the work of a "
         "dead worker is retried elsewhere",
     )
+    state_part_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        description="A continue-as-new state whose per-service fields compress to more than this goes in "
+        "parts held by child workflows (default 192 KiB; tests make it small)",
+    )
 
 
 class MigrationState(Model):
@@ -501,6 +507,34 @@ class MigrationReport(Model):
 RESUME_COMPRESS_OVER = 64 * 1024
 
 
+class StateTotals(Model):
+    """The counts the status query and the report give beside the first ``PLAN_SERVICES_SHOWN``."""
+
+    plan_services_total: int = Field(ge=0)
+    plan_appmesh_resources_total: int = Field(ge=0)
+    provisioned_total: int = Field(ge=0)
+
+    @classmethod
+    def of(cls, state: MigrationState) -> StateTotals:
+        return cls(
+            plan_services_total=len(plan_services(state.plan)),
+            plan_appmesh_resources_total=len(state.plan.appmesh_resources) if state.plan is not None else 0,
+            provisioned_total=len(state.provisioned),
+        )
+
+
+class ResumeParts(Model):
+    """Where the continue-as-new state's per-service fields wait for the next run
+    (migration/state_parts.py): the child workflows that hold them, in order, and the digest of the
+    whole."""
+
+    workflow_ids: list[str] = Field(min_length=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    # What the status query reports while the next run reads the parts back (its head holds only
+    # the first PLAN_SERVICES_SHOWN of each list).
+    totals: StateTotals
+
+
 class MigrationInput(RootModel[JsonValue]):
     """The workflow's one argument: the spec itself as a JSON object (so ``temporal workflow start
     --input-file spec.json`` works), or, on continue-as-new, ``{"spec": ..., "resume": ...}``, where
@@ -541,11 +575,29 @@ class MigrationInput(RootModel[JsonValue]):
     def options_json(self) -> JsonValue:
         return self.body.get("options") if self.is_envelope else None
 
+    @property
+    def resume_parts(self) -> ResumeParts | None:
+        """Raises ValueError, naming the field, when the parts' reference is malformed."""
+        parts = self.body.get("resume_parts") if self.is_envelope else None
+        if parts is None:
+            return None
+        try:
+            return ResumeParts.model_validate(parts)
+        except ValidationError as err:
+            raise ValueError(f"resume_parts: {problems_of(err)}") from err
+
     @classmethod
     def envelope(
-        cls, spec: dict[str, JsonValue], resume: MigrationState | None = None, options: RunOptions | None = None
+        cls,
+        spec: dict[str, JsonValue],
+        resume: MigrationState | None = None,
+        options: RunOptions | None = None,
+        parts: ResumeParts | None = None,
     ) -> MigrationInput:
+        """``parts``: where ``resume``'s per-service fields are, when it goes without them."""
         body: dict[str, JsonValue] = {"spec": spec}
+        if parts is not None:
+            body["resume_parts"] = parts.model_dump(mode="json")
         if resume is not None:
             state = resume.model_dump(mode="json")
             text = json.dumps(state, separators=(",", ":"))

@@ -60,6 +60,7 @@ from meshshift.workers.telemetry import (
 )
 from meshshift.workflows.migration import VERSIONING_BEHAVIOR, MeshMigration
 from meshshift.workflows.sandbox import workflow_runner as default_workflow_runner
+from meshshift.workflows.state_part import MeshMigrationStatePart
 
 __all__ = ["MeshshiftWorker", "WorkerRole", "WorkerSettings", "build_worker", "connect", "paired_worker", "run_worker"]
 
@@ -149,6 +150,11 @@ class WorkerSettings(TemporalSettings):
             WorkerRole.COMPENSATION: f"{compensation} only",
         }[self.serve]
         return f"{super().describe()}, {served}{version}"
+
+
+# Every workflow a worker that serves migrations runs: the holders of a large continue-as-new
+# state's parts are started by MeshMigration on its own task queue.
+WORKFLOWS: list[type] = [MeshMigration, MeshMigrationStatePart]
 
 
 def activity_objects(client: Client, aws: AwsClients) -> list[Any]:
@@ -349,7 +355,7 @@ def build_worker(
         activities=activity_methods(activity_objects(client, aws)),
         max_concurrent_compensations=max_concurrent_compensations,
         serve=serve,
-        workflows=[MeshMigration],
+        workflows=WORKFLOWS,
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=workflow_runner or default_workflow_runner(),

@@ -16,18 +16,20 @@ from typing import Any, TypeVar
 from temporalio import workflow
 from temporalio.common import Priority, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
-from temporalio.workflow import ActivityCancellationType
+from temporalio.workflow import ActivityCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from meshshift.migration import contracts, notifications, paging
+    from meshshift.migration import contracts, notifications, paging, state_parts
     from meshshift.migration import plan as planning
     from meshshift.migration.constants import (
         COMPENSATION_PRIORITY_KEY,
         SA_APP,
         SA_GREEN_WEIGHT,
         SA_PHASE,
+        SIGNAL_RELEASE_STATE_PART,
+        STATE_PART_WORKFLOW_TYPE,
         compensation_task_queue,
     )
     from meshshift.migration.details import current_details
@@ -41,11 +43,12 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
         Phase,
         PhaseTiming,
+        ResumeParts,
         RollbackRequest,
         RollbackTrigger,
         RunOptions,
+        StateTotals,
         lifecycle_index,
-        plan_services,
         plan_shown,
     )
     from meshshift.migration.summaries import activity_summary
@@ -90,6 +93,9 @@ PATCH_PROVISION_IN_CHUNKS = "provisioning-in-chunks"
 # Issue 22: App Mesh's resources are read a page at a time (discover_blue_mesh_page), each page
 # bounded in bytes: the one inventory passed Temporal's 256 KB warning at about 200 virtual nodes.
 PATCH_MESH_IN_PAGES = "mesh-in-pages"
+# Issue 22: a continue-as-new state whose per-service fields compress past state_parts.PART_BYTES
+# leaves them in holder workflows (workflows/state_part.py): the input was 401 KB at 5,000 services.
+PATCH_STATE_IN_PARTS = "state-in-parts"
 VERIFY_ATTEMPTS = 3
 VERIFY_RETRY_DELAY = timedelta(seconds=5)
 SYSTEM_ACTOR = "meshshift"
@@ -164,6 +170,9 @@ class MigrationBase:
     _state: MigrationState
     _sources: contracts.MetricSources | None
     _notifying: set[asyncio.Task[None]]
+    # Set from a continue-as-new input whose per-service fields wait in holder workflows, until they
+    # are read back (_read_back_parts).
+    _parts_loading: ResumeParts | None
 
     def _app_name(self) -> str:
         if self._spec is not None:
@@ -494,7 +503,55 @@ class MigrationBase:
         state.runs += 1
         # Only a valid spec (a JSON object) gets this far.
         spec_json = self._spec_json if isinstance(self._spec_json, dict) else {}
-        workflow.continue_as_new(MigrationInput.envelope(spec_json, state, self._options))
+        carried, parts = state, None
+        split = state_parts.split(state, self._options.state_part_bytes or state_parts.PART_BYTES)
+        if split is not None and workflow.patched(PATCH_STATE_IN_PARTS):
+            carried, texts = split
+            parts = state_parts.reference(state, texts, await self._hold_parts(texts))
+        workflow.continue_as_new(MigrationInput.envelope(spec_json, carried, self._options, parts))
+
+    async def _hold_parts(self, texts: list[str]) -> list[str]:
+        """One holder workflow per part, each outliving this run; their ids, in order."""
+        info = workflow.info()
+        ids = [f"{info.workflow_id}/state-part-{info.run_id}-{i}" for i in range(len(texts))]
+        await asyncio.gather(
+            *(
+                workflow.start_child_workflow(
+                    STATE_PART_WORKFLOW_TYPE,
+                    contracts.StatePart(data=text),
+                    id=holder,
+                    result_type=contracts.StatePartHeld,
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                    static_summary=f"part {i + 1} of {len(texts)} of the state of {info.workflow_id}",
+                )
+                for i, (holder, text) in enumerate(zip(ids, texts, strict=True))
+            )
+        )
+        return ids
+
+    async def _read_back_parts(self, parts: ResumeParts) -> None:
+        """The per-service fields the last run left in holder workflows, put back into the state;
+        then the holders are released. Until then the status queries say the state is loading."""
+        read = await asyncio.gather(
+            *(
+                self._call(contracts.READ_STATE_PART, contracts.ReadStatePartInput(workflow_id=i), interruptible=False)
+                for i in parts.workflow_ids
+            )
+        )
+        try:
+            state_parts.join(self._state, [r.data for r in read], parts)
+        except ValueError as err:
+            raise _StepFailed(str(err)) from err
+        self._parts_loading = None
+        # Exceptions returned, not raised: a holder already gone (its holding time over) needs no release.
+        await asyncio.gather(
+            *(workflow.get_external_workflow_handle(h).signal(SIGNAL_RELEASE_STATE_PART) for h in parts.workflow_ids),
+            return_exceptions=True,
+        )
+
+    def _totals(self) -> StateTotals:
+        """Counted from the state, or, while the last run's parts are read back, as that run left them."""
+        return self._parts_loading.totals if self._parts_loading is not None else StateTotals.of(self._state)
 
     def _report(self, outcome: Outcome) -> MigrationReport:
         state = self._state
@@ -504,10 +561,8 @@ class MigrationBase:
             phase=state.phase,
             green_weight=state.green_weight,
             plan=plan_shown(state.plan),
-            plan_services_total=len(plan_services(state.plan)),
-            plan_appmesh_resources_total=len(state.plan.appmesh_resources) if state.plan else 0,
             provisioned=state.provisioned[:PLAN_SERVICES_SHOWN],
-            provisioned_total=len(state.provisioned),
+            **self._totals().model_dump(),
             weights=state.weights,
             approvals=state.approvals,
             rollback=state.rollback,

@@ -47,7 +47,6 @@ with workflow.unsafe.imports_passed_through():
         claimed_actor,
         decide,
         parse_payload,
-        plan_services,
         plan_shown,
         rollback_message,
     )
@@ -208,6 +207,11 @@ class MessageHandlers(MigrationBase):
     def status_plan_services(self, raw: RawMessage | None = None) -> PlanServicesPage:
         # Raw, so that a wrong request is answered with what is wrong, not "Failed decoding arguments";
         # no argument (or null) is the first page.
+        if self._parts_loading is not None:
+            raise ApplicationError(
+                f"{QUERY_PLAN_SERVICES}: the migration is reading its plan back after continue-as-new "
+                f"({len(self._parts_loading.workflow_ids)} parts); ask again in a moment"
+            )
         return PlanServicesPage.of(self._state.plan, PlanServicesRequest.parse(raw.root if raw is not None else None))
 
     @workflow.query(name=QUERY_STATUS)
@@ -225,8 +229,7 @@ class MessageHandlers(MigrationBase):
             step_stage=state.step_stage,
             steps=[s.percent for s in state.plan.steps] if state.plan else [],
             plan=plan_shown(state.plan),
-            plan_services_total=len(plan_services(state.plan)),
-            plan_appmesh_resources_total=len(state.plan.appmesh_resources) if state.plan else 0,
+            **self._totals().model_dump(exclude={"provisioned_total"}),
             weights=state.weights,
             timings=state.timings,
             bake_ends_at=countdown.ends_at if countdown is not None and countdown.purpose == "bake" else None,

@@ -100,11 +100,13 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
             self._spec_error = str(err)
         self._options = RunOptions()
         self._state = MigrationState(app=self._app_name())
+        self._parts_loading = None
         try:
             if input.options_json is not None:
                 self._options = RunOptions.model_validate(input.options_json)
             if input.resume_json is not None:
                 self._state = MigrationState.model_validate(input.resume_json)
+            self._parts_loading = input.resume_parts
         except ValueError as err:
             self._spec_error = f"the continue-as-new input could not be read: {err}"
         if self._spec is None:
@@ -149,6 +151,8 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         # activity's marker, in the same workflow task, failed queries that replayed the history.
         paged = self._at(Phase.PLANNING) and workflow.patched(PATCH_PAGED_DISCOVERY)
         mesh_in_pages = paged and workflow.patched(PATCH_MESH_IN_PAGES)
+        if self._parts_loading is not None:
+            await self._read_back_parts(self._parts_loading)
         await self._announce(spec)
         if self._at(Phase.PLANNING):
             await self._plan(spec, paged=paged, mesh_in_pages=mesh_in_pages)

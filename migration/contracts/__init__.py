@@ -165,9 +165,13 @@ from meshshift.migration.contracts.provisioning import (
     ReadServiceConnectResult,
 )
 from meshshift.migration.contracts.temporal_meta import (
+    READ_STATE_PART,
     REGISTERED_SEARCH_ATTRIBUTES,
+    ReadStatePartInput,
     RegisteredSearchAttributes,
     RegisteredSearchAttributesInput,
+    StatePart,
+    StatePartHeld,
 )
 
 # Every activity, in the order of the lifecycle; the worker registers exactly these.
@@ -194,6 +198,7 @@ ACTIVITIES: tuple[ActivityDef[Any, Any], ...] = (
     SEND_NOTIFICATION,
     REGISTERED_SEARCH_ATTRIBUTES,
     READ_GREEN_SERVICE_CONNECT,
+    READ_STATE_PART,
 )
 
 __all__ = [
@@ -215,6 +220,7 @@ __all__ = [
     "PROVISION_GREEN_SERVICE",
     "READ_EDGE_WEIGHTS",
     "READ_GREEN_SERVICE_CONNECT",
+    "READ_STATE_PART",
     "REGISTERED_SEARCH_ATTRIBUTES",
     "SCALE_SERVICE",
     "SEND_NOTIFICATION",
@@ -301,6 +307,7 @@ __all__ = [
     "ReadEdgeWeightsInput",
     "ReadServiceConnectInput",
     "ReadServiceConnectResult",
+    "ReadStatePartInput",
     "RegisteredSearchAttributes",
     "RegisteredSearchAttributesInput",
     "Retry",
@@ -320,6 +327,8 @@ __all__ = [
     "ShifterTarget",
     "ShifterWeights",
     "SnsTarget",
+    "StatePart",
+    "StatePartHeld",
     "TargetGroupHealth",
     "TargetHealthInput",
     "TargetHealthResult",

@@ -23,15 +23,31 @@ from temporalio.testing import WorkflowEnvironment
 from meshshift.migration import paging, plan, plan_translation
 from meshshift.migration.constants import UPDATE_APPROVE
 from meshshift.migration.contracts import AppMeshInventory, AppMeshVirtualNode
-from meshshift.migration.state import CommandResult
-from meshshift.workers.embedded_server import find_binary
+from meshshift.migration.state import CommandResult, MigrationInput, RunOptions
+from meshshift.workers.embedded_server import find_binary, find_temporal_binary
+from tests.fixtures_temporal import SEARCH_ATTRIBUTES
+from tests.netutil import free_port
 from tests.workflows.fakes import MESH_PAGE
-from tests.workflows.harness import baking, gate_open, make_spec, running_worker, send, start, wait_for, world_for
+from tests.workflows.harness import (
+    baking,
+    fast_spec,
+    gate_open,
+    make_spec,
+    running_worker,
+    send,
+    start,
+    wait_for,
+    world_for,
+)
 
 HERE = Path(__file__).parent
 HAPPY = HERE / "happy_path.json"
 ROLLBACK = HERE / "rollback.json"
 LARGE = HERE / "large.json"
+# A run that continues-as-new with its per-service fields in holder workflows (patch state-in-parts),
+# and the run after it, which reads them back.
+PARTS = HERE / "large_parts.json"
+PARTS_RESUMED = HERE / "large_parts_resumed.json"
 # The large history plans in steps, batches its service lists and provisions in chunks (patches
 # planning-in-steps, service-batches, provisioning-in-chunks) at these sizes, so that a short history
 # crosses all three; its replay uses them too. Its mesh takes several pages (patch mesh-in-pages).
@@ -116,7 +132,67 @@ async def large(env: WorkflowEnvironment) -> str:
             return (await handle.fetch_history()).to_json()
 
 
-RUNS = {HAPPY: happy_path, ROLLBACK: rollback, LARGE: large}
+async def large_in_parts(_: WorkflowEnvironment, resumed: bool) -> str:
+    """The large migration, continuing-as-new whenever it may, with parts of 1 KiB. On the dev server
+    in real time, with second-scale durations: on the time-skipping test server the holders' queries
+    never answer."""
+    body = fast_spec(ramp={"steps": [25, 100], "approval": "auto"})
+    body["blue"]["services"] = [f"svc-{i:03d}" for i in range(LARGE_SERVICES)]
+    world = world_for(body)
+    options = RunOptions(continue_as_new_at_history_length=60, state_part_bytes=1024)
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(find_temporal_binary()),
+        data_converter=pydantic_data_converter,
+        ip="127.0.0.1",
+        port=free_port(),
+        ui=False,
+        search_attributes=SEARCH_ATTRIBUTES,
+        dev_server_log_level="error",
+    )
+    try:
+        with large_sizes():
+            async with running_worker(env, world, "replay-parts"):
+                handle = await start(
+                    env,
+                    "replay-parts",
+                    MigrationInput.envelope(body, options=options).model_dump(mode="json"),
+                    # The replay test names the workflow after the file.
+                    workflow_id=f"mesh-migration-replay-{(PARTS_RESUMED if resumed else PARTS).stem}",
+                )
+                await handle.result()
+                run_id = handle.first_execution_run_id
+                while True:
+                    history = await env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+                    following = history.events[
+                        -1
+                    ].workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                    if any(
+                        e.HasField("start_child_workflow_execution_initiated_event_attributes") for e in history.events
+                    ):
+                        break
+                    run_id = following
+                if resumed:
+                    history = await env.client.get_workflow_handle(handle.id, run_id=following).fetch_history()
+                return history.to_json()
+    finally:
+        await env.shutdown()
+
+
+async def large_parts(env: WorkflowEnvironment) -> str:
+    return await large_in_parts(env, resumed=False)
+
+
+async def large_parts_resumed(env: WorkflowEnvironment) -> str:
+    return await large_in_parts(env, resumed=True)
+
+
+RUNS = {
+    HAPPY: happy_path,
+    ROLLBACK: rollback,
+    LARGE: large,
+    PARTS: large_parts,
+    PARTS_RESUMED: large_parts_resumed,
+}
 
 
 async def main(names: list[str]) -> None:

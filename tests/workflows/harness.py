@@ -14,12 +14,12 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from meshshift.activities.temporal_meta import TemporalMetaActivities
 from meshshift.migration.constants import QUERY_STATUS, WORKFLOW_TYPE
 from meshshift.migration.loading import validate_spec
 from meshshift.migration.state import MigrationReport, MigrationStatus
 from meshshift.workers.keepalive import KeepaliveInterceptor
-from meshshift.workers.worker import MeshshiftWorker, paired_worker
-from meshshift.workflows.migration import MeshMigration
+from meshshift.workers.worker import WORKFLOWS, MeshshiftWorker, paired_worker
 from meshshift.workflows.sandbox import workflow_runner
 from tests.workflows.fakes import FakeActivities, FakeWorld
 
@@ -106,8 +106,9 @@ async def running_worker(
     worker = paired_worker(
         env.client,
         task_queue,
-        workflows=[MeshMigration],
-        activities=FakeActivities(world).all(),
+        workflows=WORKFLOWS,
+        # Reading a large continue-as-new state's parts back is Temporal, not AWS: the real activity.
+        activities=[*FakeActivities(world).all(), TemporalMetaActivities(env.client).read_state_part],
         workflow_runner=workflow_runner(),
         interceptors=[KeepaliveInterceptor()],
         # Fakes that wait for a cancellation learn of it on their next heartbeat: send them at once.

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
-from temporalio.client import WorkflowQueryFailedError
+from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
 
 from meshshift.migration import paging
-from meshshift.migration.constants import QUERY_PLAN_SERVICES
+from meshshift.migration.constants import QUERY_PLAN_SERVICES, QUERY_STATUS
+from meshshift.migration.contracts import StatePartHeld
 from meshshift.migration.state import (
     PLAN_SERVICES_SHOWN,
     MigrationInput,
     MigrationState,
+    MigrationStatus,
     Phase,
     PlanServicesPage,
     PlanServicesRequest,
     RollbackTrigger,
     RunOptions,
+    plan_services,
 )
 from tests.workflows.harness import (
     baking,
@@ -160,3 +164,60 @@ async def test_a_large_plan_survives_continue_as_new_compressed_and_is_read_in_p
     assert [p.blue_service for page in pages for p in page.services] == green
     assert all(page.total == len(green) for page in pages)
     assert first_page == pages[0]
+
+
+async def test_a_state_too_large_for_one_payload_waits_in_parts_and_comes_back_whole(
+    env_local, task_queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same migration as above, with parts of 4 KiB (192 KiB in production): the per-service
+    # fields leave the input for holder workflows, and the next run reads them back.
+    monkeypatch.setattr(paging, "PROVISION_CHUNK", 100)
+    body = fast_spec(ramp={"steps": [50, 100], "bake": "PT2M"})
+    body["blue"]["services"] = [f"svc-{i:03d}" for i in range(MANY)]
+    world = world_for(body)
+    green = [*(f"svc-{i:03d}" for i in range(MANY)), *(w["blue_service"] for w in body["async_workers"])]
+    options = RunOptions(continue_as_new_at_history_length=CAN_AT, state_part_bytes=4096)
+    async with running_worker(env_local, world, task_queue):
+        handle = await start(
+            env_local, task_queue, MigrationInput.envelope(body, options=options).model_dump(mode="json")
+        )
+        first = await wait_for(handle, baking(0), "bake of 50%", limit=120)
+        latest = env_local.client.get_workflow_handle(handle.id)
+        started = (await latest.fetch_history()).events[0].workflow_execution_started_event_attributes
+        carried = json.loads(started.input.payloads[0].data)
+        holders = [
+            env_local.client.get_workflow_handle(i, result_type=StatePartHeld)
+            for i in carried["resume_parts"]["workflow_ids"]
+        ]
+        # Each holder is released once its run has read it back.
+        held = [await asyncio.wait_for(h.result(), 30) for h in holders]
+        pages = [await page_once_read_back(latest, o) for o in range(0, len(green), 100)]
+        report = await latest.query(QUERY_STATUS, result_type=MigrationStatus)
+        await handle.terminate("test done")
+    assert first.runs >= 3
+    assert len(holders) >= 2 and all(h.released for h in held)
+    # The input keeps the head: the first PLAN_SERVICES_SHOWN services, not all 221.
+    head = MigrationState.model_validate(MigrationInput.model_validate(carried).resume_json)
+    assert head.plan is not None and len(plan_services(head.plan)) == PLAN_SERVICES_SHOWN
+    assert carried["resume_parts"]["totals"]["plan_services_total"] == len(green)
+    # Each service provisioned exactly once across the runs, and the whole plan is back.
+    assert world.calls["provision_green_service"] == len(green)
+    assert [p.blue_service for page in pages for p in page.services] == green
+    assert report.plan_services_total == len(green)
+    assert first.plan is not None and report.plan is not None and report.plan.steps == first.plan.steps
+
+
+async def page_once_read_back(handle: WorkflowHandle[Any, Any], offset: int) -> PlanServicesPage:
+    """A page of the plan; the bake keeps continuing-as-new here, and while a new run reads its
+    parts back the paging query says to ask again."""
+    for _ in range(500):
+        try:
+            page: PlanServicesPage = await handle.query(
+                QUERY_PLAN_SERVICES, PlanServicesRequest(offset=offset, limit=100), result_type=PlanServicesPage
+            )
+            return page
+        except WorkflowQueryFailedError as err:
+            if "ask again in a moment" not in str(err):
+                raise
+        await asyncio.sleep(0.02)
+    raise AssertionError("the plan was still being read back after 500 tries")

@@ -24,7 +24,17 @@ NAMES = sorted(p.stem for p in HISTORIES.glob("*.json"))
 
 
 def test_both_sides_of_the_patches_are_stored() -> None:
-    assert {"happy_path", "rollback", "large", "happy_path_v1", "rollback_v1", "rollback_v2", "large_v1"} <= set(NAMES)
+    assert {
+        "happy_path",
+        "rollback",
+        "large",
+        "large_parts",
+        "large_parts_resumed",
+        "happy_path_v1",
+        "rollback_v1",
+        "rollback_v2",
+        "large_v1",
+    } <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
