@@ -538,7 +538,9 @@ class ResumeParts(Model):
 class MigrationInput(RootModel[JsonValue]):
     """The workflow's one argument: the spec itself as a JSON object (so ``temporal workflow start
     --input-file spec.json`` works), or, on continue-as-new, ``{"spec": ..., "resume": ...}``, where
-    ``resume`` is the state as JSON, or, when that is large, a string: its compressed JSON.
+    ``resume`` is the state as JSON, or, when that is large, a string: its compressed JSON. When
+    even that is too large, ``resume`` is the head of the state and ``"resume_parts"`` says where
+    the rest waits (``ResumeParts``, migration/state_parts.py).
 
     ``spec`` and ``resume`` are not spec fields, so the two shapes cannot be confused. Any JSON
     decodes (a list or a string too), so that the workflow itself refuses a wrong input with

@@ -42,13 +42,9 @@ PLAN_FIELDS = ("services", "async_workers", "appmesh_resources")
 STATE_FIELDS = ("provisioned", "blue_task_definition_arns", "decommissioned")
 
 
-def split(state: MigrationState, part_bytes: int = PART_BYTES) -> tuple[MigrationState, list[str]] | None:
-    """``(head, parts)`` when the state's per-service fields, compressed, are larger
-    than ``part_bytes``; None when the state fits in the input as it is. ``state`` is not changed.
-
-    The head keeps the rest of the plan (its steps and rollback weights: a rollback needs them even
-    if the parts could not be read) and what the status query shows of each list (``plan_shown``),
-    so that it answers the same while the next run reads the parts back."""
+def parts_of(state: MigrationState, part_bytes: int = PART_BYTES) -> list[str] | None:
+    """The state's per-service fields, compressed, in parts of at most ``part_bytes``; None when
+    they fit in one part and the state goes in the input as it is."""
     plan = state.plan
     bulk = StateBulk.model_validate(
         {name: getattr(state, name) for name in STATE_FIELDS}
@@ -57,10 +53,18 @@ def split(state: MigrationState, part_bytes: int = PART_BYTES) -> tuple[Migratio
     text = base64.b64encode(zlib.compress(bulk.model_dump_json().encode(), 6)).decode()
     if len(text) <= part_bytes:
         return None
-    head = state.model_copy(
-        update={name: getattr(state, name)[:PLAN_SERVICES_SHOWN] for name in STATE_FIELDS} | {"plan": plan_shown(plan)}
+    return [text[i : i + part_bytes] for i in range(0, len(text), part_bytes)]
+
+
+def head_of(state: MigrationState) -> MigrationState:
+    """A copy of ``state`` without its per-service fields. It keeps the rest of the plan (its steps
+    and rollback weights: a rollback needs them even if the parts could not be read) and what the
+    status query shows of each list (``plan_shown``), so that the query answers the same while the
+    next run reads the parts back."""
+    return state.model_copy(
+        update={name: getattr(state, name)[:PLAN_SERVICES_SHOWN] for name in STATE_FIELDS}
+        | {"plan": plan_shown(state.plan)}
     )
-    return head, [text[i : i + part_bytes] for i in range(0, len(text), part_bytes)]
 
 
 def reference(state: MigrationState, parts: list[str], workflow_ids: list[str]) -> ResumeParts:

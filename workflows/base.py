@@ -503,12 +503,15 @@ class MigrationBase:
         state.runs += 1
         # Only a valid spec (a JSON object) gets this far.
         spec_json = self._spec_json if isinstance(self._spec_json, dict) else {}
-        carried, parts = state, None
-        split = state_parts.split(state, self._options.state_part_bytes or state_parts.PART_BYTES)
-        if split is not None and workflow.patched(PATCH_STATE_IN_PARTS):
-            carried, texts = split
-            parts = state_parts.reference(state, texts, await self._hold_parts(texts))
-        workflow.continue_as_new(MigrationInput.envelope(spec_json, carried, self._options, parts))
+        carried, reference = state, None
+        parts = state_parts.parts_of(state, self._options.state_part_bytes or state_parts.PART_BYTES)
+        if parts is not None and workflow.patched(PATCH_STATE_IN_PARTS):
+            reference = state_parts.reference(state, parts, await self._hold_parts(parts))
+            # Messages handled while the holders started are in the state: the head is taken after
+            # them (they never change the per-service fields, which only the workflow's code writes).
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            carried = state_parts.head_of(state)
+        workflow.continue_as_new(MigrationInput.envelope(spec_json, carried, self._options, reference))
 
     async def _hold_parts(self, texts: list[str]) -> list[str]:
         """One holder workflow per part, each outliving this run; their ids, in order."""
@@ -531,7 +534,8 @@ class MigrationBase:
 
     async def _read_back_parts(self, parts: ResumeParts) -> None:
         """The per-service fields the last run left in holder workflows, put back into the state;
-        then the holders are released. Until then the status queries say the state is loading."""
+        then the holders are released. Until then the status query answers from the head, with the
+        last run's totals, and status_plan_services asks to be asked again."""
         read = await asyncio.gather(
             *(
                 self._call(contracts.READ_STATE_PART, contracts.ReadStatePartInput(workflow_id=i), interruptible=False)

@@ -50,14 +50,14 @@ def large_state(spec: MigrationSpec, n: int = N) -> MigrationState:
 
 
 def test_a_state_that_fits_is_not_split(spec: MigrationSpec) -> None:
-    assert state_parts.split(large_state(spec, 3)) is None
+    assert state_parts.parts_of(large_state(spec, 3)) is None
 
 
 def test_parts_come_back_whole_into_the_head(spec: MigrationSpec) -> None:
     state = large_state(spec)
-    split = state_parts.split(state, part_bytes=2048)
-    assert split is not None
-    head, parts = split
+    parts = state_parts.parts_of(state, part_bytes=2048)
+    assert parts is not None
+    head = state_parts.head_of(state)
     assert len(parts) > 1 and all(len(p) <= 2048 for p in parts)
     # The head is what the status query shows; the plan's steps and rollback weights stay whole.
     assert head.plan is not None and state.plan is not None
@@ -87,9 +87,9 @@ def test_parts_come_back_whole_into_the_head(spec: MigrationSpec) -> None:
 
 def test_parts_that_are_not_the_ones_written_are_refused_by_name(spec: MigrationSpec) -> None:
     state = large_state(spec)
-    split = state_parts.split(state, part_bytes=2048)
-    assert split is not None
-    head, parts = split
+    parts = state_parts.parts_of(state, part_bytes=2048)
+    assert parts is not None
+    head = state_parts.head_of(state)
     reference = state_parts.reference(state, parts, [f"holder-{i}" for i in range(len(parts))])
     with pytest.raises(ValueError, match=f"expected {len(parts)} parts, got {len(parts) - 1}"):
         state_parts.join(head.model_copy(deep=True), parts[:-1], reference)
@@ -108,5 +108,5 @@ def test_a_malformed_parts_reference_is_refused_by_name() -> None:
 
 def test_a_plan_without_services_lists_splits_too(spec: MigrationSpec) -> None:
     state = large_state(spec).model_copy(update={"plan": None})
-    split = state_parts.split(state, part_bytes=1024)
-    assert split is not None and split[0].plan is None
+    assert state_parts.parts_of(state, part_bytes=1024) is not None
+    assert state_parts.head_of(state).plan is None
