@@ -500,17 +500,18 @@ class MigrationBase:
         self._audit(
             SYSTEM_ACTOR, "continue_as_new", f"history at {workflow.info().get_current_history_length()} events"
         )
-        state.runs += 1
         # Only a valid spec (a JSON object) gets this far.
         spec_json = self._spec_json if isinstance(self._spec_json, dict) else {}
-        carried, reference = state, None
+        reference = None
         parts = state_parts.parts_of(state, self._options.state_part_bytes or state_parts.PART_BYTES)
         if parts is not None and workflow.patched(PATCH_STATE_IN_PARTS):
             reference = state_parts.reference(state, parts, await self._hold_parts(parts))
             # Messages handled while the holders started are in the state: the head is taken after
             # them (they never change the per-service fields, which only the workflow's code writes).
             await workflow.wait_condition(workflow.all_handlers_finished)
-            carried = state_parts.head_of(state)
+        # No await from here on: a query sees the next run's count only once it runs.
+        state.runs += 1
+        carried = state_parts.head_of(state) if reference is not None else state
         workflow.continue_as_new(MigrationInput.envelope(spec_json, carried, self._options, reference))
 
     async def _hold_parts(self, texts: list[str]) -> list[str]:

@@ -145,6 +145,15 @@ class Compensation(MigrationBase):
         self._publish()
 
     async def _delete_green(self, spec: MigrationSpec, record: RollbackRecord) -> None:
+        if self._parts_loading is not None:
+            # The state holds only the first provisioning results: deleting those alone would leave
+            # the rest behind under a record that says green was deleted.
+            self._warn(
+                "green services were not deleted: this run could not read back its provisioning results from "
+                f"{', '.join(self._parts_loading.workflow_ids)}; delete the green services this migration created "
+                f"in cluster {spec.green.cluster} by hand (the last run's history lists them)"
+            )
+            return
         # Only what meshshift created: green services that IaC made (provision: existing) stay.
         created = [s.service_name for s in self._state.provisioned if s.created and not s.adopted]
         if not created:

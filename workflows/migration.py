@@ -101,6 +101,7 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
         self._options = RunOptions()
         self._state = MigrationState(app=self._app_name())
         self._parts_loading = None
+        self._resume_error: str | None = None
         try:
             if input.options_json is not None:
                 self._options = RunOptions.model_validate(input.options_json)
@@ -108,7 +109,7 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
                 self._state = MigrationState.model_validate(input.resume_json)
             self._parts_loading = input.resume_parts
         except ValueError as err:
-            self._spec_error = f"the continue-as-new input could not be read: {err}"
+            self._resume_error = f"the continue-as-new input could not be read: {err}"
         if self._spec is None:
             self._state.phase = Phase.FAILED
             self._state.error = self._spec_error
@@ -124,6 +125,16 @@ class MeshMigration(MessageHandlers, Watching, Compensation):
                 "Fix the spec (`meshshift validate SPEC` lists every problem) and start the migration again.",
                 type="InvalidSpec",
                 non_retryable=True,
+            )
+        if self._resume_error is not None:
+            # Not a workflow failure: this workflow task fails and is retried, so the run stays open
+            # with the state the last run carried, until a worker that can read it takes it (an
+            # older build reading a newer format). Starting over from planning would ramp from the
+            # first step again while traffic is elsewhere.
+            raise RuntimeError(
+                f"{self._resume_error}. Nothing was done by this run; it waits for a worker that reads this input: "
+                "run the meshshift build that continued this migration, or a newer one (docs/operations.md, "
+                "'Upgrading meshshift while migrations run')."
             )
         evicted = False
         try:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowQueryFailedError
 
 from meshshift.migration import paging
 from meshshift.migration.constants import QUERY_PLAN_SERVICES, QUERY_STATUS
@@ -221,3 +221,57 @@ async def page_once_read_back(handle: WorkflowHandle[Any, Any], offset: int) -> 
                 raise
         await asyncio.sleep(0.02)
     raise AssertionError("the plan was still being read back after 500 tries")
+
+
+async def test_an_input_that_cannot_be_read_keeps_the_run_open_instead_of_starting_over(env_local, task_queue) -> None:
+    body = fast_spec()
+    world = world_for(body)
+    carried = MigrationInput.envelope(body, MigrationState(app="shop", phase=Phase.RAMPING)).model_dump(mode="json")
+    carried["resume"] = "not base64 of zlib!"
+    async with running_worker(env_local, world, task_queue):
+        handle = await start(env_local, task_queue, carried)
+        failure = await workflow_task_failure(handle)
+        description = await handle.describe()
+        await handle.terminate("test done")
+    assert "the continue-as-new input could not be read" in failure
+    assert "Nothing was done by this run" in failure
+    assert description.status is WorkflowExecutionStatus.RUNNING
+    # Nothing was planned or provisioned again.
+    assert not world.calls
+
+
+async def test_parts_that_are_gone_roll_back_on_the_head_and_leave_green_to_the_operator(env_local, task_queue) -> None:
+    body = fast_spec(ramp={"steps": [50, 100], "bake": "PT2M"}, decommission={"keep_green_on_rollback": False})
+    body["blue"]["services"] = [f"svc-{i:03d}" for i in range(MANY)]
+    world = world_for(body)
+    options = RunOptions(continue_as_new_at_history_length=CAN_AT, state_part_bytes=4096)
+    async with running_worker(env_local, world, task_queue):
+        first = await start(
+            env_local, task_queue, MigrationInput.envelope(body, options=options).model_dump(mode="json")
+        )
+        at = await wait_for(first, baking(0), "bake of 50%", limit=120)
+        await wait_for(first, lambda s: s.runs > at.runs, "a continue-as-new during the bake", limit=60)
+        latest = env_local.client.get_workflow_handle(first.id)
+        started = (await latest.fetch_history()).events[0].workflow_execution_started_event_attributes
+        await latest.terminate("test: the next run starts elsewhere")
+        carried = json.loads(started.input.payloads[0].data)
+        # As if the holders had been terminated with the migration's last run.
+        carried["resume_parts"]["workflow_ids"] = [f"gone-{i}" for i in carried["resume_parts"]["workflow_ids"]]
+        carried["options"].pop("continue_as_new_at_history_length")
+        handle = await start(env_local, task_queue, carried, workflow_id=f"{first.id}-again")
+        report = await asyncio.wait_for(handle.result(), 60)
+    assert report.outcome == "rolled_back"
+    assert world.all_blue(), "the head's rollback weights restored blue"
+    assert world.calls["delete_ecs_services"] == 0
+    assert any("green services were not deleted" in w and "from gone-" in w for w in report.warnings), report.warnings
+    assert report.rollback is not None and not report.rollback.green_deleted
+
+
+async def workflow_task_failure(handle: WorkflowHandle[Any, Any]) -> str:
+    """The message of the run's first failed workflow task, once there is one."""
+    for _ in range(500):
+        async for event in handle.fetch_history_events():
+            if event.HasField("workflow_task_failed_event_attributes"):
+                return str(event.workflow_task_failed_event_attributes.failure.message)
+        await asyncio.sleep(0.02)
+    raise AssertionError("no workflow task failed")
