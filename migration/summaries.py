@@ -143,6 +143,7 @@ _register(contracts.POLL_ALARMS)(lambda a: f"alarms: {_names(a.alarm_names)}")
 _register(contracts.DELETE_TARGET_GROUPS)(lambda a: f"delete {_plural(len(a.target_group_arns), 'blue target group')}")
 _register(contracts.DELETE_WEIGHTED_RECORD)(lambda a: f"delete weighted record {a.set_identifier}")
 _register(contracts.DELETE_APP_MESH)(lambda a: f"delete App Mesh {a.mesh}")
+_register(contracts.READ_STATE_PART)(lambda a: f"read back the state part held by {a.workflow_id}")
 _register(contracts.DEREGISTER_TASK_DEFINITIONS)(
     lambda a: f"deregister {_plural(len(a.task_definition_arns), 'blue task definition')}"
 )
