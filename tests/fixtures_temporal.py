@@ -56,11 +56,10 @@ async def env_timeskipping() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest.fixture(scope="session")
-async def env_local() -> AsyncIterator[WorkflowEnvironment]:
-    """Real dev server (in-memory store, no UI) with meshshift's search attributes registered."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_binary()),
+async def start_dev_server(binary: Path) -> WorkflowEnvironment:
+    """Real dev server (in-memory store, no UI) on 127.0.0.1 with meshshift's search attributes registered."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(binary),
         data_converter=pydantic_data_converter,
         ip="127.0.0.1",
         port=free_port(),
@@ -68,6 +67,12 @@ async def env_local() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=SEARCH_ATTRIBUTES,
         dev_server_log_level="error",
     )
+
+
+@pytest.fixture(scope="session")
+async def env_local() -> AsyncIterator[WorkflowEnvironment]:
+    """Real dev server (in-memory store, no UI) with meshshift's search attributes registered."""
+    env = await start_dev_server(temporal_binary())
     try:
         yield env
     finally:

@@ -25,8 +25,7 @@ from meshshift.migration.constants import UPDATE_APPROVE
 from meshshift.migration.contracts import AppMeshInventory, AppMeshVirtualNode
 from meshshift.migration.state import CommandResult, MigrationInput, RunOptions
 from meshshift.workers.embedded_server import find_binary, find_temporal_binary
-from tests.fixtures_temporal import SEARCH_ATTRIBUTES
-from tests.netutil import free_port
+from tests.fixtures_temporal import start_dev_server
 from tests.workflows.fakes import MESH_PAGE
 from tests.workflows.harness import (
     baking,
@@ -140,15 +139,7 @@ async def large_in_parts(_: WorkflowEnvironment, resumed: bool) -> str:
     body["blue"]["services"] = [f"svc-{i:03d}" for i in range(LARGE_SERVICES)]
     world = world_for(body)
     options = RunOptions(continue_as_new_at_history_length=60, state_part_bytes=1024)
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(find_temporal_binary()),
-        data_converter=pydantic_data_converter,
-        ip="127.0.0.1",
-        port=free_port(),
-        ui=False,
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-    )
+    env = await start_dev_server(find_temporal_binary())
     try:
         with large_sizes():
             async with running_worker(env, world, "replay-parts"):

@@ -24,6 +24,7 @@ from meshshift.migration.state import (
     RunOptions,
     plan_services,
 )
+from tests.workflows.fakes import FakeWorld
 from tests.workflows.harness import (
     baking,
     fast_spec,
@@ -124,15 +125,21 @@ def test_a_damaged_compressed_state_is_refused_by_name() -> None:
 MANY = 2 * PLAN_SERVICES_SHOWN + 20
 
 
+def many_services(**overrides: Any) -> tuple[dict[str, Any], FakeWorld, list[str]]:
+    """A migration of MANY services with a long bake: its spec, its world, and its green services
+    (the services, then the async workers)."""
+    body = fast_spec(ramp={"steps": [50, 100], "bake": "PT2M"}, **overrides)
+    body["blue"]["services"] = [f"svc-{i:03d}" for i in range(MANY)]
+    green = [*body["blue"]["services"], *(w["blue_service"] for w in body["async_workers"])]
+    return body, world_for(body), green
+
+
 async def test_a_large_plan_survives_continue_as_new_compressed_and_is_read_in_pages(
     env_local, task_queue, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Provisioning goes 100 services at a time and may continue-as-new between chunks (1,000 in production).
     monkeypatch.setattr(paging, "PROVISION_CHUNK", 100)
-    body = fast_spec(ramp={"steps": [50, 100], "bake": "PT2M"})
-    body["blue"]["services"] = [f"svc-{i:03d}" for i in range(MANY)]
-    world = world_for(body)
-    green = [*(f"svc-{i:03d}" for i in range(MANY)), *(w["blue_service"] for w in body["async_workers"])]
+    body, world, green = many_services()
     async with running_worker(env_local, world, task_queue):
         handle = await start(env_local, task_queue, envelope(body))
         first = await wait_for(handle, baking(0), "bake of 50%", limit=120)
@@ -172,10 +179,7 @@ async def test_a_state_too_large_for_one_payload_waits_in_parts_and_comes_back_w
     # The same migration as above, with parts of 4 KiB (192 KiB in production): the per-service
     # fields leave the input for holder workflows, and the next run reads them back.
     monkeypatch.setattr(paging, "PROVISION_CHUNK", 100)
-    body = fast_spec(ramp={"steps": [50, 100], "bake": "PT2M"})
-    body["blue"]["services"] = [f"svc-{i:03d}" for i in range(MANY)]
-    world = world_for(body)
-    green = [*(f"svc-{i:03d}" for i in range(MANY)), *(w["blue_service"] for w in body["async_workers"])]
+    body, world, green = many_services()
     options = RunOptions(continue_as_new_at_history_length=CAN_AT, state_part_bytes=4096)
     async with running_worker(env_local, world, task_queue):
         handle = await start(
@@ -241,9 +245,7 @@ async def test_an_input_that_cannot_be_read_keeps_the_run_open_instead_of_starti
 
 
 async def test_parts_that_are_gone_roll_back_on_the_head_and_leave_green_to_the_operator(env_local, task_queue) -> None:
-    body = fast_spec(ramp={"steps": [50, 100], "bake": "PT2M"}, decommission={"keep_green_on_rollback": False})
-    body["blue"]["services"] = [f"svc-{i:03d}" for i in range(MANY)]
-    world = world_for(body)
+    body, world, _ = many_services(decommission={"keep_green_on_rollback": False})
     options = RunOptions(continue_as_new_at_history_length=CAN_AT, state_part_bytes=4096)
     async with running_worker(env_local, world, task_queue):
         first = await start(
