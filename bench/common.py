@@ -101,9 +101,22 @@ def seconds_between(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds()
 
 
+# rollback_timeline's marks, in the order they happen.
+TIMELINE_MARKS = (
+    "task_started",
+    "task_completed",
+    "set_scheduled",
+    "set_started",
+    "set_completed",
+    "read_completed",
+    "closed",
+)
+
+
 async def rollback_timeline(handle: WorkflowHandle[Any, Any]) -> dict[str, float]:
     """Where a signal-triggered rollback's time goes, from the server's event times (seconds after
-    the signal was recorded): the restoring set_edge_weights scheduled, started, completed, a
+    the signal was recorded): the workflow task that handled the signal started and completed, the
+    restoring set_edge_weights scheduled, started, completed, a
     second read of the weights completed (only when the write's read-back did not match yet), and
     the workflow closed."""
     from temporalio.api.enums.v1 import EventType as E
@@ -121,7 +134,11 @@ async def rollback_timeline(handle: WorkflowHandle[Any, Any]) -> dict[str, float
         if signaled is None:
             continue
         offset = round((when - signaled).total_seconds(), 4)
-        if event.event_type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        if event.event_type == E.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            marks.setdefault("task_started", offset)
+        elif event.event_type == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            marks.setdefault("task_completed", offset)
+        elif event.event_type == E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             name = event.activity_task_scheduled_event_attributes.activity_type.name
             names[event.event_id] = name
             if name == SET_EDGE_WEIGHTS.name:

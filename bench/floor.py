@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from bench.worker import CallCounter, bench_hooks
+from bench.worker import CallCounter, WriteClock, bench_hooks
 from bench.world import REGION
 from meshshift.activities.aws import AwsClients, RateLimiter
 from meshshift.activities.edge.base import Shifter
@@ -37,7 +37,8 @@ class NoLimit(RateLimiter):
 class Floor:
     def __init__(self, aws_latency_ms: float) -> None:
         self.counter = CallCounter()
-        self.clients = AwsClients(limiter=NoLimit(), hooks=bench_hooks(self.counter, aws_latency_ms))
+        self.writes = WriteClock()
+        self.clients = AwsClients(limiter=NoLimit(), hooks=bench_hooks(self.counter, aws_latency_ms, self.writes))
         self.ctx = AwsContext(region=REGION)
         self._pool = ThreadPoolExecutor(max_workers=8)
 

@@ -207,6 +207,14 @@ class WorkerProcess:
             time.sleep(0.05)
         return {}
 
+    def writes(self) -> dict[str, float]:
+        """When AWS answered the worker's last write to each edge resource (bench.worker.WriteClock;
+        at most 0.1 s stale)."""
+        with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+            answered: dict[str, float] = json.loads(self._stats.read_text()).get("writes", {})
+            return answered
+        return {}
+
     def fresh_calls(self) -> dict[str, int]:
         """Counts written after this call began (waits for the worker's next write)."""
         time.sleep(0.25)

@@ -22,11 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import rollback_timeline, start, wait_published
+from bench.common import TIMELINE_MARKS, rollback_timeline, start, wait_published
 from bench.floor import Floor
-from bench.harness import Harness
+from bench.harness import Harness, WorkerProcess
 from bench.observe import EdgeObserver
 from bench.stats import summary, target
+from bench.worker import write_key_of
 from bench.world import ALARM, seed_apps, seed_base, spec_for
 from meshshift.migration import plan as planning
 from meshshift.migration.constants import SIGNAL_ALARM
@@ -39,12 +40,18 @@ EDGES = ["alb", "route53", "cloudfront"]
 SETTLE_SECONDS = 1.5
 
 
+# How long a trial waits for the worker's stats file to show its writes (written 10 times a second).
+WRITES_TIMEOUT = 10.0
+
+
 @dataclass
 class Trial:
     reaction: float  # signal sent -> observer sees 100% blue everywhere
+    written: float  # signal sent -> AWS answered the last of the three writes (bench.worker.WriteClock)
     rolled_back: float  # signal sent -> workflow closed rolled_back (weights verified by read-back)
     workflow_duration: float  # the workflow's own record: compensation start -> finished
     floor_observed: float  # direct boto3: first write -> observer sees 100% blue
+    floor_written: float  # direct boto3: first call -> AWS answered the last of the three writes
     floor_calls: float  # direct boto3: writes, propagation waits and both read-backs
     timeline: dict[str, float]  # server event times after the signal (see rollback_timeline)
 
@@ -68,7 +75,7 @@ async def run(h: Harness, trials: int) -> dict[str, Any]:
             # A held migration has been quiet for minutes when an alarm fires: let the worker's
             # client-side token buckets refill after the previous trial, as they would have.
             await asyncio.sleep(SETTLE_SECONDS)
-            results.append(await alarm_trial(handle, app.edge_models(), twin.edge_models(), floor))
+            results.append(await alarm_trial(handle, app.edge_models(), twin.edge_models(), floor, [worker]))
         calls_after = worker.fresh_calls()
     finally:
         floor.close()
@@ -76,7 +83,9 @@ async def run(h: Harness, trials: int) -> dict[str, Any]:
     return _report(results, calls_before, calls_after, floor.counter.snapshot(), trials)
 
 
-async def alarm_trial(handle: Any, edges: list[Any], twin_edges: list[Any], floor: Floor) -> Trial:
+async def alarm_trial(
+    handle: Any, edges: list[Any], twin_edges: list[Any], floor: Floor, workers: list[WorkerProcess]
+) -> Trial:
     """One trial: the alarm signal, until every edge of the app reads 100% blue (the reaction) and
     the workflow has closed; then the floor makes the same calls on the twin app's edges."""
     observer = EdgeObserver(edges)
@@ -89,11 +98,30 @@ async def alarm_trial(handle: Any, edges: list[Any], twin_edges: list[Any], floo
     assert report["outcome"] == "rolled_back", report["outcome"]
     return Trial(
         reaction=blue_at - started,
+        written=await _last_write(workers, edges, started) - started,
         rolled_back=closed_at - started,
         workflow_duration=float(report["rollback"]["duration_seconds"]),
         timeline=await rollback_timeline(handle),
         **await asyncio.to_thread(_floor_trial, floor, twin_edges),
     )
+
+
+async def _last_write(workers: list[WorkerProcess], edges: list[Any], after: float) -> float:
+    """When AWS answered the last of the workers' writes to ``edges`` made after ``after``."""
+    keys = [write_key_of(e) for e in edges]
+    deadline = time.monotonic() + WRITES_TIMEOUT
+    while True:
+        answered: dict[str, float] = {}
+        for worker in workers:  # a split pair: the compensation process made the writes
+            for key, at in worker.writes().items():
+                answered[key] = max(at, answered.get(key, 0.0))
+        times = [answered.get(k, 0.0) for k in keys]
+        if min(times) > after:
+            return max(times)
+        if time.monotonic() > deadline:
+            missing = [k for k, at in zip(keys, times, strict=True) if at <= after]
+            raise TimeoutError(f"no write by the worker to {missing} after the alarm")
+        await asyncio.sleep(0.05)
 
 
 def _floor_trial(floor: Floor, edges: list[Any]) -> dict[str, float]:
@@ -106,24 +134,69 @@ def _floor_trial(floor: Floor, edges: list[Any]) -> dict[str, float]:
         blue_at = observer.wait_all_blue()
         calls = writes.result()
     observer.close()
-    return {"floor_observed": blue_at - started, "floor_calls": calls}
+    answered = floor.writes.snapshot()
+    return {
+        "floor_observed": blue_at - started,
+        "floor_written": max(answered[write_key_of(e)] for e in edges) - started,
+        "floor_calls": calls,
+    }
 
 
 def _diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
 
 
+def figures(trials: list[Trial]) -> dict[str, Any]:
+    """What every rollback benchmark reports of its trials, each reaction beside its floor's.
+
+    Two measures of the same reaction: ``reaction`` is the observer's (its polling rounds, 20-60 ms
+    each on the realistic profile, lie between the change and the measurement; the floor's writes
+    start with the observer's first round, the worker's at a random point of a round); ``written``
+    is when AWS answered the last write (the same botocore hook in the worker and in the floor)."""
+    out: dict[str, Any] = {"trials": len(trials)}
+    for measure, worker, floor in (("observed", "reaction", "floor_observed"), ("written", "written", "floor_written")):
+        mine = summary([getattr(t, worker) for t in trials])
+        theirs = summary([getattr(t, floor) for t in trials])
+        out[f"{worker}_seconds"] = mine
+        out[f"{floor}_seconds"] = theirs
+        out[f"ratio_to_floor{'' if measure == 'observed' else '_written'}"] = {
+            k: round(mine[k] / theirs[k], 2) for k in ("p50", "p95", "p99")
+        }
+    out |= {
+        "rolled_back_seconds": summary([t.rolled_back for t in trials]),
+        "workflow_rollback_duration_seconds": summary([t.workflow_duration for t in trials]),
+        "floor_calls_seconds": summary([t.floor_calls for t in trials]),
+        "timeline_after_signal_seconds_p50": {
+            # read_completed only when the write's own read-back did not match (None otherwise).
+            mark: summary([t.timeline[mark] for t in trials if mark in t.timeline]).get("p50")
+            for mark in TIMELINE_MARKS
+        },
+    }
+    return out
+
+
+def ratio_targets(out: dict[str, Any], goal: float, why: str) -> list[dict[str, Any]]:
+    """The ratio target, judged on each measure (``figures``)."""
+    return [
+        target(
+            f"rollback within {goal:g}x the floor (p99, {measure})",
+            out[key]["p99"] <= goal,
+            f"{out[key]['p99']:.2f}x",
+            f"<= {goal:g}x",
+            why,
+        )
+        for measure, key in (("observed", "ratio_to_floor"), ("last write answered", "ratio_to_floor_written"))
+    ]
+
+
 def _report(
     trials: list[Trial], before: dict[str, int], after: dict[str, int], floor_calls: dict[str, int], n: int
 ) -> dict[str, Any]:
-    reaction = summary([t.reaction for t in trials])
-    floor = summary([t.floor_observed for t in trials])
-    ratio = {k: round(reaction[k] / floor[k], 2) for k in ("p50", "p95", "p99")}
+    out = figures(trials)
+    reaction = out["reaction_seconds"]
     worker_calls = {k: round(v / n, 1) for k, v in sorted(_diff(after, before).items())}
     # The floor prepared each twin (the hold at 25%) too: half its calls are the rollback's.
     floor_per_trial = {k: round(v / (2 * n), 1) for k, v in sorted(floor_calls.items())}
-    p99_ok = reaction["p99"] < 1.0
-    ratio_ok = ratio["p99"] <= 2.0
     return {
         "setup": (
             "one app per trial (1 blue service), ALB rule + Route 53 weighted pair + CloudFront continuous "
@@ -131,34 +204,21 @@ def _report(
             "spec default rate limits (elbv2 10/s, route53 5/s, cloudfront 5/s); alarm signal; bench observer "
             "polls all three mechanisms in parallel with boto3"
         ),
-        "trials": n,
-        "reaction_seconds": reaction,
-        "rolled_back_seconds": summary([t.rolled_back for t in trials]),
-        "workflow_rollback_duration_seconds": summary([t.workflow_duration for t in trials]),
-        "floor_observed_seconds": floor,
-        "floor_calls_seconds": summary([t.floor_calls for t in trials]),
-        "ratio_to_floor": ratio,
-        "timeline_after_signal_seconds_p50": {
-            # read_completed only when the write's own read-back did not match (None otherwise).
-            mark: summary([t.timeline[mark] for t in trials if mark in t.timeline]).get("p50")
-            for mark in ("set_scheduled", "set_started", "set_completed", "read_completed", "closed")
-        },
+        **out,
         "aws_calls_per_rollback": {"worker": worker_calls, "floor": floor_per_trial},
         "targets": [
             target(
                 "rollback p99 < 1 s",
-                p99_ok,
+                reaction["p99"] < 1.0,
                 f"{reaction['p99']:.3f} s",
                 "< 1 s",
-                f"the floor itself (the same calls made directly with boto3) took p99 {floor['p99']:.3f} s in this "
-                "run; the rest is the workflow task and activity dispatch, and the CloudFront reads before its "
-                "write, all on the shared 2-core machine (see timeline_after_signal_seconds_p50)",
+                f"the floor itself (the same calls made directly with boto3) took p99 "
+                f"{out['floor_observed_seconds']['p99']:.3f} s in this run; the rest is the workflow task and "
+                "activity dispatch, all on the shared 2-core machine (see timeline_after_signal_seconds_p50)",
             ),
-            target(
-                "rollback within 2x the floor (p99)",
-                ratio_ok,
-                f"{ratio['p99']:.2f}x",
-                "<= 2x",
+            *ratio_targets(
+                out,
+                1.3,
                 "Temporal round trips (signal, workflow task, activity dispatch) added to the floor's calls; at "
                 "tiny trial counts one slow trial sets the p99",
             ),

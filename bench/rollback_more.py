@@ -31,8 +31,7 @@ from temporalio.client import WorkflowHandle
 from bench.common import publications, start, wait_published
 from bench.floor import Floor
 from bench.harness import Harness, WorkerProcess
-from bench.rollback import EDGES, HOLD_STEPS, SETTLE_SECONDS, Trial, _diff, alarm_trial
-from bench.stats import summary, target
+from bench.rollback import EDGES, HOLD_STEPS, SETTLE_SECONDS, Trial, _diff, alarm_trial, figures, ratio_targets
 from bench.world import seed_apps, seed_base, spec_for
 
 # The busy migrations: 1% steps (99 of them after the first) keep them writing for minutes.
@@ -109,7 +108,7 @@ async def _trials(
         calls_before = _calls(workers)
         for app, twin, handle in zip(apps, twins, handles, strict=True):
             await asyncio.sleep(settle)
-            results.append(await alarm_trial(handle, app.edge_models(), twin.edge_models(), floor))
+            results.append(await alarm_trial(handle, app.edge_models(), twin.edge_models(), floor, workers))
         calls_after = _calls(workers)
         if busy_handles:
             # How far the busy migrations got: proof that they were ramping throughout.
@@ -138,34 +137,14 @@ def _report(
     why: str,
 ) -> dict[str, Any]:
     n = len(trials)
-    reaction = summary([t.reaction for t in trials])
-    floor = summary([t.floor_observed for t in trials])
-    ratio = {k: round(reaction[k] / floor[k], 2) for k in ("p50", "p95", "p99")}
+    out = figures(trials)
     return {
         "setup": setup,
-        "trials": n,
-        "reaction_seconds": reaction,
-        "rolled_back_seconds": summary([t.rolled_back for t in trials]),
-        "workflow_rollback_duration_seconds": summary([t.workflow_duration for t in trials]),
-        "floor_observed_seconds": floor,
-        "floor_calls_seconds": summary([t.floor_calls for t in trials]),
-        "ratio_to_floor": ratio,
-        "timeline_after_signal_seconds_p50": {
-            mark: summary([t.timeline[mark] for t in trials if mark in t.timeline]).get("p50")
-            for mark in ("set_scheduled", "set_started", "set_completed", "read_completed", "closed")
-        },
+        **out,
         # Worker calls include the busy migrations' under contention: only the floor's are per rollback.
         "aws_calls_worker_total": dict(sorted(_diff(after, before).items())),
         "aws_calls_per_rollback_floor": {k: round(v / (2 * n), 1) for k, v in sorted(floor_calls.items())},
-        "targets": [
-            target(
-                f"rollback within {goal_ratio:g}x the floor (p99)",
-                ratio["p99"] <= goal_ratio,
-                f"{ratio['p99']:.2f}x",
-                f"<= {goal_ratio:g}x",
-                why,
-            )
-        ],
+        "targets": ratio_targets(out, goal_ratio, why),
     }
 
 
