@@ -7,6 +7,7 @@ Credentials, profile and endpoint come only from boto3's standard chain (``AWS_P
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -116,9 +117,28 @@ class RateLimiter:
             waited += delay
 
 
+# Set by an activity that knows from its input that it is a rollback's: a local activity carries
+# no task priority of its own.
+_ROLLBACK = contextvars.ContextVar("meshshift_rollback_call", default=False)
+
+
+@contextmanager
+def rollback_calls(rollback: bool = True) -> Iterator[None]:
+    """The AWS calls made inside (and in threads started with a copy of this context) are a
+    rollback's: they take the rate limiter's priority lane."""
+    token = _ROLLBACK.set(rollback)
+    try:
+        yield
+    finally:
+        _ROLLBACK.reset(token)
+
+
 def priority_call() -> bool:
     """True inside an activity that Temporal runs at compensation priority (the workflow schedules
-    a rollback's activities with ``priority_key`` COMPENSATION_PRIORITY_KEY; lower goes first)."""
+    a rollback's activities with ``priority_key`` COMPENSATION_PRIORITY_KEY; lower goes first), or
+    inside ``rollback_calls``."""
+    if _ROLLBACK.get():
+        return True
     if not activity.in_activity():
         return False
     key = activity.info().priority.priority_key

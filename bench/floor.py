@@ -9,6 +9,7 @@ bench process. Whatever a benchmark measures above this floor is the cost of the
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -37,6 +38,8 @@ class NoLimit(RateLimiter):
 class Floor:
     def __init__(self, aws_latency_ms: float) -> None:
         self.counter = CallCounter()
+        # The calls of roll_back alone (a trial also sets its twin up with set_weights).
+        self.rollback_calls: Counter[str] = Counter()
         self.writes = WriteClock()
         self.clients = AwsClients(limiter=NoLimit(), hooks=bench_hooks(self.counter, aws_latency_ms, self.writes))
         self.ctx = AwsContext(region=REGION)
@@ -48,7 +51,9 @@ class Floor:
     def shifters(self, edges: Sequence[EdgeSpec]) -> list[Shifter]:
         return [shifter_class(edge.type)(edge, self.clients, self.ctx) for edge in edges]
 
-    def set_weights(self, edges: Sequence[EdgeSpec], weights: Sequence[ShifterWeights]) -> float:
+    def set_weights(
+        self, edges: Sequence[EdgeSpec], weights: Sequence[ShifterWeights], *, wait_for_sync: bool = True
+    ) -> float:
         """set_edge_weights with its read-back, as one step does; returns the seconds taken."""
         started = time.monotonic()
         shifters = self.shifters(edges)
@@ -56,11 +61,23 @@ class Floor:
         for shifter, wanted in pairs:
             shifter.check_weights(wanted)
         self._all(pairs, lambda p: p[0].set_weights(p[1]))
-        self._all(shifters, lambda s: s.wait_in_sync())
+        if wait_for_sync:
+            self._all(shifters, lambda s: s.wait_in_sync())
         readings = self._all(shifters, lambda s: s.read_back())
         for (shifter, wanted), reading in zip(pairs, readings, strict=True):
             shifter.verify(wanted, reading)
         return time.monotonic() - started
+
+    def roll_back(self, edges: Sequence[EdgeSpec], weights: Sequence[ShifterWeights]) -> float:
+        """A rollback's calls: its first write (no propagation wait), then its verified write
+        (workflows/compensation.py); returns the seconds taken."""
+        before = self.counter.snapshot()
+        started = time.monotonic()
+        self.set_weights(edges, weights, wait_for_sync=False)
+        self.set_weights(edges, weights)
+        taken = time.monotonic() - started
+        self.rollback_calls.update({k: v - before.get(k, 0) for k, v in self.counter.snapshot().items()})
+        return taken
 
     def close(self) -> None:
         self._pool.shutdown()

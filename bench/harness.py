@@ -207,11 +207,11 @@ class WorkerProcess:
             time.sleep(0.05)
         return {}
 
-    def writes(self) -> dict[str, float]:
-        """When AWS answered the worker's last write to each edge resource (bench.worker.WriteClock;
+    def writes(self) -> dict[str, list[float]]:
+        """When AWS answered the worker's latest writes to each edge resource (bench.worker.WriteClock;
         at most 0.1 s stale)."""
         with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
-            answered: dict[str, float] = json.loads(self._stats.read_text()).get("writes", {})
+            answered: dict[str, list[float]] = json.loads(self._stats.read_text()).get("writes", {})
             return answered
         return {}
 

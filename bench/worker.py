@@ -20,7 +20,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from meshshift.activities.aws import AwsClients, RateLimiter
 from meshshift.workers.worker import (
     DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
     WorkerRole,
+    activity_thread_pool,
     build_worker,
     warm_for_rollbacks,
 )
@@ -85,16 +85,20 @@ def write_key_of(edge: Any) -> str:
     return str(edge.continuous_deployment_policy_id)
 
 
-class WriteClock:
-    """When AWS last answered a write to each edge resource (time.monotonic, which on Linux is one
-    clock for every process of the machine: the bench compares the worker's times with its own).
+# Answers kept per resource: a rollback writes each at most twice (its first and its verified write).
+ANSWERS_KEPT = 8
 
-    This is when the change became what every later read returns, without the polling observer's
-    rounds (20-60 ms each on the realistic profile) between it and the measurement."""
+
+class WriteClock:
+    """When AWS answered the latest writes to each edge resource (time.monotonic, which on Linux is
+    one clock for every process of the machine: the bench compares the worker's times with its own).
+
+    The first answer after an alarm is when the change became what every later read returns,
+    without the polling observer's rounds (20-60 ms each on the realistic profile) in between."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.answered: dict[str, float] = {}
+        self.answered: dict[str, list[float]] = {}
 
     def before(self, event_name: str = "", params: dict[str, Any] | None = None, context: Any = None, **_: Any) -> None:
         operation = event_name.removeprefix("before-parameter-build.")
@@ -105,11 +109,18 @@ class WriteClock:
         key = (context or {}).get("bench_write_key")
         if key is not None and http_response is not None and http_response.status_code < 300:
             with self._lock:
-                self.answered[key] = time.monotonic()
+                self.answered[key] = [*self.answered.get(key, [])[1 - ANSWERS_KEPT :], time.monotonic()]
 
-    def snapshot(self) -> dict[str, float]:
+    def snapshot(self) -> dict[str, list[float]]:
         with self._lock:
-            return dict(self.answered)
+            return {key: list(times) for key, times in self.answered.items()}
+
+
+def first_answers(answered: dict[str, list[float]], keys: list[str], after: float) -> list[float] | None:
+    """For each of ``keys``, when its first write after ``after`` was answered; None until every one
+    of them has been written."""
+    firsts = [min((t for t in answered.get(key, []) if t > after), default=None) for key in keys]
+    return None if any(t is None for t in firsts) else [t for t in firsts if t is not None]
 
 
 def latency_hook(milliseconds: float) -> Callable[..., None]:
@@ -162,7 +173,7 @@ async def _main(args: argparse.Namespace) -> None:
         max_pool_connections=args.max_concurrent_activities + DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
     )
     await warm_for_rollbacks(aws, WorkerRole(args.serve))
-    with ThreadPoolExecutor(max_workers=args.max_concurrent_activities) as executor:
+    with activity_thread_pool(args.max_concurrent_activities) as executor:
         worker = build_worker(
             client,
             args.task_queue,

@@ -70,7 +70,7 @@ from meshshift.workers.embedded_server import (
     check_port_free,
     default_data_dir,
 )
-from meshshift.workers.worker import MeshshiftWorker, build_worker
+from meshshift.workers.worker import MeshshiftWorker, activity_thread_pool, build_worker
 
 log = logging.getLogger("meshshift.demo")
 T = TypeVar("T")
@@ -245,7 +245,7 @@ class DemoStack:
         except ServerError as exc:
             raise DemoError(str(exc)) from None
         self.client = await Client.connect(server.address, namespace=NAMESPACE, data_converter=pydantic_data_converter)
-        self._executor = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES, thread_name_prefix="demo-activity")
+        self._executor = activity_thread_pool(MAX_CONCURRENT_ACTIVITIES, "demo-activity")
         self._worker = build_worker(
             self.client,
             opts.task_queue,

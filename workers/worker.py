@@ -62,7 +62,16 @@ from meshshift.workflows.migration import VERSIONING_BEHAVIOR, MeshMigration
 from meshshift.workflows.sandbox import workflow_runner as default_workflow_runner
 from meshshift.workflows.state_part import MeshMigrationStatePart
 
-__all__ = ["MeshshiftWorker", "WorkerRole", "WorkerSettings", "build_worker", "connect", "paired_worker", "run_worker"]
+__all__ = [
+    "MeshshiftWorker",
+    "WorkerRole",
+    "WorkerSettings",
+    "activity_thread_pool",
+    "build_worker",
+    "connect",
+    "paired_worker",
+    "run_worker",
+]
 
 log = logging.getLogger("meshshift.worker")
 
@@ -70,6 +79,10 @@ DEFAULT_MAX_CONCURRENT_ACTIVITIES = 50
 # Activity slots of the compensation queue, apart from the main queue's: a rollback runs one
 # activity at a time, so this many migrations roll back at once before one waits for a slot.
 DEFAULT_MAX_CONCURRENT_COMPENSATIONS = 10
+# Local activities (a rollback's first write, the search-attribute check) run on the activities'
+# thread pool: these threads are theirs, so that a worker whose activity slots are all held by ramp
+# work (blocked on a busy rate limit) still starts a rollback's write at once.
+MAX_CONCURRENT_LOCAL_ACTIVITIES = 10
 # In-flight activities get this long to finish on shutdown before they are cancelled; Temporal
 # retries whatever did not finish on another worker, so nothing is lost either way.
 GRACEFUL_SHUTDOWN = timedelta(seconds=30)
@@ -313,6 +326,14 @@ def paired_worker(
     return MeshshiftWorker(main, compensation, owned)
 
 
+def activity_thread_pool(max_concurrent_activities: int, prefix: str = "meshshift-activity") -> ThreadPoolExecutor:
+    """The thread pool ``build_worker`` needs for ``max_concurrent_activities``: a thread for each
+    activity slot and each local activity slot."""
+    return ThreadPoolExecutor(
+        max_workers=max_concurrent_activities + MAX_CONCURRENT_LOCAL_ACTIVITIES, thread_name_prefix=prefix
+    )
+
+
 def build_worker(
     client: Client,
     task_queue: str,
@@ -330,10 +351,11 @@ def build_worker(
     activities on its compensation queue (``paired_worker``), both with the same AWS clients, so
     the client-side rate limits hold for the process as a whole. ``serve`` leaves out one queue.
 
-    Activities are sync boto3 code, run on a thread pool at least ``max_concurrent_activities``
-    large (a smaller pool would queue activities that Temporal already counts as started, and
-    their heartbeat timeouts would fire). Pass ``activity_executor`` to own its shutdown; the
-    compensation queue's pool is the returned worker's own.
+    Activities are sync boto3 code, run on a thread pool with a thread for every activity and
+    local activity slot (``activity_thread_pool``; a smaller pool would queue activities that
+    Temporal already counts as started, and their heartbeat timeouts would fire). Pass
+    ``activity_executor`` to own its shutdown; the compensation queue's pool is the returned
+    worker's own.
     """
     # The converter instance wraps its payload converter; the configured class is what tells.
     if not issubclass(client.data_converter.payload_converter_class, PydanticPayloadConverter):
@@ -341,13 +363,13 @@ def build_worker(
             "the Temporal client must use temporalio.contrib.pydantic.pydantic_data_converter "
             "(meshshift's payloads are pydantic models); connect with meshshift.workers.worker.connect()"
         )
-    executor = activity_executor or ThreadPoolExecutor(
-        max_workers=max_concurrent_activities, thread_name_prefix="meshshift-activity"
-    )
-    if executor._max_workers < max_concurrent_activities:
+    executor = activity_executor or activity_thread_pool(max_concurrent_activities)
+    needed = max_concurrent_activities + MAX_CONCURRENT_LOCAL_ACTIVITIES
+    if executor._max_workers < needed:
         raise ValueError(
-            f"activity_executor has {executor._max_workers} threads; it needs at least "
-            f"max_concurrent_activities ({max_concurrent_activities})"
+            f"activity_executor has {executor._max_workers} threads; it needs at least {needed}: "
+            f"max_concurrent_activities ({max_concurrent_activities}) and the local activities' "
+            f"{MAX_CONCURRENT_LOCAL_ACTIVITIES} (make it with meshshift.workers.worker.activity_thread_pool)"
         )
     return paired_worker(
         client,
@@ -358,6 +380,7 @@ def build_worker(
         workflows=WORKFLOWS,
         activity_executor=executor,
         max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_local_activities=MAX_CONCURRENT_LOCAL_ACTIVITIES,
         workflow_runner=workflow_runner or default_workflow_runner(),
         interceptors=[KeepaliveInterceptor(), *interceptors],
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
@@ -428,9 +451,7 @@ async def _serve_until_stopped(settings: WorkerSettings, stop: asyncio.Event, ob
     on_client = [i for i in obs.interceptors if isinstance(i, ClientInterceptor)]
     worker_only = [i for i in obs.interceptors if not isinstance(i, ClientInterceptor)]
     client = await connect(settings, interceptors=on_client, runtime=obs.runtime)
-    with ThreadPoolExecutor(
-        max_workers=settings.max_concurrent_activities, thread_name_prefix="meshshift-activity"
-    ) as executor:
+    with activity_thread_pool(settings.max_concurrent_activities) as executor:
         aws = AwsClients(
             hooks=chaos_hooks(os.environ),
             max_pool_connections=settings.max_concurrent_activities + settings.max_concurrent_compensations,

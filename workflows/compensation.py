@@ -6,7 +6,8 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from meshshift.migration import contracts, notifications
@@ -17,9 +18,11 @@ with workflow.unsafe.imports_passed_through():
         RollbackRecord,
         RollbackTrigger,
     )
+    from meshshift.migration.summaries import activity_summary
 
 
 from meshshift.workflows.base import (
+    PATCH_ROLLBACK_WRITES_AT_ONCE,
     SYSTEM_ACTOR,
     MigrationBase,
     _Abort,
@@ -27,6 +30,10 @@ from meshshift.workflows.base import (
     _StepFailed,
     describe_error,
 )
+
+# The first write gives up after this (the verified write follows): longer only under a rate
+# limit so busy that even the priority lane waits.
+FIRST_WRITE_TIMEOUT = timedelta(seconds=20)
 
 
 class Compensation(MigrationBase):
@@ -138,11 +145,35 @@ class Compensation(MigrationBase):
         if not state.edge_touched or state.plan is None:
             self._audit(SYSTEM_ACTOR, "rollback", "edge weights were never changed: blue still has all traffic")
             return
+        if workflow.patched(PATCH_ROLLBACK_WRITES_AT_ONCE):
+            await self._write_at_once(spec, state.plan.rollback_weights)
         await self._write_weights(spec, state.plan.rollback_weights, compensation=True)
         state.green_weight = 0
         state.weights_changed_at = workflow.now()
         record.reversed.append("every shifter at 100% blue (verified)")
         self._publish()
+
+    async def _write_at_once(self, spec: MigrationSpec, weights: list[contracts.ShifterWeights]) -> None:
+        """Blue's weights written by this worker, as a local activity: the first attempt, made
+        without a round trip through the server. Its failure is only logged: the verified write
+        that follows on the compensation queue (which waits for propagation and retries until it
+        succeeds) is what the rollback stands on, and it writes whatever this one did not."""
+        arg = contracts.SetEdgeWeightsInput(
+            aws=self._aws(spec), targets=self._targets(spec, weights), wait_for_sync=False, rollback=True
+        )
+        try:
+            await workflow.execute_local_activity(
+                contracts.SET_EDGE_WEIGHTS.name,
+                arg,
+                result_type=contracts.SET_EDGE_WEIGHTS.result,
+                start_to_close_timeout=FIRST_WRITE_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=1),
+                summary=activity_summary(contracts.SET_EDGE_WEIGHTS.name, arg, compensation=True),
+            )
+        except FailureError as err:
+            # A local activity's failure arrives as its own error (ApplicationError, TimeoutError),
+            # not wrapped in an ActivityError as a scheduled activity's is.
+            workflow.logger.warning("the rollback's first write failed; the verified write follows: %s", err)
 
     async def _delete_green(self, spec: MigrationSpec, record: RollbackRecord) -> None:
         if self._parts_loading is not None:

@@ -17,7 +17,7 @@ from typing import TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from meshshift.activities.aws import AwsClients
+from meshshift.activities.aws import AwsClients, rollback_calls
 from meshshift.activities.definition import implements
 from meshshift.activities.edge.base import READBACK_MISMATCH, Shifter, ShifterOptions, refuse
 from meshshift.activities.edge.registry import check_shifters, shifter_class
@@ -77,6 +77,10 @@ class EdgeActivities:
 
     @implements(SET_EDGE_WEIGHTS)
     def set_edge_weights(self, input: SetEdgeWeightsInput) -> EdgeWeightsResult:
+        with rollback_calls(input.rollback):
+            return self._set_edge_weights(input)
+
+    def _set_edge_weights(self, input: SetEdgeWeightsInput) -> EdgeWeightsResult:
         heartbeat = _Heartbeat()
         shifters = [self._shifter(t.edge, input.aws, heartbeat) for t in input.targets]
         ids = [s.shifter_id for s in shifters]

@@ -18,6 +18,9 @@ class SetEdgeWeightsInput(Payload):
     aws: AwsContext
     targets: list[ShifterTarget]
     wait_for_sync: bool = True
+    # A rollback's write: its AWS calls take the rate limiter's priority lane even where Temporal's
+    # task priority does not say so (a local activity has none).
+    rollback: bool = False
 
 
 class ReadEdgeWeightsInput(Payload):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from meshshift.activities.aws import AwsClients
+from meshshift.activities.aws import AwsClients, RateLimiter
 from meshshift.activities.edge.activities import EdgeActivities
 from meshshift.activities.edge.base import WEIGHTS_REFUSED
 from meshshift.activities.edge.registry import SHIFTERS, shifter_class
 from meshshift.migration.contracts import AwsContext, ReadEdgeWeightsInput, SetEdgeWeightsInput, ShifterTarget
+from meshshift.migration.edge.registry import EdgeSpec
 from tests.activities import test_edge_alb as alb
 from tests.activities import test_edge_cloudfront as cloudfront
 from tests.activities import test_edge_route53 as route53
@@ -24,15 +27,21 @@ def test_registry_covers_every_edge_type() -> None:
         shifter_class("lattice")
 
 
-def test_all_mechanisms_in_one_call(aws_inprocess: None, aws_clients: AwsClients) -> None:
+def every_mechanism(green: bool) -> tuple[list[EdgeSpec], list[ShifterTarget]]:
+    """An ALB rule, a Route 53 weighted pair and a CloudFront continuous deployment, and targets
+    that put each half on green (15% on CloudFront, its limit) or all on blue."""
     a, _ = alb.make_alb()
     r = route53.make_zone()
     c = cloudfront.make_distributions()
-    targets = [
-        ShifterTarget(edge=a, weights=alb.weights(a, 500, 500)),
-        ShifterTarget(edge=r, weights=route53.weights(r, 128, 128)),
-        ShifterTarget(edge=c, weights=cloudfront.weights(c, 0.15)),
+    return [a, r, c], [
+        ShifterTarget(edge=a, weights=alb.weights(a, 500, 500) if green else alb.weights(a, 999, 0)),
+        ShifterTarget(edge=r, weights=route53.weights(r, 128, 128) if green else route53.weights(r, 255, 0)),
+        ShifterTarget(edge=c, weights=cloudfront.weights(c, 0.15 if green else 0.0)),
     ]
+
+
+def test_all_mechanisms_in_one_call(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    (a, r, c), targets = every_mechanism(green=True)
     acts = EdgeActivities(aws_clients, options=route53.FAST)
 
     result = ActivityEnvironment().run(acts.set_edge_weights, SetEdgeWeightsInput(aws=CTX, targets=targets))
@@ -89,3 +98,34 @@ def test_weights_for_another_shifter_refused(aws_inprocess: None, aws_clients: A
         ActivityEnvironment().run(
             EdgeActivities(aws_clients).set_edge_weights, SetEdgeWeightsInput(aws=CTX, targets=[wrong])
         )
+
+
+class LaneSpy(RateLimiter):
+    """Records the lane of every call (never waits)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lanes: list[bool] = []
+
+    def acquire(
+        self, service: str, region: str, rate: float, on_wait: object = None, *, priority: bool = False
+    ) -> float:
+        self.lanes.append(priority)
+        return 0.0
+
+
+@pytest.mark.parametrize("rollback", [True, False])
+def test_a_rollback_write_as_a_local_activity_takes_the_priority_lane(aws_inprocess: None, rollback: bool) -> None:
+    """A rollback's first write is a local activity, which carries no Temporal task priority: its
+    input's ``rollback`` puts every call it makes, from every shifter's thread, in the lane."""
+    _, targets = every_mechanism(green=False)
+    spy = LaneSpy()
+    acts = EdgeActivities(AwsClients(limiter=spy), options=route53.FAST)
+    local = ActivityEnvironment()
+    local.info = dataclasses.replace(local.info, is_local=True)
+
+    arg = SetEdgeWeightsInput(aws=CTX, targets=targets, wait_for_sync=False, rollback=rollback)
+    result = local.run(acts.set_edge_weights, arg)
+
+    assert [x.green_percent for x in result.readings] == [0, 0, 0]
+    assert len(spy.lanes) >= 5 and set(spy.lanes) == {rollback}

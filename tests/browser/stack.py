@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from meshshift.sim import demo_world
 from meshshift.sim.demo_world import DemoWorld, EdgeWeights
 from meshshift.sim.green_health import GreenHealth
 from meshshift.workers.embedded_server import NAMESPACE, EmbeddedServer
-from meshshift.workers.worker import build_worker
+from meshshift.workers.worker import activity_thread_pool, build_worker
 from tests.netutil import free_ports
 
 MAX_CONCURRENT_ACTIVITIES = 10
@@ -88,7 +87,7 @@ async def running_stack(data_dir: Path) -> AsyncIterator[Stack]:
     port, ui_port = free_ports(2)
     server = EmbeddedServer(port=port, ui_port=ui_port, data_dir=data_dir)
     health = GreenHealth(demo_world.HEALTH_DEPENDENCIES)
-    executor = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES, thread_name_prefix="browser-activity")
+    executor = activity_thread_pool(MAX_CONCURRENT_ACTIVITIES, "browser-activity")
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(executor.shutdown, wait=False, cancel_futures=True)
         # The server starts (a few seconds) while the shop is seeded.

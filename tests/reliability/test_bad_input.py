@@ -18,7 +18,6 @@ import asyncio
 import random
 import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import uuid4
 
@@ -36,7 +35,7 @@ from meshshift.migration.errors import SpecError
 from meshshift.migration.loading import validate_spec
 from meshshift.migration.state import Command, Phase, parse_payload
 from meshshift.workers.embedded_server import EmbeddedServer
-from meshshift.workers.worker import build_worker
+from meshshift.workers.worker import activity_thread_pool, build_worker
 from tests.reliability import figures
 from tests.unit.test_spec_fuzz import specs
 from tests.workflows.harness import gate_open, make_spec, running_worker, start, wait_for, world_for
@@ -117,7 +116,7 @@ async def test_invalid_specs_fail_with_invalid_spec_and_make_no_aws_call(
     queue = f"bad-specs-{uuid4()}"
     objects = [case for case in refused if isinstance(case, dict)]  # non-objects: their own test below
     sample = random.Random(len(cases)).sample(objects, min(30, len(objects)))
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with activity_thread_pool(8) as pool:
         worker = build_worker(client, queue, AwsClients(hooks=[("before-call", counter)]), 8, activity_executor=pool)
         async with worker:
 

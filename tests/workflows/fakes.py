@@ -55,6 +55,8 @@ class FakeWorld:
         self.priorities: list[tuple[str, int | None]] = []
         # (activity name, the task queue the worker took it from) for every call, in order.
         self.queues: list[tuple[str, str]] = []
+        # The calls the workflow's own worker ran as local activities, in order (activity name).
+        self.local: list[str] = []
         self.weights: dict[str, c.ShifterWeights] = {
             planning.shifter_id(e): planning.weights_for(e, 0) for e in spec.edge
         }
@@ -140,6 +142,8 @@ class FakeWorld:
         self.calls[name] += 1
         self.priorities.append((name, activity.info().priority.priority_key))
         self.queues.append((name, activity.info().task_queue))
+        if activity.info().is_local:
+            self.local.append(name)
         hook = self.hooks.get(name)
         if hook is not None:
             hook(self)

@@ -33,6 +33,7 @@ def test_both_sides_of_the_patches_are_stored() -> None:
         "happy_path_v1",
         "rollback_v1",
         "rollback_v2",
+        "rollback_v3",
         "large_v1",
     } <= set(NAMES)
 

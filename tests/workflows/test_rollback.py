@@ -8,8 +8,9 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from temporalio import activity
 from temporalio.client import WorkflowFailureError
-from temporalio.exceptions import CancelledError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from meshshift.migration import contracts as c
 from meshshift.migration.constants import COMPENSATION_PRIORITY_KEY, compensation_task_queue
@@ -124,9 +125,11 @@ async def test_compensation_calls_carry_the_task_priority_and_ramp_calls_do_not(
         history = await handle.fetch_history()
     assert report.outcome == "rolled_back"
     writes = [key for name, key in world.priorities if name == c.SET_EDGE_WEIGHTS.name]
-    # What the worker received: ramp writes inherit the workflow's (default) priority, the
-    # rollback's write runs at COMPENSATION_PRIORITY_KEY.
-    assert writes == [None, None, None, COMPENSATION_PRIORITY_KEY], writes
+    # What the worker received: ramp writes inherit the workflow's (default) priority; the
+    # rollback's first write is a local activity (no task priority: its input says it is a
+    # rollback's, activities/edge/activities.py), its verified write runs at COMPENSATION_PRIORITY_KEY.
+    assert writes == [None, None, None, None, COMPENSATION_PRIORITY_KEY], writes
+    assert world.local == [c.REGISTERED_SEARCH_ATTRIBUTES.name, c.SET_EDGE_WEIGHTS.name]
     others = {key for name, key in world.priorities if name != c.SET_EDGE_WEIGHTS.name}
     assert others == {None}  # nothing else ran as a compensation (no workers were flipped yet)
     # What the workflow asked the server for: the same, in its ActivityTaskScheduled events.
@@ -140,7 +143,7 @@ async def test_compensation_calls_carry_the_task_priority_and_ramp_calls_do_not(
     assert all(a.priority.priority_key == 0 for name, a in scheduled if name != c.SET_EDGE_WEIGHTS.name)
     # ...and on the compensation queue beside the workflow's own (patch compensation-task-queue).
     rollback_queue = compensation_task_queue(task_queue)
-    assert [q for name, q in world.queues if name == c.SET_EDGE_WEIGHTS.name] == [task_queue] * 3 + [rollback_queue]
+    assert [q for name, q in world.queues if name == c.SET_EDGE_WEIGHTS.name] == [task_queue] * 4 + [rollback_queue]
     assert {q for name, q in world.queues if name != c.SET_EDGE_WEIGHTS.name} == {task_queue}
     assert [a.task_queue.name for name, a in scheduled if name == c.SET_EDGE_WEIGHTS.name][-1] == rollback_queue
 
@@ -168,7 +171,32 @@ async def test_a_rollback_runs_while_ramp_work_holds_every_slot_of_the_main_queu
     assert report.outcome == "rolled_back"
     assert world.all_blue()
     writes = [q for name, q in world.queues if name == c.SET_EDGE_WEIGHTS.name]
-    assert writes == [task_queue, compensation_task_queue(task_queue)]
+    # The ramp's write, the rollback's first write (a local activity: local activity slots of its
+    # own) and its verified write on the compensation queue.
+    assert writes == [task_queue, task_queue, compensation_task_queue(task_queue)]
+    assert world.local.count(c.SET_EDGE_WEIGHTS.name) == 1
+
+
+async def test_a_failed_first_write_leaves_the_rollback_to_the_verified_write(env_timeskipping, task_queue) -> None:
+    """The rollback's first write (a local activity in the worker that took the signal) is only a
+    head start: when it fails, the verified write on the compensation queue puts blue back."""
+    body = make_spec()
+    world = world_for(body)
+
+    def throttled_here(_: FakeWorld) -> None:
+        if activity.info().is_local:
+            raise ApplicationError("Rate exceeded", type="Throttling", non_retryable=True)
+
+    world.hooks[c.SET_EDGE_WEIGHTS.name] = throttled_here
+    async with running_worker(env_timeskipping, world, task_queue):
+        handle = await start(env_timeskipping, task_queue, body)
+        await wait_for(handle, baking(0), "the first bake")
+        await send(handle, "rollback", {"requested_by": "dave", "reason": "drill"})
+        report = await finish(handle)
+    assert report.outcome == "rolled_back"
+    assert world.all_blue()
+    assert world.local.count(c.SET_EDGE_WEIGHTS.name) == 1
+    assert [q for name, q in world.queues if name == c.SET_EDGE_WEIGHTS.name][-1] == compensation_task_queue(task_queue)
 
 
 async def test_failed_analysis_rolls_back(env_timeskipping, task_queue) -> None:
@@ -235,11 +263,13 @@ async def test_rollback_signal_deletes_green_when_the_spec_says_so(env_timeskipp
     assert world.all_blue()
 
 
-async def test_cancellation_during_rollback_still_completes_it(env_timeskipping, task_queue) -> None:
+@pytest.mark.parametrize("write", [2, 3], ids=["during_the_first_write", "during_the_verified_write"])
+async def test_cancellation_during_rollback_still_completes_it(env_timeskipping, task_queue, write: int) -> None:
     body = make_spec()
     world = world_for(body)
-    # The second weight write is the compensation's (the first was the 1% step).
-    block = world.block(c.SET_EDGE_WEIGHTS.name, lambda w: w.calls[c.SET_EDGE_WEIGHTS.name] == 2)
+    # The first weight write was the 1% step; the second is the rollback's first (a local activity),
+    # the third its verified write.
+    block = world.block(c.SET_EDGE_WEIGHTS.name, lambda w: w.calls[c.SET_EDGE_WEIGHTS.name] == write)
     async with running_worker(env_timeskipping, world, task_queue):
         handle = await start(env_timeskipping, task_queue, body)
         await wait_for(handle, baking(0), "first bake")
@@ -255,6 +285,7 @@ async def test_cancellation_during_rollback_still_completes_it(env_timeskipping,
     assert final.phase is Phase.ROLLED_BACK
     assert final.rollback.record is not None
     assert final.rollback.record.finished is not None
+    assert world.calls[c.SET_EDGE_WEIGHTS.name] == 3
     assert any(e.kind == "cancel" for e in final.events)
 
 
@@ -309,8 +340,10 @@ async def test_cancellation_during_an_alarm_poll_compensates(env_local, task_que
     assert final.rollback.record is not None
     assert final.rollback.record.trigger is RollbackTrigger.CANCELLED
     assert world.all_blue()
-    # The 1% write, then the rollback's: no step after the cancellation.
-    assert world.calls[c.SET_EDGE_WEIGHTS.name] == 2
+    # The 1% write, then the rollback's two (the first, local, and the verified one): no step after
+    # the cancellation.
+    assert world.calls[c.SET_EDGE_WEIGHTS.name] == 3
+    assert world.local[-1] == c.SET_EDGE_WEIGHTS.name
 
 
 async def test_cancellation_during_a_weight_write_waits_for_it_before_compensating(
