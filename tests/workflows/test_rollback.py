@@ -11,6 +11,7 @@ import pytest
 from temporalio import activity
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError, CancelledError
+from temporalio.testing import WorkflowEnvironment
 
 from meshshift.migration import contracts as c
 from meshshift.migration.constants import COMPENSATION_PRIORITY_KEY, compensation_task_queue
@@ -58,9 +59,33 @@ PHASE_CASES: list[tuple[Phase, str, Callable[[FakeWorld], bool]]] = [
 ]
 
 
-@pytest.mark.parametrize(("phase", "held", "when"), PHASE_CASES, ids=[p[0].value for p in PHASE_CASES])
-async def test_alarm_in_every_phase_rolls_back_to_blue(
+# Phases the alarm reaches before any timer: on the dev server. The rollback cancels several calls
+# at once there (provisioning runs ten); when one of them completes while the workflow task that
+# cancels it is in flight, the time-skipping server refuses the cancel (ACTIVITY_UNKNOWN) and the
+# workflow stalls behind its failed task, where the real server accepts it (1 run in about 10).
+BEFORE_ANY_TIMER = {Phase.PLANNING, Phase.PROVISIONING, Phase.VALIDATING}
+
+
+EARLY_CASES = [case for case in PHASE_CASES if case[0] in BEFORE_ANY_TIMER]
+LATER_CASES = [case for case in PHASE_CASES if case[0] not in BEFORE_ANY_TIMER]
+
+
+@pytest.mark.parametrize(("phase", "held", "when"), EARLY_CASES, ids=[p[0].value for p in EARLY_CASES])
+async def test_alarm_before_any_timer_rolls_back_to_blue(
+    env_local, task_queue, phase: Phase, held: str, when: Callable[[FakeWorld], bool]
+) -> None:
+    await alarm_rolls_back_to_blue(env_local, task_queue, phase, held, when)
+
+
+@pytest.mark.parametrize(("phase", "held", "when"), LATER_CASES, ids=[p[0].value for p in LATER_CASES])
+async def test_alarm_in_every_later_phase_rolls_back_to_blue(
     env_timeskipping, task_queue, phase: Phase, held: str, when: Callable[[FakeWorld], bool]
+) -> None:
+    await alarm_rolls_back_to_blue(env_timeskipping, task_queue, phase, held, when)
+
+
+async def alarm_rolls_back_to_blue(
+    env: WorkflowEnvironment, task_queue: str, phase: Phase, held: str, when: Callable[[FakeWorld], bool]
 ) -> None:
     # No metric analysis during the bakes, so the first read of metrics at 100% is the drain's.
     body = make_spec(analysis={"interval": "PT1H"})
@@ -73,8 +98,8 @@ async def test_alarm_in_every_phase_rolls_back_to_blue(
 
     # A call the rollback cancels mid-flight ends the way a real one does: on its cancellation.
     world.block(held, when, action=alarm_now, until_cancelled=held in INTERRUPTED)
-    async with running_worker(env_timeskipping, world, task_queue):
-        handle = await start(env_timeskipping, task_queue, body)
+    async with running_worker(env, world, task_queue):
+        handle = await start(env, task_queue, body)
         report = await finish(handle)
         final = await status(handle)
 
