@@ -123,9 +123,9 @@ _ROLLBACK = contextvars.ContextVar("meshshift_rollback_call", default=False)
 
 
 @contextmanager
-def rollback_calls(rollback: bool = True) -> Iterator[None]:
-    """The AWS calls made inside (and in threads started with a copy of this context) are a
-    rollback's: they take the rate limiter's priority lane."""
+def rollback_calls(rollback: bool) -> Iterator[None]:
+    """With ``rollback``, the AWS calls made inside (and in threads started with a copy of this
+    context) are a rollback's: they take the rate limiter's priority lane."""
     token = _ROLLBACK.set(rollback)
     try:
         yield

@@ -27,6 +27,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from meshshift.activities.aws import AwsClients, RateLimiter
+from meshshift.migration.edge.alb import AlbEdge
+from meshshift.migration.edge.cloudfront import CloudFrontEdge
+from meshshift.migration.edge.route53 import Route53Edge
 from meshshift.workers.worker import (
     DEFAULT_MAX_CONCURRENT_COMPENSATIONS,
     WorkerRole,
@@ -76,13 +79,13 @@ def write_key(operation: str, params: dict[str, Any]) -> str:
     return resource
 
 
-def write_key_of(edge: Any) -> str:
-    """``write_key`` for an edge model of the spec (AlbEdge, Route53Edge or CloudFrontEdge)."""
-    if hasattr(edge, "listener_arn"):
-        return str(edge.rule_arn or edge.listener_arn)
-    if hasattr(edge, "hosted_zone_id"):
+def write_key_of(edge: AlbEdge | Route53Edge | CloudFrontEdge) -> str:
+    """``write_key`` for an edge model of the spec."""
+    if isinstance(edge, AlbEdge):
+        return edge.rule_arn or edge.listener_arn
+    if isinstance(edge, Route53Edge):
         return f"{edge.hosted_zone_id.removeprefix('/hostedzone/')}/{edge.record_name.rstrip('.')}"
-    return str(edge.continuous_deployment_policy_id)
+    return edge.continuous_deployment_policy_id
 
 
 # Answers kept per resource: a rollback writes each at most twice (its first and its verified write).

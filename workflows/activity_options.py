@@ -58,6 +58,12 @@ COMPENSATION_RETRY = RetryPolicy(
     maximum_attempts=0,
 )
 
+# A rollback's first write (a local activity) is tried once and gives up after this: the verified
+# write follows on the compensation queue. Longer only under a rate limit so busy that even the
+# priority lane waits.
+FIRST_WRITE_RETRY = RetryPolicy(maximum_attempts=1)
+FIRST_WRITE_TIMEOUT = timedelta(seconds=20)
+
 RETRIES: dict[contracts.Retry, RetryPolicy] = {
     contracts.Retry.STANDARD: STANDARD_RETRY,
     contracts.Retry.WATCH: WATCH_RETRY,

@@ -6,7 +6,6 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -19,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
         RollbackTrigger,
     )
     from meshshift.migration.summaries import activity_summary
+    from meshshift.workflows.activity_options import FIRST_WRITE_RETRY, FIRST_WRITE_TIMEOUT
 
 
 from meshshift.workflows.base import (
@@ -30,10 +30,6 @@ from meshshift.workflows.base import (
     _StepFailed,
     describe_error,
 )
-
-# The first write gives up after this (the verified write follows): longer only under a rate
-# limit so busy that even the priority lane waits.
-FIRST_WRITE_TIMEOUT = timedelta(seconds=20)
 
 
 class Compensation(MigrationBase):
@@ -167,7 +163,7 @@ class Compensation(MigrationBase):
                 arg,
                 result_type=contracts.SET_EDGE_WEIGHTS.result,
                 start_to_close_timeout=FIRST_WRITE_TIMEOUT,
-                retry_policy=RetryPolicy(maximum_attempts=1),
+                retry_policy=FIRST_WRITE_RETRY,
                 summary=activity_summary(contracts.SET_EDGE_WEIGHTS.name, arg, compensation=True),
             )
         except FailureError as err:
