@@ -52,9 +52,15 @@ class Floor:
         return [shifter_class(edge.type)(edge, self.clients, self.ctx) for edge in edges]
 
     def set_weights(
-        self, edges: Sequence[EdgeSpec], weights: Sequence[ShifterWeights], *, wait_for_sync: bool = True
+        self,
+        edges: Sequence[EdgeSpec],
+        weights: Sequence[ShifterWeights],
+        *,
+        wait_for_sync: bool = True,
+        read_back: bool = True,
     ) -> float:
-        """set_edge_weights with its read-back, as one step does; returns the seconds taken."""
+        """set_edge_weights (with its read-back unless ``read_back`` is False), as one step does;
+        returns the seconds taken."""
         started = time.monotonic()
         shifters = self.shifters(edges)
         pairs = list(zip(shifters, weights, strict=True))
@@ -63,17 +69,19 @@ class Floor:
         self._all(pairs, lambda p: p[0].set_weights(p[1]))
         if wait_for_sync:
             self._all(shifters, lambda s: s.wait_in_sync())
+        if not read_back:
+            return time.monotonic() - started
         readings = self._all(shifters, lambda s: s.read_back())
         for (shifter, wanted), reading in zip(pairs, readings, strict=True):
             shifter.verify(wanted, reading)
         return time.monotonic() - started
 
     def roll_back(self, edges: Sequence[EdgeSpec], weights: Sequence[ShifterWeights]) -> float:
-        """A rollback's calls: its first write (no propagation wait), then its verified write
-        (workflows/compensation.py); returns the seconds taken."""
+        """A rollback's calls: its first write (no propagation wait, no read-back), then its
+        verified write (workflows/compensation.py); returns the seconds taken."""
         before = self.counter.snapshot()
         started = time.monotonic()
-        self.set_weights(edges, weights, wait_for_sync=False)
+        self.set_weights(edges, weights, wait_for_sync=False, read_back=False)
         self.set_weights(edges, weights)
         taken = time.monotonic() - started
         self.rollback_calls.update({k: v - before.get(k, 0) for k, v in self.counter.snapshot().items()})

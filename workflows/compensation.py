@@ -151,11 +151,16 @@ class Compensation(MigrationBase):
 
     async def _write_at_once(self, spec: MigrationSpec, weights: list[contracts.ShifterWeights]) -> None:
         """Blue's weights written by this worker, as a local activity: the first attempt, made
-        without a round trip through the server. Its failure is only logged: the verified write
-        that follows on the compensation queue (which waits for propagation and retries until it
-        succeeds) is what the rollback stands on, and it writes whatever this one did not."""
+        without a round trip through the server, and neither waited on nor read back. Its failure
+        is only logged: the verified write that follows on the compensation queue (which waits for
+        propagation, reads back and retries until it succeeds) is what the rollback stands on, and
+        it writes whatever this one did not."""
         arg = contracts.SetEdgeWeightsInput(
-            aws=self._aws(spec), targets=self._targets(spec, weights), wait_for_sync=False, rollback=True
+            aws=self._aws(spec),
+            targets=self._targets(spec, weights),
+            wait_for_sync=False,
+            rollback=True,
+            read_back=False,
         )
         try:
             await workflow.execute_local_activity(

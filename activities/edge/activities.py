@@ -94,6 +94,8 @@ class EdgeActivities:
         heartbeat("weights written; waiting for propagation")
         if input.wait_for_sync:
             self._all(shifters, lambda s: s.wait_in_sync())
+        if not input.read_back:
+            return EdgeWeightsResult(readings=[])
         readings = self._all(shifters, lambda s: s.read_back())
         mismatches: list[str] = []
         for (shifter, weights), reading in zip(pairs, readings, strict=True):

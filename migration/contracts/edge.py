@@ -21,6 +21,10 @@ class SetEdgeWeightsInput(Payload):
     # A rollback's write: its AWS calls take the rate limiter's priority lane even where Temporal's
     # task priority does not say so (a local activity has none).
     rollback: bool = False
+    # False: the weights are written but not read back or verified, and the result has no readings.
+    # A rollback's first write only: the verified write that follows reads back, and the reads it
+    # would save here are calls out of the same per-second AWS budget the verified write waits on.
+    read_back: bool = True
 
 
 class ReadEdgeWeightsInput(Payload):

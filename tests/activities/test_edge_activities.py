@@ -129,3 +129,39 @@ def test_a_rollback_write_as_a_local_activity_takes_the_priority_lane(aws_inproc
 
     assert [x.green_percent for x in result.readings] == [0, 0, 0]
     assert len(spy.lanes) >= 5 and set(spy.lanes) == {rollback}
+
+
+def test_a_write_without_read_back_makes_no_call_after_its_writes(aws_inprocess: None) -> None:
+    """A rollback's first write is not read back (the verified write that follows does it): it
+    makes each mechanism's reads before its write and the write, and nothing else, so it leaves
+    the rest of the per-second AWS budget to the verified write."""
+    (a, r, c), green = every_mechanism(green=True)
+    calls: list[str] = []
+    clients = AwsClients(hooks=[("before-send", lambda event_name, **_: calls.append(event_name.split(".", 1)[1]))])
+    acts = EdgeActivities(clients, options=route53.FAST)
+    ActivityEnvironment().run(acts.set_edge_weights, SetEdgeWeightsInput(aws=CTX, targets=green))
+    calls.clear()
+    blue = [
+        ShifterTarget(edge=a, weights=alb.weights(a, 999, 0)),
+        ShifterTarget(edge=r, weights=route53.weights(r, 255, 0)),
+        ShifterTarget(edge=c, weights=cloudfront.weights(c, 0.0)),
+    ]
+
+    arg = SetEdgeWeightsInput(aws=CTX, targets=blue, wait_for_sync=False, rollback=True, read_back=False)
+    result = ActivityEnvironment().run(acts.set_edge_weights, arg)
+
+    assert result.readings == []
+    assert sorted(calls) == sorted(
+        [
+            "elastic-load-balancing-v2.DescribeListeners",
+            "elastic-load-balancing-v2.ModifyListener",
+            "route-53.ListResourceRecordSets",
+            "route-53.ChangeResourceRecordSets",
+            "cloudfront.GetDistribution",
+            "cloudfront.GetDistribution",
+            "cloudfront.GetContinuousDeploymentPolicyConfig",
+            "cloudfront.UpdateContinuousDeploymentPolicy",
+        ]
+    )
+    read = ActivityEnvironment().run(acts.read_edge_weights, ReadEdgeWeightsInput(aws=CTX, edges=[a, r, c]))
+    assert [x.green_percent for x in read.readings] == [0, 0, 0]

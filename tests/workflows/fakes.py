@@ -57,6 +57,8 @@ class FakeWorld:
         self.queues: list[tuple[str, str]] = []
         # The calls the workflow's own worker ran as local activities, in order (activity name).
         self.local: list[str] = []
+        # Every set_edge_weights input, in order.
+        self.weight_writes: list[c.SetEdgeWeightsInput] = []
         self.weights: dict[str, c.ShifterWeights] = {
             planning.shifter_id(e): planning.weights_for(e, 0) for e in spec.edge
         }
@@ -354,8 +356,11 @@ class FakeActivities:
     @activity.defn(name=c.SET_EDGE_WEIGHTS.name)
     async def set_edge_weights(self, inp: c.SetEdgeWeightsInput) -> c.EdgeWeightsResult:
         await self.world.enter(c.SET_EDGE_WEIGHTS.name)
+        self.world.weight_writes.append(inp)
         for target in inp.targets:
             self.world.weights[target.weights.shifter_id] = target.weights
+        if not inp.read_back:
+            return c.EdgeWeightsResult(readings=[])
         readings = self.world.readings()
         if self.world.unsynced_writes > 0:
             self.world.unsynced_writes -= 1

@@ -155,6 +155,10 @@ async def test_compensation_calls_carry_the_task_priority_and_ramp_calls_do_not(
     # rollback's, activities/edge/activities.py), its verified write runs at COMPENSATION_PRIORITY_KEY.
     assert writes == [None, None, None, None, COMPENSATION_PRIORITY_KEY], writes
     assert world.local == [c.REGISTERED_SEARCH_ATTRIBUTES.name, c.SET_EDGE_WEIGHTS.name]
+    # The first write is neither waited on nor read back: the verified write does both.
+    first, verified = world.weight_writes[-2:]
+    assert (first.rollback, first.wait_for_sync, first.read_back) == (True, False, False)
+    assert (verified.wait_for_sync, verified.read_back) == (True, True)
     others = {key for name, key in world.priorities if name != c.SET_EDGE_WEIGHTS.name}
     assert others == {None}  # nothing else ran as a compensation (no workers were flipped yet)
     # What the workflow asked the server for: the same, in its ActivityTaskScheduled events.
