@@ -189,12 +189,18 @@ class MigrationBase:
         return lifecycle_index(self._state.phase) <= lifecycle_index(phase)
 
     async def _write_weights(
-        self, spec: MigrationSpec, weights: list[contracts.ShifterWeights], *, compensation: bool = False
+        self,
+        spec: MigrationSpec,
+        weights: list[contracts.ShifterWeights],
+        *,
+        compensation: bool = False,
+        pending: list[contracts.PendingChange] | None = None,
     ) -> None:
-        """Write every shifter's weights, then make sure they read back as written."""
+        """Write every shifter's weights, then make sure they read back as written. ``pending``:
+        changes an earlier write made towards the same weights, to wait for instead of repeating."""
         result = await self._call(
             contracts.SET_EDGE_WEIGHTS,
-            contracts.SetEdgeWeightsInput(aws=self._aws(spec), targets=self._targets(spec, weights)),
+            contracts.SetEdgeWeightsInput(aws=self._aws(spec), targets=self._targets(spec, weights, pending)),
             interruptible=not compensation,
             compensation=compensation,
         )
@@ -206,9 +212,17 @@ class MigrationBase:
         await self._verify_weights(spec, weights, compensation=compensation)
 
     @staticmethod
-    def _targets(spec: MigrationSpec, weights: list[contracts.ShifterWeights]) -> list[contracts.ShifterTarget]:
+    def _targets(
+        spec: MigrationSpec,
+        weights: list[contracts.ShifterWeights],
+        pending: list[contracts.PendingChange] | None = None,
+    ) -> list[contracts.ShifterTarget]:
         edges = {planning.shifter_id(e): e for e in spec.edge}
-        return [contracts.ShifterTarget(edge=edges[w.shifter_id], weights=w) for w in weights]
+        changes = {p.shifter_id: p.change_id for p in pending or []}
+        return [
+            contracts.ShifterTarget(edge=edges[w.shifter_id], weights=w, pending_change=changes.get(w.shifter_id, ""))
+            for w in weights
+        ]
 
     async def _verify_weights(
         self, spec: MigrationSpec, expected: list[contracts.ShifterWeights], *, compensation: bool = False

@@ -141,20 +141,24 @@ class Compensation(MigrationBase):
         if not state.edge_touched or state.plan is None:
             self._audit(SYSTEM_ACTOR, "rollback", "edge weights were never changed: blue still has all traffic")
             return
+        pending: list[contracts.PendingChange] = []
         if workflow.patched(PATCH_ROLLBACK_WRITES_AT_ONCE):
-            await self._write_at_once(spec, state.plan.rollback_weights)
-        await self._write_weights(spec, state.plan.rollback_weights, compensation=True)
+            pending = await self._write_at_once(spec, state.plan.rollback_weights)
+        await self._write_weights(spec, state.plan.rollback_weights, compensation=True, pending=pending)
         state.green_weight = 0
         state.weights_changed_at = workflow.now()
         record.reversed.append("every shifter at 100% blue (verified)")
         self._publish()
 
-    async def _write_at_once(self, spec: MigrationSpec, weights: list[contracts.ShifterWeights]) -> None:
+    async def _write_at_once(
+        self, spec: MigrationSpec, weights: list[contracts.ShifterWeights]
+    ) -> list[contracts.PendingChange]:
         """Blue's weights written by this worker, as a local activity: the first attempt, made
         without a round trip through the server, and neither waited on nor read back. Its failure
         is only logged: the verified write that follows on the compensation queue (which waits for
         propagation, reads back and retries until it succeeds) is what the rollback stands on, and
-        it writes whatever this one did not."""
+        it writes whatever this one did not. Returns the changes it made that the verified write
+        waits for instead of making again (Route 53's: a second change would propagate anew)."""
         arg = contracts.SetEdgeWeightsInput(
             aws=self._aws(spec),
             targets=self._targets(spec, weights),
@@ -163,7 +167,7 @@ class Compensation(MigrationBase):
             read_back=False,
         )
         try:
-            await workflow.execute_local_activity(
+            result: contracts.EdgeWeightsResult = await workflow.execute_local_activity(
                 contracts.SET_EDGE_WEIGHTS.name,
                 arg,
                 result_type=contracts.SET_EDGE_WEIGHTS.result,
@@ -175,6 +179,8 @@ class Compensation(MigrationBase):
             # A local activity's failure arrives as its own error (ApplicationError, TimeoutError),
             # not wrapped in an ActivityError as a scheduled activity's is.
             workflow.logger.warning("the rollback's first write failed; the verified write follows: %s", err)
+            return []
+        return result.changes
 
     async def _delete_green(self, spec: MigrationSpec, record: RollbackRecord) -> None:
         if self._parts_loading is not None:

@@ -26,6 +26,7 @@ from meshshift.migration.contracts import (
     SET_EDGE_WEIGHTS,
     AwsContext,
     EdgeWeightsResult,
+    PendingChange,
     ReadEdgeWeightsInput,
     SetEdgeWeightsInput,
     ShifterReading,
@@ -46,6 +47,10 @@ class _Heartbeat:
     def __call__(self, detail: str) -> None:
         with self._lock:
             self._context.run(activity.heartbeat, detail)
+
+
+def _pending(shifters: Sequence[Shifter]) -> list[PendingChange]:
+    return [PendingChange(shifter_id=s.shifter_id, change_id=c) for s in shifters if (c := s.pending_change())]
 
 
 class EdgeActivities:
@@ -90,12 +95,17 @@ class EdgeActivities:
         # Check every target before writing any, so bad input touches nothing.
         for shifter, weights in pairs:
             shifter.check_weights(weights)
+        # A retry writes afresh: the change it would wait for may be what made the attempt fail.
+        if activity.info().attempt == 1:
+            for shifter, target in zip(shifters, input.targets, strict=True):
+                if target.pending_change:
+                    shifter.adopt_change(target.pending_change)
         self._all(pairs, lambda p: p[0].set_weights(p[1]))
         heartbeat("weights written; waiting for propagation")
         if input.wait_for_sync:
             self._all(shifters, lambda s: s.wait_in_sync())
         if not input.read_back:
-            return EdgeWeightsResult(readings=[])
+            return EdgeWeightsResult(readings=[], changes=_pending(shifters))
         readings = self._all(shifters, lambda s: s.read_back())
         mismatches: list[str] = []
         for (shifter, weights), reading in zip(pairs, readings, strict=True):
@@ -105,7 +115,7 @@ class EdgeActivities:
                 mismatches.append(str(err))
         if mismatches:
             raise refuse(" | ".join(mismatches), type=READBACK_MISMATCH)
-        return EdgeWeightsResult(readings=readings)
+        return EdgeWeightsResult(readings=readings, changes=_pending(shifters))
 
     @implements(READ_EDGE_WEIGHTS)
     def read_edge_weights(self, input: ReadEdgeWeightsInput) -> EdgeWeightsResult:

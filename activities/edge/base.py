@@ -152,6 +152,16 @@ class Shifter(ABC):
         """Block until the last write has propagated (no-op where changes land at once)."""
         return None
 
+    def adopt_change(self, change_id: str) -> None:
+        """A change already made towards the weights the next ``set_weights`` writes
+        (``ShifterTarget.pending_change``): a shifter that finds them in place waits for that
+        change instead of making one. Ignored where changes land at once."""
+        return None
+
+    def pending_change(self) -> str:
+        """The change the last ``set_weights`` made and has not seen propagated ("" for none)."""
+        return ""
+
     def read_back(self) -> ShifterReading:
         """What AWS holds after ``set_weights`` (and ``wait_in_sync``) on this shifter.
 

@@ -85,6 +85,7 @@ class Route53Shifter(Shifter):
     edge: Route53Edge
     _change_id: str | None = None
     _change_seen_in_sync = False  # INSYNC is final for a change: no need to ask again
+    _adopted: str = ""
 
     def _check_range(self, weights: ShifterWeights) -> None:
         for side, value in (("blue", weights.blue), ("green", weights.green)):
@@ -170,9 +171,25 @@ class Route53Shifter(Shifter):
             record["HealthCheckId"] = existing["HealthCheckId"]
         return record
 
+    def adopt_change(self, change_id: str) -> None:
+        self._adopted = change_id
+
+    def pending_change(self) -> str:
+        return "" if self._change_id is None or self._change_seen_in_sync else self._change_id
+
     def set_weights(self, weights: ShifterWeights) -> None:
         self.check_weights(weights)
         existing = self._current_records()
+        in_place = all(
+            side.set_identifier in existing and existing[side.set_identifier].get("Weight") == int(w)
+            for side, w in ((self.edge.blue, weights.blue), (self.edge.green, weights.green))
+        )
+        if self._adopted and in_place:
+            # Another change of the same weights would propagate from the start again (up to a
+            # minute on AWS): wait for the one that set them.
+            self._change_id = self._adopted
+            self._change_seen_in_sync = False
+            return
         changes = [
             {"Action": "UPSERT", "ResourceRecordSet": self._record(side, int(w), existing.get(side.set_identifier))}
             for side, w in ((self.edge.blue, weights.blue), (self.edge.green, weights.green))

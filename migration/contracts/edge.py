@@ -12,6 +12,17 @@ from meshshift.migration.edge.registry import EdgeSpec
 class ShifterTarget(Payload):
     edge: EdgeSpec
     weights: ShifterWeights
+    # A change already made towards these weights that may not have propagated yet (a rollback's
+    # first write: its Route 53 change id). A shifter that finds the weights in place waits for it
+    # instead of making a change of its own; "" for none.
+    pending_change: str = ""
+
+
+class PendingChange(Payload):
+    """A change a write made and did not see propagated (it was not waited on)."""
+
+    shifter_id: str
+    change_id: str
 
 
 class SetEdgeWeightsInput(Payload):
@@ -45,6 +56,7 @@ class ShifterReading(Payload):
 
 class EdgeWeightsResult(Payload):
     readings: list[ShifterReading]
+    changes: list[PendingChange] = []
 
 
 # Route 53 waits for INSYNC (usually under a minute) inside the call.

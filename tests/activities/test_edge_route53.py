@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from meshshift.activities.edge.base import NOT_IN_SYNC, READBACK_MISMATCH, WEIGH
 from meshshift.migration import plan
 from meshshift.migration.contracts import (
     AwsContext,
+    EdgeWeightsResult,
     ReadEdgeWeightsInput,
     SetEdgeWeightsInput,
     ShifterTarget,
@@ -188,6 +190,96 @@ def test_the_weights_are_read_back_only_once_the_change_is_insync(
     assert calls[2:-1] == ["GetChange"] * len(statuses) and calls[-1] == "ListResourceRecordSets"
     assert statuses[0] == "PENDING" and statuses[-1] == "INSYNC" and statuses.count("INSYNC") == 1
     assert result.readings[0].in_sync
+
+
+def _route53_calls(clients: AwsClients) -> list[str]:
+    """Every Route 53 call the clients make, with the change id of each GetChange."""
+    calls: list[str] = []
+    r53 = clients.route53(CTX)
+    r53.meta.events.register(
+        "before-parameter-build.route-53.*",
+        lambda event_name, params, **_: calls.append(
+            event_name.rsplit(".", 1)[-1] + (f" {params['Id']}" if "Id" in params else "")
+        ),
+    )
+    return calls
+
+
+def _write(
+    clients: AwsClients,
+    clock: ManualClock,
+    target: ShifterTarget,
+    env: ActivityEnvironment | None = None,
+    **first: bool,
+) -> EdgeWeightsResult:
+    """set_edge_weights on one target; its propagation polls advance the simulation's clock."""
+    options = ShifterOptions(poll_interval=timedelta(seconds=5), sync_timeout=timedelta(minutes=5), sleep=clock.advance)
+    return (env or ActivityEnvironment()).run(
+        EdgeActivities(clients, options=options).set_edge_weights,
+        SetEdgeWeightsInput(aws=CTX, targets=[target], **first),
+    )
+
+
+def _first_write(clients: AwsClients, clock: ManualClock) -> tuple[ShifterTarget, str]:
+    """A rollback's first write of blue's weights (not waited on): its target and its change id."""
+    edge = make_zone()
+    target = ShifterTarget(edge=edge, weights=weights(edge, 255, 0))
+    return target, _write(clients, clock, target, wait_for_sync=False, read_back=False).changes[0].change_id
+
+
+def test_a_write_waits_for_the_pending_change_that_set_its_weights(
+    aws_inprocess: None, aws_clients: AwsClients, sim_clock: ManualClock
+) -> None:
+    """A rollback's first write is not waited on; the verified write that follows finds the weights
+    in place and waits for that write's change instead of making a second one, which would
+    propagate from the start again."""
+    edge = make_zone()
+    calls = _route53_calls(aws_clients)
+    target = ShifterTarget(edge=edge, weights=weights(edge, 255, 0))
+
+    first = _write(aws_clients, sim_clock, target, wait_for_sync=False, read_back=False)
+
+    assert [c.shifter_id for c in first.changes] == [target.weights.shifter_id]
+    change = first.changes[0].change_id
+    assert calls == ["ListResourceRecordSets", "ChangeResourceRecordSets"]
+    calls.clear()
+
+    verified = _write(aws_clients, sim_clock, target.model_copy(update={"pending_change": change}))
+
+    # Read, then poll the first write's change until INSYNC (the simulation keeps it PENDING for
+    # 45 s), then read back: no change of its own.
+    assert calls[0] == calls[-1] == "ListResourceRecordSets"
+    assert set(calls[1:-1]) == {f"GetChange {change}"}
+    assert verified.readings[0].in_sync and verified.readings[0].blue == 255
+    assert verified.changes == []
+
+
+def test_a_pending_change_of_other_weights_is_not_waited_for(
+    aws_inprocess: None, aws_clients: AwsClients, sim_clock: ManualClock
+) -> None:
+    """Someone changed the records after the first write: the verified write writes them again."""
+    target, change = _first_write(aws_clients, sim_clock)
+    _write(aws_clients, sim_clock, ShifterTarget(edge=target.edge, weights=weights(target.edge, 0, 255)))
+    calls = _route53_calls(aws_clients)
+
+    verified = _write(aws_clients, sim_clock, target.model_copy(update={"pending_change": change}))
+
+    assert "ChangeResourceRecordSets" in calls and f"GetChange {change}" not in calls
+    assert verified.readings[0].blue == 255
+
+
+def test_a_retry_does_not_wait_for_the_pending_change(
+    aws_inprocess: None, aws_clients: AwsClients, sim_clock: ManualClock
+) -> None:
+    """A retried attempt writes afresh: the change it was given may be why the first attempt failed."""
+    target, change = _first_write(aws_clients, sim_clock)
+    calls = _route53_calls(aws_clients)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=2)
+
+    _write(aws_clients, sim_clock, target.model_copy(update={"pending_change": change}), env)
+
+    assert "ChangeResourceRecordSets" in calls and f"GetChange {change}" not in calls
 
 
 def test_insync_timeout_is_retryable(aws_inprocess: None, aws_clients: AwsClients) -> None:

@@ -359,13 +359,22 @@ class FakeActivities:
         self.world.weight_writes.append(inp)
         for target in inp.targets:
             self.world.weights[target.weights.shifter_id] = target.weights
+        # A write that is not waited on leaves its changes pending (what Route 53 does).
+        pending = (
+            []
+            if inp.wait_for_sync
+            else [
+                c.PendingChange(shifter_id=t.weights.shifter_id, change_id=f"change-{len(self.world.weight_writes)}")
+                for t in inp.targets
+            ]
+        )
         if not inp.read_back:
-            return c.EdgeWeightsResult(readings=[])
+            return c.EdgeWeightsResult(readings=[], changes=pending)
         readings = self.world.readings()
         if self.world.unsynced_writes > 0:
             self.world.unsynced_writes -= 1
             readings = [r.model_copy(update={"in_sync": False, "detail": "PENDING"}) for r in readings]
-        return c.EdgeWeightsResult(readings=readings)
+        return c.EdgeWeightsResult(readings=readings, changes=pending)
 
     @activity.defn(name=c.READ_EDGE_WEIGHTS.name)
     async def read_edge_weights(self, inp: c.ReadEdgeWeightsInput) -> c.EdgeWeightsResult:

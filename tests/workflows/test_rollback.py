@@ -159,6 +159,11 @@ async def test_compensation_calls_carry_the_task_priority_and_ramp_calls_do_not(
     first, verified = world.weight_writes[-2:]
     assert (first.rollback, first.wait_for_sync, first.read_back) == (True, False, False)
     assert (verified.wait_for_sync, verified.read_back) == (True, True)
+    # ... and waits for the changes the first write made instead of making them again.
+    assert {t.pending_change for t in first.targets} == {""}
+    assert [t.pending_change for t in verified.targets] == [f"change-{len(world.weight_writes) - 1}"] * len(
+        verified.targets
+    )
     others = {key for name, key in world.priorities if name != c.SET_EDGE_WEIGHTS.name}
     assert others == {None}  # nothing else ran as a compensation (no workers were flipped yet)
     # What the workflow asked the server for: the same, in its ActivityTaskScheduled events.
