@@ -51,38 +51,47 @@ class Floor:
     def shifters(self, edges: Sequence[EdgeSpec]) -> list[Shifter]:
         return [shifter_class(edge.type)(edge, self.clients, self.ctx) for edge in edges]
 
-    def set_weights(
+    def set_weights(self, edges: Sequence[EdgeSpec], weights: Sequence[ShifterWeights]) -> float:
+        """set_edge_weights with its propagation wait and read-back, as one step does; returns the
+        seconds taken."""
+        started = time.monotonic()
+        self._write(edges, weights)
+        return time.monotonic() - started
+
+    def _write(
         self,
         edges: Sequence[EdgeSpec],
         weights: Sequence[ShifterWeights],
         *,
         wait_for_sync: bool = True,
         read_back: bool = True,
-    ) -> float:
-        """set_edge_weights (with its read-back unless ``read_back`` is False), as one step does;
-        returns the seconds taken."""
-        started = time.monotonic()
+        pending: Sequence[str] = (),
+    ) -> list[str]:
+        """set_edge_weights' calls (activities/edge/activities.py); returns each shifter's pending change."""
         shifters = self.shifters(edges)
+        for shifter, change in zip(shifters, pending, strict=False):
+            if change:
+                shifter.adopt_change(change)
         pairs = list(zip(shifters, weights, strict=True))
         for shifter, wanted in pairs:
             shifter.check_weights(wanted)
         self._all(pairs, lambda p: p[0].set_weights(p[1]))
         if wait_for_sync:
             self._all(shifters, lambda s: s.wait_in_sync())
-        if not read_back:
-            return time.monotonic() - started
-        readings = self._all(shifters, lambda s: s.read_back())
-        for (shifter, wanted), reading in zip(pairs, readings, strict=True):
-            shifter.verify(wanted, reading)
-        return time.monotonic() - started
+        if read_back:
+            readings = self._all(shifters, lambda s: s.read_back())
+            for (shifter, wanted), reading in zip(pairs, readings, strict=True):
+                shifter.verify(wanted, reading)
+        return [s.pending_change() for s in shifters]
 
     def roll_back(self, edges: Sequence[EdgeSpec], weights: Sequence[ShifterWeights]) -> float:
         """A rollback's calls: its first write (no propagation wait, no read-back), then its
-        verified write (workflows/compensation.py); returns the seconds taken."""
+        verified write, which waits for the first write's pending changes
+        (workflows/compensation.py); returns the seconds taken."""
         before = self.counter.snapshot()
         started = time.monotonic()
-        self.set_weights(edges, weights, wait_for_sync=False, read_back=False)
-        self.set_weights(edges, weights)
+        pending = self._write(edges, weights, wait_for_sync=False, read_back=False)
+        self._write(edges, weights, pending=pending)
         taken = time.monotonic() - started
         self.rollback_calls.update({k: v - before.get(k, 0) for k, v in self.counter.snapshot().items()})
         return taken
