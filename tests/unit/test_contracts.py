@@ -97,6 +97,7 @@ PUBLIC = {
     "POLL_ALARMS",
     "PROVISION_GREEN_SERVICE",
     "Payload",
+    "PendingChange",
     "PlannedStep",
     "PollAlarmsInput",
     "PollAlarmsResult",
