@@ -180,10 +180,8 @@ class Route53Shifter(Shifter):
     def set_weights(self, weights: ShifterWeights) -> None:
         self.check_weights(weights)
         existing = self._current_records()
-        in_place = all(
-            side.set_identifier in existing and existing[side.set_identifier].get("Weight") == int(w)
-            for side, w in ((self.edge.blue, weights.blue), (self.edge.green, weights.green))
-        )
+        sides = ((self.edge.blue, int(weights.blue)), (self.edge.green, int(weights.green)))
+        in_place = all(existing.get(side.set_identifier, {}).get("Weight") == w for side, w in sides)
         if self._adopted and in_place:
             # Another change of the same weights would propagate from the start again (up to a
             # minute on AWS): wait for the one that set them.
@@ -191,8 +189,8 @@ class Route53Shifter(Shifter):
             self._change_seen_in_sync = False
             return
         changes = [
-            {"Action": "UPSERT", "ResourceRecordSet": self._record(side, int(w), existing.get(side.set_identifier))}
-            for side, w in ((self.edge.blue, weights.blue), (self.edge.green, weights.green))
+            {"Action": "UPSERT", "ResourceRecordSet": self._record(side, w, existing.get(side.set_identifier))}
+            for side, w in sides
         ]
         r53 = self.clients.route53(self.aws)
         with aws_errors(f"Setting weighted records {self._where()}"):
