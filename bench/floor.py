@@ -69,6 +69,9 @@ class Floor:
     ) -> list[str]:
         """set_edge_weights' calls (activities/edge/activities.py); returns each shifter's pending change."""
         shifters = self.shifters(edges)
+        if not read_back:
+            for shifter in shifters:
+                shifter.write_only()
         for shifter, change in zip(shifters, pending, strict=False):
             if change:
                 shifter.adopt_change(change)

@@ -95,6 +95,9 @@ class EdgeActivities:
         # Check every target before writing any, so bad input touches nothing.
         for shifter, weights in pairs:
             shifter.check_weights(weights)
+        if not input.read_back:
+            for shifter in shifters:
+                shifter.write_only()
         # A retry writes afresh: the change it would wait for may be what made the attempt fail.
         if activity.info().attempt == 1:
             for shifter, target in zip(shifters, input.targets, strict=True):

@@ -85,6 +85,7 @@ class Shifter(ABC):
     """Moves traffic between blue and green at one edge resource."""
 
     mechanism: ClassVar[EdgeMechanism[Any]]  # the domain mechanism this shifter is the I/O side of
+    checks_deferred = False  # see write_only
 
     def __init__(
         self,
@@ -151,6 +152,13 @@ class Shifter(ABC):
     def wait_in_sync(self) -> None:
         """Block until the last write has propagated (no-op where changes land at once)."""
         return None
+
+    def write_only(self) -> None:
+        """The next ``set_weights`` is neither waited on nor read back: a verified write follows it
+        (``SetEdgeWeightsInput.read_back`` false: a rollback's first write). A shifter may then
+        leave out the reads that only check the edge's shape, which the verified write repeats,
+        wherever a write made without them cannot move traffic anywhere it should not go."""
+        self.checks_deferred = True
 
     def adopt_change(self, change_id: str) -> None:
         """A change already made towards the weights the next ``set_weights`` writes

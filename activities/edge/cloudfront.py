@@ -22,7 +22,9 @@ Calls: a weight change reads the primary once, the staging distribution once (th
 and the policy once (its ETag), then writes; the propagation wait polls the primary; the read-back
 reuses those answers (the write's response is the policy as AWS now holds it, the last poll is the
 primary, and no write here touches the staging distribution). A rollback from a held weight is
-thus 4 calls plus the polls of the deployment (docs/performance.md).
+thus 4 calls plus the polls of the deployment (docs/performance.md). A rollback's first write
+(``write_only``) reads the policy alone and writes: 2 calls, the distributions' checks being left
+to the verified write.
 """
 
 from __future__ import annotations
@@ -220,6 +222,12 @@ class CloudFrontShifter(Shifter):
 
     def set_weights(self, weights: ShifterWeights) -> None:
         self.check_weights(weights)
+        if self.checks_deferred and not weights.promoted:
+            # Only the policy's ETag is needed to write. A weight in a policy that is not attached,
+            # or attached to a promoted primary (whose staging copy serves green as well), moves no
+            # traffic: the verified write's checks refuse those edges as before, after blue is back.
+            self._write_policy(weights, self._policy())
+            return
         # The three reads are independent: made at once, they cost one round trip instead of three.
         (primary, primary_etag), (staging, staging_etag), prefetched = _together(
             lambda: self._distribution(self.edge.distribution_id),
@@ -239,9 +247,12 @@ class CloudFrontShifter(Shifter):
                 "staging distribution was never changed to serve green, make it serve green first.",
                 type=ALREADY_PROMOTED,
             )
+        self._write_policy(weights, prefetched)
+
+    def _write_policy(self, weights: ShifterWeights, prefetched: tuple[dict[str, Any], str]) -> None:
+        """Write the staging weight into the policy, read with its ETag as ``prefetched``."""
         cf = self.clients.cloudfront(self.aws)
         policy_id = self.edge.continuous_deployment_policy_id
-
         policy_reads: list[tuple[dict[str, Any], str]] = [prefetched]
 
         def attempt() -> None:

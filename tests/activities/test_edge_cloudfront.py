@@ -101,10 +101,15 @@ def weights(edge: CloudFrontEdge, green: float, promoted: bool = False) -> Shift
     )
 
 
-def set_weights(clients: AwsClients, edge: CloudFrontEdge, green: float, promoted: bool = False) -> Any:
+def set_weights(
+    clients: AwsClients, edge: CloudFrontEdge, green: float, promoted: bool = False, *, write_only: bool = False
+) -> Any:
+    """``write_only``: as a rollback's first write sends it (no propagation wait, no read-back)."""
     acts = EdgeActivities(clients, options=FAST)
     target = ShifterTarget(edge=edge, weights=weights(edge, green, promoted))
-    return ActivityEnvironment().run(acts.set_edge_weights, SetEdgeWeightsInput(aws=CTX, targets=[target]))
+    verified = not write_only
+    arg = SetEdgeWeightsInput(aws=CTX, targets=[target], wait_for_sync=verified, read_back=verified)
+    return ActivityEnvironment().run(acts.set_edge_weights, arg)
 
 
 def read(clients: AwsClients, edge: CloudFrontEdge) -> Any:
@@ -311,3 +316,50 @@ def test_promotion_reads_each_resource_once(aws_inprocess: None, aws_clients: Aw
     # ... then the promotion, then only the propagation polls of the primary.
     assert log.calls[3] == ("UpdateDistributionWithStagingConfig", edge.distribution_id)
     assert set(log.calls[4:]) == {("GetDistribution", edge.distribution_id)}
+
+
+def test_a_write_only_write_reads_only_the_policy(aws_inprocess: None, aws_clients: AwsClients) -> None:
+    """A rollback's first write needs the policy's ETag and nothing else: whether the policy is
+    attached and whether the primary was promoted are checked by the verified write that follows."""
+    edge = make_distributions()
+    set_weights(aws_clients, edge, 0.15)  # the hold
+    log = CallLog(aws_clients)
+
+    result = set_weights(aws_clients, edge, 0.0, write_only=True)
+
+    assert result.readings == []
+    assert log.calls == [
+        ("GetContinuousDeploymentPolicyConfig", edge.continuous_deployment_policy_id),
+        ("UpdateContinuousDeploymentPolicy", edge.continuous_deployment_policy_id),
+    ]
+    assert read(aws_clients, edge).green_percent == 0
+
+
+def test_a_write_only_write_to_an_unattached_policy_leaves_the_refusal_to_the_verified_write(
+    aws_inprocess: None, aws_clients: AwsClients
+) -> None:
+    """Weights written to a policy no distribution uses change no traffic: the write-only write
+    makes them, and the verified write refuses as it always has."""
+    edge = make_distributions(attach=False, weight=0.1)
+
+    set_weights(aws_clients, edge, 0.0, write_only=True)
+
+    assert policy_config(edge)[0]["TrafficConfig"]["SingleWeightConfig"]["Weight"] == 0.0
+    with pytest.raises(ApplicationError) as info:
+        set_weights(aws_clients, edge, 0.0)
+    assert info.value.type == EDGE_MISCONFIGURED
+
+
+def test_a_write_only_write_after_promotion_leaves_the_refusal_to_the_verified_write(
+    aws_inprocess: None, aws_clients: AwsClients
+) -> None:
+    """After promotion the primary and the staging distribution both serve green: the policy's
+    weight moves no traffic, and the verified write says blue cannot come back this way."""
+    edge = make_distributions(weight=0.15)
+    set_weights(aws_clients, edge, 1.0, promoted=True)
+
+    set_weights(aws_clients, edge, 0.0, write_only=True)
+
+    with pytest.raises(ApplicationError) as info:
+        set_weights(aws_clients, edge, 0.0)
+    assert info.value.type == ALREADY_PROMOTED
