@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 # compensation never queues behind ramp traffic on the same worker, while every call still comes
 # out of the one bucket and the overall rate holds.
 PRIORITY_RESERVE = 4.0
+# How often a call queued behind the rate limit reports that it is still waiting (a heartbeat): far
+# inside the shortest activity heartbeat timeout a run may set (1 s, RunOptions).
+ON_WAIT_EVERY = 0.5
 
 
 class RateLimiter:
@@ -65,10 +68,12 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         reserve: float = PRIORITY_RESERVE,
+        on_wait_every: float = ON_WAIT_EVERY,
     ):
         self._clock = clock
         self._sleep = sleep
         self._reserve = reserve
+        self._on_wait_every = on_wait_every
         self._lock = threading.Lock()
         self._state: dict[tuple[str, str], tuple[float, float]] = {}  # key -> (tokens, last refill)
 
@@ -91,14 +96,17 @@ class RateLimiter:
         """Block until a call is allowed; returns the seconds waited.
 
         ``priority`` calls may take the reserved tokens (see the class). ``on_wait(seconds_so_far)``
-        runs before each pause: activities heartbeat there, so a long queue behind a busy limit
-        (many migrations sharing a 5 calls/s Route 53 quota) does not look like a hung activity and
-        time out its heartbeat.
+        runs before the first pause and then every ``on_wait_every`` seconds of waiting: activities
+        heartbeat there, so a long queue behind a busy limit (many migrations sharing a 5 calls/s
+        Route 53 quota) does not look like a hung activity and time out its heartbeat. Not before
+        every pause: fifty queued calls pause at every refill, and fifty heartbeats each time kept
+        the worker's event loop busy when a rollback's workflow task needed it.
         """
         reserve = self.reserve(rate)
         burst = max(rate, 1.0 + reserve) if reserve else max(rate, 1.0)
         need = 1.0 if priority else 1.0 + reserve
         waited = 0.0
+        reported_at: float | None = None  # ``waited`` when on_wait last ran
         while True:
             with self._lock:
                 now = self._clock()
@@ -111,8 +119,9 @@ class RateLimiter:
                     return waited
                 self._state[(service, region)] = (tokens, now)
                 delay = (need - tokens) / rate
-            if on_wait is not None:
+            if on_wait is not None and (reported_at is None or waited - reported_at >= self._on_wait_every):
                 on_wait(waited)
+                reported_at = waited
             self._sleep(delay)
             waited += delay
 

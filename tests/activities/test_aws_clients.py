@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import boto3
 import pytest
@@ -11,7 +12,14 @@ from temporalio.common import Priority
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from meshshift.activities.aws import AwsClients, RateLimiter, _heartbeat_while_waiting, aws_errors, priority_call
+from meshshift.activities.aws import (
+    ON_WAIT_EVERY,
+    AwsClients,
+    RateLimiter,
+    _heartbeat_while_waiting,
+    aws_errors,
+    priority_call,
+)
 from meshshift.activities.edge.activities import EdgeActivities
 from meshshift.migration.constants import COMPENSATION_PRIORITY_KEY
 from meshshift.migration.contracts import AwsContext
@@ -112,6 +120,32 @@ def test_waiting_heartbeats_inside_an_activity() -> None:
 
     env.run(run)
     assert len(beats) == 3  # one per pause; the first call used the burst
+
+
+def test_a_long_wait_reports_itself_twice_a_second_not_at_every_pause() -> None:
+    """A call queued behind others pauses at every refill (every 0.2 s at 5 calls/s) while they
+    take the tokens; it reports at its first pause, then every ON_WAIT_EVERY seconds of waiting."""
+    clock = VirtualClock()
+    steals = 20
+
+    def others_take_the_refill(seconds: float) -> None:
+        nonlocal steals
+        clock.sleep(seconds)
+        if steals:
+            steals -= 1
+            limiter.acquire("route53", "us-east-1", 5.0, priority=True)
+
+    limiter = RateLimiter(clock=clock, sleep=others_take_the_refill, reserve=0.0)
+    for _ in range(5):
+        limiter.acquire("route53", "us-east-1", 5.0)  # the burst, spent
+    reports: list[float] = []
+
+    waited = limiter.acquire("route53", "us-east-1", 5.0, on_wait=reports.append)
+
+    assert waited == pytest.approx(4.2)  # 21 pauses of 0.2 s
+    gaps = [b - a for a, b in itertools.pairwise(reports)]
+    assert reports[0] == 0.0 and len(reports) == 7
+    assert all(ON_WAIT_EVERY <= gap <= ON_WAIT_EVERY + 0.2 + 1e-9 for gap in gaps)
 
 
 def test_waiting_outside_an_activity_does_not_heartbeat() -> None:
