@@ -335,6 +335,22 @@ class MigrationBase:
             return result
         return await self._interruptible(call)
 
+    @staticmethod
+    def _ask_compensation_patches() -> None:
+        """Ask the compensation calls' patches now, before a local activity, not after it.
+
+        The SDK answers a patch asked for the first time from the patch markers it has been shown
+        so far. On replay it resolves a local activity before it shows the next workflow task's
+        events, so when the local activity's marker ended its workflow task (how the worker's
+        timing sometimes cuts it), a patch first asked right after is answered False although its
+        marker follows: the replay fails (TMPRL1100), every query of the run fails with it, and
+        the run stops at its next workflow task. Asked before, the markers share the local
+        activity's request's workflow task. Replay does not check the order of patch markers
+        against a local activity's marker, so histories recorded either way replay either way.
+        """
+        workflow.patched(PATCH_COMPENSATION_PRIORITY)
+        workflow.patched(PATCH_COMPENSATION_QUEUE)
+
     def _compensation_queue(self) -> str | None:
         """The rollback's task queue; None (the workflow's own) for histories from before it."""
         if not workflow.patched(PATCH_COMPENSATION_QUEUE):

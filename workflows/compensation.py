@@ -143,6 +143,7 @@ class Compensation(MigrationBase):
             return
         pending: list[contracts.PendingChange] = []
         if workflow.patched(PATCH_ROLLBACK_WRITES_AT_ONCE):
+            self._ask_compensation_patches()
             pending = await self._write_at_once(spec, state.plan.rollback_weights)
         await self._write_weights(spec, state.plan.rollback_weights, compensation=True, pending=pending)
         state.green_weight = 0

@@ -34,6 +34,7 @@ def test_both_sides_of_the_patches_are_stored() -> None:
         "rollback_v1",
         "rollback_v2",
         "rollback_v3",
+        "rollback_v4",
         "large_v1",
     } <= set(NAMES)
 
