@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 from uuid import uuid4
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -212,7 +213,23 @@ async def finish(handle: WorkflowHandle[Any, R], limit: float = FINISH_LIMIT) ->
         where = f"last status: {_summary(await status(handle))}; calls pending: {await pending_calls(handle)}"
     except (RPCError, AssertionError) as err:
         where = f"(the status could not be read: {err})"
-    raise AssertionError(f"the workflow did not end within {limit:g} s; {where}")
+    raise AssertionError(f"the workflow did not end within {limit:g} s; {where}; {await _history_tail(handle)}")
+
+
+async def _history_tail(handle: WorkflowHandle[Any, Any], count: int = 12) -> str:
+    """The last events of the run, with any workflow task failure's message: a run that stopped
+    because its workflow tasks fail (a replay that is not deterministic) says so here."""
+    try:
+        events = (await handle.fetch_history()).events
+    except RPCError as err:
+        return f"(the history could not be read: {err})"
+    tail = []
+    for event in events[-count:]:
+        name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+        if event.HasField("workflow_task_failed_event_attributes"):
+            name += f" ({event.workflow_task_failed_event_attributes.failure.message})"
+        tail.append(f"{event.event_id} {name}")
+    return "last events: " + ", ".join(tail)
 
 
 def gate_open(step: int) -> Callable[[MigrationStatus], bool]:
