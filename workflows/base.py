@@ -346,7 +346,9 @@ class MigrationBase:
         marker follows: the replay fails (TMPRL1100), every query of the run fails with it, and
         the run stops at its next workflow task. Asked before, the markers share the local
         activity's request's workflow task. Replay does not check the order of patch markers
-        against a local activity's marker, so histories recorded either way replay either way.
+        against a local activity's marker, so the histories recorded before this (uncut) replay too
+        (tests/histories/rollback_v4.json); a cut one of those no code can replay
+        (docs/operations.md: reset it).
         """
         workflow.patched(PATCH_COMPENSATION_PRIORITY)
         workflow.patched(PATCH_COMPENSATION_QUEUE)
