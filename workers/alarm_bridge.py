@@ -21,8 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Annotated, Any, Protocol
 
 import typer
-from pydantic import BaseModel
-from temporalio.client import Client
+from pydantic import BaseModel, ValidationError
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from meshshift.migration.constants import QUERY_STATUS, SIGNAL_ALARM, WORKFLOW_TYPE
@@ -172,10 +172,13 @@ class TemporalAlarmRouter:
         handle = self._client.get_workflow_handle(workflow_id)
         try:
             raw = await handle.query(QUERY_STATUS, result_type=MigrationStatus, rpc_timeout=ROUTER_QUERY_TIMEOUT)
-        except RPCError as exc:
-            log.warning("status query of %s failed (%s); signalling the alarm anyway", workflow_id, exc.message)
+            return alarm_name in MigrationStatus.model_validate(raw).alarms
+        # A run whose status cannot be read (no worker, a worker that fails the query, a status this
+        # build cannot read) still gets the alarm; an error here would also keep it from every other
+        # migration, since all are asked together.
+        except (RPCError, WorkflowQueryFailedError, ValidationError) as exc:
+            log.warning("status query of %s failed (%s); signalling the alarm anyway", workflow_id, exc)
             return True
-        return alarm_name in MigrationStatus.model_validate(raw).alarms
 
     async def route(self, notice: AlarmNotice) -> list[str]:
         candidates = await self.running_migrations()

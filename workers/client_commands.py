@@ -255,7 +255,7 @@ async def start_migration(
     console.print(f"  web UI       {ui_link(ui_url, settings.namespace, handle.id)}")
     console.print(f"  follow it    meshshift watch {name}")
     if watch:
-        await follow(handle, console)
+        await follow(handle, console, client=client)
 
 
 # --- plan ---------------------------------------------------------------------------------------
@@ -467,7 +467,7 @@ def _weights_cell(weights: ShifterWeights) -> str:
 async def show_status(settings: TemporalSettings, name: str, events: int, as_json: bool, console: Console) -> None:
     client = await _client(settings)
     handle = await _handle(client, name, settings)
-    status = await fetch_status(handle)
+    status = await fetch_status(handle, client)
     if as_json:
         console.print_json(status.model_dump_json())
         return
@@ -477,7 +477,7 @@ async def show_status(settings: TemporalSettings, name: str, events: int, as_jso
 async def watch_migration(settings: TemporalSettings, name: str, interval: float, console: Console) -> None:
     client = await _client(settings)
     handle = await _handle(client, name, settings)
-    status = await follow(handle, console, poll_interval=interval)
+    status = await follow(handle, console, poll_interval=interval, client=client)
     console.print(render_status(status, events=0))
 
 
@@ -489,7 +489,7 @@ def _event_json(event: AuditEvent) -> dict[str, JsonValue]:
 async def show_history(settings: TemporalSettings, name: str, as_json: bool, console: Console) -> None:
     client = await _client(settings)
     handle = await _handle(client, name, settings)
-    status = await fetch_status(handle)
+    status = await fetch_status(handle, client)
     if as_json:
         console.print_json(json.dumps([_event_json(e) for e in status.events]))
         return

@@ -20,7 +20,15 @@ from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
-from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverseRequest
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError
 
 from meshshift.migration.constants import QUERY_STATUS
@@ -246,10 +254,18 @@ class StatusUnavailable(Exception):
     """The status could not be read; the message says why and what to check."""
 
 
-async def _query(handle: WorkflowHandle[Any, Any]) -> MigrationStatus:
+async def _query(handle: WorkflowHandle[Any, Any], client: Client | None) -> MigrationStatus:
     try:
         raw = await handle.query(QUERY_STATUS, result_type=MigrationStatus, rpc_timeout=QUERY_TIMEOUT)
+    except WorkflowQueryFailedError as exc:
+        # A worker took the query and failed it: replaying the history, or in the handler.
+        raise StatusUnavailable(query_failed(handle.id, exc.message)) from exc
     except RPCError as exc:
+        # While the run's workflow task keeps failing, Temporal refuses its queries or lets them time
+        # out: the failure says why, where "is a worker running?" would mislead.
+        failure = await last_task_failure(client, handle.id) if client is not None else None
+        if failure is not None:
+            raise StatusUnavailable(query_failed(handle.id, failure)) from exc
         raise StatusUnavailable(
             f"the status query of {handle.id} was not answered ({exc.message}); is a meshshift worker running "
             "on the migration's task queue? (`meshshift worker`)"
@@ -257,28 +273,64 @@ async def _query(handle: WorkflowHandle[Any, Any]) -> MigrationStatus:
     return MigrationStatus.model_validate(raw)
 
 
-async def fetch_status(handle: WorkflowHandle[Any, Any]) -> MigrationStatus:
+def query_failed(workflow_id: str, failure: str) -> str:
+    """What a failed status query means, and what to do."""
+    if "TMPRL1100" in failure or "Nondeterminism" in failure:
+        return (
+            f"the workers cannot replay the history of {workflow_id} ({failure}), so the migration stops at its "
+            "next step and no query is answered. Check that every worker on its task queue runs the same meshshift "
+            "build, or that worker versioning keeps the run on a build that replays it; a rollback recorded by a "
+            "build of 2026-12-07 needs a reset. Both: docs/operations.md, 'Upgrading meshshift while migrations run'"
+        )
+    return (
+        f"the status query of {workflow_id} failed in the worker ({failure}); "
+        f"`temporal workflow describe --workflow-id {workflow_id}` and the worker's log show where"
+    )
+
+
+async def last_task_failure(client: Client, workflow_id: str) -> str | None:
+    """The message of the run's workflow task failure, if its last workflow task failed (read from
+    the end of its history; a failure that a later task got past does not count)."""
+    request = GetWorkflowExecutionHistoryReverseRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id), maximum_page_size=100
+    )
+    try:
+        response = await client.workflow_service.get_workflow_execution_history_reverse(request)
+    except RPCError:
+        return None
+    for event in response.history.events:
+        if event.HasField("workflow_task_completed_event_attributes"):
+            return None
+        if event.HasField("workflow_task_failed_event_attributes"):
+            return event.workflow_task_failed_event_attributes.failure.message or "(no message)"
+    return None
+
+
+async def fetch_status(handle: WorkflowHandle[Any, Any], client: Client | None = None) -> MigrationStatus:
     """The ``status`` query for a running migration; for a completed one, its result (which needs no
-    worker); for a failed or terminated one, the query (answered by replay while a worker runs)."""
+    worker); for a failed or terminated one, the query (answered by replay while a worker runs).
+    With ``client``, a query refused because the run's workflow task fails says why it fails."""
     description = await handle.describe()
     if description.status in (None, WorkflowExecutionStatus.RUNNING):
-        return await _query(handle)
+        return await _query(handle, client)
     if description.status is WorkflowExecutionStatus.COMPLETED:
         try:
             report = MigrationReport.model_validate(await handle.result())
         except WorkflowFailureError:  # pragma: no cover - a completed run has a result
-            return await _query(handle)
+            return await _query(handle, client)
         return status_from_report(report)
-    return await _query(handle)
+    return await _query(handle, client)
 
 
-async def follow(handle: WorkflowHandle[Any, Any], console: Console, poll_interval: float = 1.0) -> MigrationStatus:
+async def follow(
+    handle: WorkflowHandle[Any, Any], console: Console, poll_interval: float = 1.0, client: Client | None = None
+) -> MigrationStatus:
     """Show a migration live until it reaches a terminal phase; returns its last status.
 
     New audit events are printed above the live panel as they happen (so they stay in the
     scrollback and in logs); the panel shows the ramp, the countdown and the open gate.
     """
-    status = await fetch_status(handle)
+    status = await fetch_status(handle, client)
     seen = 0
     with Live(StatusView(status, events=0), console=console, refresh_per_second=4, transient=False) as live:
         while True:
@@ -290,7 +342,7 @@ async def follow(handle: WorkflowHandle[Any, Any], console: Console, poll_interv
                 return status
             await asyncio.sleep(poll_interval)
             try:
-                status = await fetch_status(handle)
+                status = await fetch_status(handle, client)
             except (RPCError, StatusUnavailable) as exc:
                 # A worker restart or a server blip: keep the last view and try again.
                 with contextlib.suppress(Exception):
