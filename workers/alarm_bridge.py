@@ -158,7 +158,8 @@ class TemporalAlarmRouter:
     bridge needs no state of its own and follows continue-as-new. A migration whose query does
     not answer (no worker right now) is signalled anyway: the signal waits in its history and the
     workflow itself refuses, with an audit event, an alarm its spec does not list. Missing a real
-    alarm is worse than an audited refusal.
+    alarm is worse than an audited refusal. Each migration is signalled as soon as its own query
+    answers, so one that takes the whole timeout holds up no other.
     """
 
     def __init__(self, client: Client) -> None:
@@ -180,20 +181,23 @@ class TemporalAlarmRouter:
             log.warning("status query of %s failed (%s); signalling the alarm anyway", workflow_id, exc)
             return True
 
+    async def _signal_if_watched(self, workflow_id: str, notice: AlarmNotice) -> bool:
+        if not await self._watches(workflow_id, notice.alarm_name):
+            return False
+        try:
+            await self._client.get_workflow_handle(workflow_id).signal(SIGNAL_ALARM, notice)
+        except RPCError as exc:
+            # It may have ended between the listing and the signal; nothing to roll back then.
+            log.warning("could not signal alarm %s to %s: %s", notice.alarm_name, workflow_id, exc.message)
+            return False
+        return True
+
     async def route(self, notice: AlarmNotice) -> list[str]:
         candidates = await self.running_migrations()
-        watching = await asyncio.gather(*(self._watches(wf_id, notice.alarm_name) for wf_id in candidates))
-        signalled: list[str] = []
-        for wf_id, watches in zip(candidates, watching, strict=True):
-            if not watches:
-                continue
-            try:
-                await self._client.get_workflow_handle(wf_id).signal(SIGNAL_ALARM, notice)
-            except RPCError as exc:
-                # It may have ended between the listing and the signal; nothing to roll back then.
-                log.warning("could not signal alarm %s to %s: %s", notice.alarm_name, wf_id, exc.message)
-                continue
-            signalled.append(wf_id)
+        # Each migration is signalled as soon as its own answer says it watches the alarm: one whose
+        # query waits out ROUTER_QUERY_TIMEOUT (its worker gone) delays nobody's rollback but its own.
+        sent = await asyncio.gather(*(self._signal_if_watched(wf_id, notice) for wf_id in candidates))
+        signalled = [wf_id for wf_id, ok in zip(candidates, sent, strict=True) if ok]
         if not signalled:
             log.info("alarm %s is watched by no running migration", notice.alarm_name)
         return signalled

@@ -22,6 +22,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from meshshift.migration.constants import QUERY_STATUS, SIGNAL_ALARM, WORKFLOW_TYPE, workflow_id
 from meshshift.migration.state import MigrationStatus
+from meshshift.workers import alarm_bridge
 from meshshift.workers.alarm_bridge import AlarmNotice, TemporalAlarmRouter
 from tests.operator.conftest import address_of, cli
 from tests.operator.test_progress import a_status
@@ -88,10 +89,12 @@ class StandIns:
 
 
 @contextlib.asynccontextmanager
-async def stand_ins(env: WorkflowEnvironment, max_cached_workflows: int = 1000) -> AsyncIterator[StandIns]:
-    """A worker for StandIn; the runs are terminated at the end, so that later tests' alarm routing
-    does not query them."""
-    runs = StandIns(env)
+async def stand_ins(
+    env: WorkflowEnvironment, max_cached_workflows: int = 1000, runs: StandIns | None = None, *, end_runs: bool = True
+) -> AsyncIterator[StandIns]:
+    """A worker for StandIn; unless told otherwise the runs are terminated at the end, so that later
+    tests' alarm routing does not query them."""
+    runs = runs or StandIns(env)
     async with Worker(
         env.client,
         task_queue=runs.task_queue,
@@ -102,7 +105,7 @@ async def stand_ins(env: WorkflowEnvironment, max_cached_workflows: int = 1000) 
         try:
             yield runs
         finally:
-            for handle in runs.started:
+            for handle in runs.started if end_runs else []:
                 with contextlib.suppress(RPCError):
                     await handle.terminate("test ended")
 
@@ -128,6 +131,32 @@ async def test_an_alarm_reaches_every_migration_when_one_fails_its_status_query(
         assert {broken.id, watching.id} <= set(signalled)
         for handle in (broken, watching):
             assert await handle.query(StandIn.received) == [ALARM]
+
+
+async def test_an_alarm_does_not_wait_for_a_migration_whose_worker_is_gone(
+    env_local: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The router asks every running migration whether it watches the alarm; one whose worker has
+    gone answers only when its query times out. The others are signalled without waiting for it."""
+    monkeypatch.setattr(alarm_bridge, "ROUTER_QUERY_TIMEOUT", timedelta(seconds=3))
+    abandoned = StandIns(env_local)
+    try:
+        async with stand_ins(env_local, runs=StandIns(env_local)) as alive:
+            _, watching = await alive.start("watching")
+            async with stand_ins(env_local, runs=abandoned, end_runs=False):
+                _, gone = await abandoned.start("watching")
+                await gone.query(StandIn.received)  # it ran: its status is answered from now on...
+            # ...until its worker stopped.
+            router = TemporalAlarmRouter(env_local.client)
+            await listed(router, [watching, gone])
+            routing = asyncio.create_task(router.route(AlarmNotice(alarm_name=ALARM)))
+            await alarm_received(watching)
+            assert not routing.done(), "the watching migration got the alarm only after the other's query timed out"
+            assert {watching.id, gone.id} <= set(await routing)
+    finally:
+        for handle in abandoned.started:
+            with contextlib.suppress(RPCError):
+                await handle.terminate("test ended")
 
 
 async def test_status_says_the_query_failed_in_the_worker_and_where_to_look(env_local: WorkflowEnvironment) -> None:
@@ -160,6 +189,14 @@ async def test_status_says_the_workers_cannot_replay_the_run_and_what_to_do(env_
     assert f"the workers cannot replay the history of {workflow_id(name)}" in message
     assert "TMPRL1100" in message
     assert "docs/operations.md, 'Upgrading meshshift while migrations run'" in message
+
+
+async def alarm_received(handle: WorkflowHandle[None, None]) -> None:
+    for _ in range(500):
+        if await handle.query(StandIn.received) == [ALARM]:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{handle.id} never received {ALARM}")
 
 
 async def until_event(handle: WorkflowHandle[None, None], attributes: str) -> None:
