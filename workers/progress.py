@@ -332,6 +332,7 @@ async def follow(
     """
     status = await fetch_status(handle, client)
     seen = 0
+    failing = ""  # the failure last printed: a lasting one (a run its workers cannot replay) is said once
     with Live(StatusView(status, events=0), console=console, refresh_per_second=4, transient=False) as live:
         while True:
             for event in status.events[seen:]:
@@ -345,5 +346,9 @@ async def follow(
                 status = await fetch_status(handle, client)
             except (RPCError, StatusUnavailable) as exc:
                 # A worker restart or a server blip: keep the last view and try again.
-                with contextlib.suppress(Exception):
-                    live.console.print(Text(f"status query failed, retrying: {exc}", style="dim"))
+                if str(exc) != failing:
+                    failing = str(exc)
+                    with contextlib.suppress(Exception):
+                        live.console.print(Text(f"status query failed, retrying: {exc}", style="dim"))
+            else:
+                failing = ""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any, cast
 
 from rich.console import Console
+from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
 
 from meshshift.migration.contracts import ShifterReading
 from meshshift.migration.state import (
@@ -16,7 +19,7 @@ from meshshift.migration.state import (
     RollbackInfo,
     StepStage,
 )
-from meshshift.workers.progress import StatusView, approve_command, format_duration, render_status
+from meshshift.workers.progress import StatusView, approve_command, follow, format_duration, render_status
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -86,3 +89,34 @@ def test_paused_countdown_shows_remaining() -> None:
 def test_format_duration_never_negative() -> None:
     assert format_duration(timedelta(seconds=-5)) == "0s"
     assert format_duration(timedelta(seconds=65)) == "1m05s"
+
+
+class ScriptedHandle:
+    """A running migration's handle whose status query answers from a script: a status, or an error."""
+
+    id = "mesh-migration-shop"
+
+    def __init__(self, answers: list[MigrationStatus | Exception]) -> None:
+        self.answers = answers
+
+    async def describe(self) -> SimpleNamespace:
+        return SimpleNamespace(status=WorkflowExecutionStatus.RUNNING)
+
+    async def query(self, *_args: object, **_kwargs: object) -> MigrationStatus:
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+async def test_watch_says_a_lasting_query_failure_once_and_a_new_one_again() -> None:
+    lasting = [WorkflowQueryFailedError("[TMPRL1100] Nondeterminism error: lasting") for _ in range(5)]
+    handle = ScriptedHandle(
+        [a_status(), *lasting, a_status(), WorkflowQueryFailedError("boom"), a_status(phase=Phase.ROLLED_BACK)]
+    )
+    console = Console(record=True, width=400, color_system=None)
+    final = await follow(cast(Any, handle), console, poll_interval=0)
+    out = console.export_text()
+    assert final.phase is Phase.ROLLED_BACK
+    assert out.count("the workers cannot replay the history of mesh-migration-shop") == 1
+    assert out.count("failed in the worker (boom)") == 1
