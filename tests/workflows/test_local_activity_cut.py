@@ -118,11 +118,11 @@ async def test_the_history_replays_wherever_a_local_activity_ends_its_workflow_t
     replayer = Replayer(
         workflows=[MeshMigration], data_converter=pydantic_data_converter, workflow_runner=workflow_runner()
     )
-    # Cut from the last one back, so that each index still points at its marker.
+    # A cut the worker already made is in the recorded history; each other one is made here.
     variants = {"as recorded": recorded}
     variants |= {f"cut after event {recorded[i]['eventId']}": cut_after(recorded, i) for i in cuts}
     every = recorded
-    for i in reversed(cuts):
+    for i in reversed(cuts):  # from the last one back, so that each index still points at its marker
         every = cut_after(every, i)
     variants["every cut"] = every
     for name, events in variants.items():
