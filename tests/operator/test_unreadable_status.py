@@ -138,7 +138,7 @@ async def test_an_alarm_does_not_wait_for_a_migration_whose_worker_is_gone(
 ) -> None:
     """The router asks every running migration whether it watches the alarm; one whose worker has
     gone answers only when its query times out. The others are signalled without waiting for it."""
-    monkeypatch.setattr(alarm_bridge, "ROUTER_QUERY_TIMEOUT", timedelta(seconds=3))
+    monkeypatch.setattr(alarm_bridge, "ROUTER_QUERY_TIMEOUT", timedelta(seconds=6))
     abandoned = StandIns(env_local)
     try:
         async with stand_ins(env_local, runs=StandIns(env_local)) as alive:
