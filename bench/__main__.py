@@ -198,24 +198,25 @@ def _ms(summary: dict[str, Any]) -> str:
     return " / ".join(f"{summary[k] * 1000:.0f}" for k in ("p50", "p95", "p99")) + " ms (p50/p95/p99)"
 
 
+def _ratios(ratio: dict[str, float]) -> str:
+    return " / ".join(f"{ratio[k]:.2f}x" for k in ("p50", "p95", "p99"))
+
+
 def headline(name: str, r: dict[str, Any]) -> list[tuple[str, str]]:
-    if name == "rollback":
+    if name.startswith("rollback"):
+        if name == "rollback":
+            where, load = "", ""
+        elif name == "rollback_realistic":
+            where, load = " (20-60 ms per call)", ", same load"
+        else:
+            lane = "on" if r["priority_lane"] else "off"
+            where, load = f" ({r['busy_migrations']} migrations ramping, priority lane {lane})", ", same load"
         return [
-            ("signal -> every mechanism reads 100% blue", _ms(r["reaction_seconds"])),
-            ("floor (same calls, direct boto3)", _ms(r["floor_observed_seconds"])),
-            ("ratio to floor", " / ".join(f"{r['ratio_to_floor'][k]:.2f}x" for k in ("p50", "p95", "p99"))),
-            ("signal -> rolled back (verified)", _ms(r["rolled_back_seconds"])),
-        ]
-    if name.startswith("rollback_"):
-        where = (
-            "20-60 ms per call"
-            if name == "rollback_realistic"
-            else f"{r['busy_migrations']} migrations ramping, priority lane {'on' if r['priority_lane'] else 'off'}"
-        )
-        return [
-            (f"signal -> every mechanism reads 100% blue ({where})", _ms(r["reaction_seconds"])),
-            ("floor (same calls, direct boto3, same load)", _ms(r["floor_observed_seconds"])),
-            ("ratio to floor", " / ".join(f"{r['ratio_to_floor'][k]:.2f}x" for k in ("p50", "p95", "p99"))),
+            (f"signal -> every mechanism reads 100% blue{where}", _ms(r["reaction_seconds"])),
+            (f"floor (same calls, direct boto3{load})", _ms(r["floor_observed_seconds"])),
+            ("ratio to floor", _ratios(r["ratio_to_floor"])),
+            ("Temporal's own floor (signal -> a local activity)", _ms(r["temporal_minimum_seconds"])),
+            ("ratio to floor + Temporal's floor", _ratios(r["ratio_to_floor_plus_temporal_minimum"])),
             ("signal -> rolled back (verified)", _ms(r["rolled_back_seconds"])),
         ]
     if name == "step":

@@ -27,6 +27,7 @@ from bench.floor import Floor
 from bench.harness import Harness, WorkerProcess
 from bench.observe import EdgeObserver
 from bench.stats import summary, target
+from bench.temporal_floor import TemporalFloor, probe_task_queue
 from bench.worker import first_answers, write_key_of
 from bench.world import ALARM, seed_apps, seed_base, spec_for
 from meshshift.migration import plan as planning
@@ -53,6 +54,7 @@ class Trial:
     floor_observed: float  # direct boto3: first write -> observer sees 100% blue
     floor_written: float  # direct boto3: first call -> AWS answered the last of the three writes
     floor_calls: float  # direct boto3: writes, propagation waits and both read-backs
+    temporal_minimum: float  # a trivial workflow's signal -> its local activity began (bench.temporal_floor)
     timeline: dict[str, float]  # server event times after the signal (see rollback_timeline)
 
 
@@ -64,6 +66,7 @@ async def run(h: Harness, trials: int) -> dict[str, Any]:
     twins = await asyncio.to_thread(seed_apps, base, "rbf", trials, edges_for=lambda _i: EDGES, start=trials)
     worker = h.worker()
     floor = Floor(h.aws_latency_ms)
+    probe = await TemporalFloor.start(h.client, probe_task_queue(worker.task_queue))
     try:
         handles = [
             await start(h.client, worker.task_queue, spec_for(a, steps=HOLD_STEPS, approval="auto")) for a in apps
@@ -75,8 +78,9 @@ async def run(h: Harness, trials: int) -> dict[str, Any]:
             # A held migration has been quiet for minutes when an alarm fires: let the worker's
             # client-side token buckets refill after the previous trial, as they would have.
             await asyncio.sleep(SETTLE_SECONDS)
-            results.append(await alarm_trial(handle, app.edge_models(), twin.edge_models(), floor, [worker]))
+            results.append(await alarm_trial(handle, app.edge_models(), twin.edge_models(), floor, probe, [worker]))
         calls_after = worker.fresh_calls()
+        await probe.stop()
     finally:
         floor.close()
         worker.stop()
@@ -84,10 +88,16 @@ async def run(h: Harness, trials: int) -> dict[str, Any]:
 
 
 async def alarm_trial(
-    handle: Any, edges: list[Any], twin_edges: list[Any], floor: Floor, workers: list[WorkerProcess]
+    handle: Any,
+    edges: list[Any],
+    twin_edges: list[Any],
+    floor: Floor,
+    probe: TemporalFloor,
+    workers: list[WorkerProcess],
 ) -> Trial:
     """One trial: the alarm signal, until every edge of the app reads 100% blue (the reaction) and
-    the workflow has closed; then the floor makes the same calls on the twin app's edges."""
+    the workflow has closed; then the floor makes the same calls on the twin app's edges, and the
+    probe measures Temporal's own floor under the same load."""
     observer = EdgeObserver(edges)
     started = time.monotonic()
     await handle.signal(SIGNAL_ALARM, {"alarm_name": ALARM, "state": "ALARM", "reason": "bench", "source": "bench"})
@@ -103,6 +113,7 @@ async def alarm_trial(
         workflow_duration=float(report["rollback"]["duration_seconds"]),
         timeline=await rollback_timeline(handle),
         **await asyncio.to_thread(_floor_trial, floor, twin_edges),
+        temporal_minimum=await probe.react(),
     )
 
 
@@ -163,6 +174,13 @@ def figures(trials: list[Trial]) -> dict[str, Any]:
         out[f"ratio_to_floor{'' if measure == 'observed' else '_written'}"] = {
             k: round(mine[k] / theirs[k], 2) for k in ("p50", "p95", "p99")
         }
+    # Temporal's own floor (bench.temporal_floor) and, trial by trial, the best any orchestration on
+    # Temporal could do: the floor's calls begun only once Temporal has delivered the signal.
+    out["temporal_minimum_seconds"] = summary([t.temporal_minimum for t in trials])
+    best = summary([t.floor_observed + t.temporal_minimum for t in trials])
+    out["ratio_to_floor_plus_temporal_minimum"] = {
+        k: round(out["reaction_seconds"][k] / best[k], 2) for k in ("p50", "p95", "p99")
+    }
     out |= {
         "rolled_back_seconds": summary([t.rolled_back for t in trials]),
         "workflow_rollback_duration_seconds": summary([t.workflow_duration for t in trials]),
@@ -177,17 +195,31 @@ def figures(trials: list[Trial]) -> dict[str, Any]:
 
 
 def ratio_targets(out: dict[str, Any], goal: float, why: str) -> list[dict[str, Any]]:
-    """The ratio target, judged on each measure (``figures``)."""
+    """The ratio target, judged on each measure (``figures``); a miss also says how much of the
+    target's allowance for the orchestration Temporal's own floor took."""
     return [
         target(
             f"rollback within {goal:g}x the floor (p99, {measure})",
             out[key]["p99"] <= goal,
             f"{out[key]['p99']:.2f}x",
             f"<= {goal:g}x",
-            why,
+            f"{why}; {_allowance(out, goal, floor)}",
         )
-        for measure, key in (("observed", "ratio_to_floor"), ("last write answered", "ratio_to_floor_written"))
+        for measure, key, floor in (
+            ("observed", "ratio_to_floor", "floor_observed_seconds"),
+            ("last write answered", "ratio_to_floor_written", "floor_written_seconds"),
+        )
     ]
+
+
+def _allowance(out: dict[str, Any], goal: float, floor: str) -> str:
+    allowance = (goal - 1.0) * out[floor]["p99"]
+    temporal = out["temporal_minimum_seconds"]["p99"]
+    return (
+        f"the target leaves {allowance * 1000:.0f} ms ({goal - 1.0:g} x the floor's p99) for all of the "
+        f"orchestration, and Temporal alone (a trivial workflow's signal to its local activity, same server and "
+        f"worker process) took p99 {temporal * 1000:.0f} ms of it"
+    )
 
 
 def _report(

@@ -32,6 +32,7 @@ from bench.common import publications, start, wait_published
 from bench.floor import Floor
 from bench.harness import Harness, WorkerProcess
 from bench.rollback import EDGES, HOLD_STEPS, SETTLE_SECONDS, Trial, _diff, alarm_trial, figures, ratio_targets
+from bench.temporal_floor import TemporalFloor, probe_task_queue
 from bench.world import seed_apps, seed_base, spec_for
 
 # The busy migrations: 1% steps (99 of them after the first) keep them writing for minutes.
@@ -92,6 +93,7 @@ async def _trials(
         # The rollbacks' own process (`meshshift worker --serve compensation`) on the same task queue.
         workers.append(h.worker(priority_lane=priority_lane, serve="compensation", task_queue=worker.task_queue))
     floor = Floor(h.aws_latency_ms)
+    probe = await TemporalFloor.start(h.client, probe_task_queue(worker.task_queue))
     busy_handles: list[WorkflowHandle[Any, Any]] = []
     extra: dict[str, Any] = {}
     try:
@@ -108,8 +110,9 @@ async def _trials(
         calls_before = _calls(workers)
         for app, twin, handle in zip(apps, twins, handles, strict=True):
             await asyncio.sleep(settle)
-            results.append(await alarm_trial(handle, app.edge_models(), twin.edge_models(), floor, workers))
+            results.append(await alarm_trial(handle, app.edge_models(), twin.edge_models(), floor, probe, workers))
         calls_after = _calls(workers)
+        await probe.stop()
         if busy_handles:
             # How far the busy migrations got: proof that they were ramping throughout.
             extra["busy_green_weights_at_end"] = [

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -25,7 +26,9 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
 
+from bench.temporal_floor import TemporalFloorWorkflow, entered, probe_task_queue
 from meshshift.activities.aws import AwsClients, RateLimiter
 from meshshift.migration.edge.alb import AlbEdge
 from meshshift.migration.edge.cloudfront import CloudFrontEdge
@@ -37,6 +40,7 @@ from meshshift.workers.worker import (
     build_worker,
     warm_for_rollbacks,
 )
+from meshshift.workflows.sandbox import workflow_runner
 
 STATS_INTERVAL = 0.1
 
@@ -186,7 +190,19 @@ async def _main(args: argparse.Namespace) -> None:
             serve=WorkerRole(args.serve),
         )
         publisher = asyncio.create_task(publish())
-        async with worker:
+        async with worker, contextlib.AsyncExitStack() as probe:
+            if WorkerRole(args.serve) is not WorkerRole.COMPENSATION:
+                # Temporal's own floor (bench.temporal_floor), measured where the migrations' workflows run.
+                await probe.enter_async_context(
+                    Worker(
+                        client,
+                        task_queue=probe_task_queue(args.task_queue),
+                        workflows=[TemporalFloorWorkflow],
+                        activities=[entered],
+                        activity_executor=executor,
+                        workflow_runner=workflow_runner(),
+                    )
+                )
             await asyncio.to_thread(Path(args.ready).write_text, "ready")
             await stop.wait()
         await publisher

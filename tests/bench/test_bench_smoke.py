@@ -70,6 +70,7 @@ async def test_every_benchmark_runs_at_tiny_scale(tmp_path: Path) -> None:
 
     assert results["rollback"]["reaction_seconds"]["n"] == 1
     assert results["rollback"]["floor_observed_seconds"]["n"] == 1
+    assert results["rollback"]["temporal_minimum_seconds"]["n"] == 1, "Temporal's own floor, beside the boto3 one"
     worker_calls = results["rollback"]["aws_calls_per_rollback"]["worker"]
     assert worker_calls == results["rollback"]["aws_calls_per_rollback"]["floor"], "the floor makes the same calls"
     assert results["step"]["raised_limits"]["overhead_seconds"]["n"] == 5
@@ -109,6 +110,8 @@ async def test_the_rollback_under_contention_and_on_realistic_latency_run_at_tin
         assert result["reaction_seconds"]["n"] == 1
         assert result["floor_observed_seconds"]["n"] == 1
         assert result["ratio_to_floor"]["p99"] > 0
+        assert result["temporal_minimum_seconds"]["n"] == 1
+        assert result["ratio_to_floor_plus_temporal_minimum"]["p99"] > 0
         _targets_judged(result)
     assert results["rollback_contention"]["busy_migrations"] == 2
     assert all(w >= 2 for w in results["rollback_contention"]["busy_green_weights_at_end"])
