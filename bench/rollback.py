@@ -95,9 +95,16 @@ async def alarm_trial(
     probe: TemporalFloor,
     workers: list[WorkerProcess],
 ) -> Trial:
-    """One trial: the alarm signal, until every edge of the app reads 100% blue (the reaction) and
-    the workflow has closed; then the floor makes the same calls on the twin app's edges, and the
-    probe measures Temporal's own floor under the same load."""
+    """One trial: the floor makes a rollback's calls on the twin app's edges and the probe measures
+    Temporal's own floor; then the alarm signal, until every edge of the app reads 100% blue (the
+    reaction) and the workflow has closed.
+
+    The floor and the probe go first so that they run under the load the alarm meets. After a
+    rollback the other migrations on the worker pause for about a second: the rollback took the
+    tokens the limiter reserves for priority calls, and their ordinary calls wait until the reserve
+    is back (activities/aws.py). A floor measured after the alarm ran in that quiet."""
+    floor_figures = await asyncio.to_thread(_floor_trial, floor, twin_edges)
+    temporal_minimum = await probe.react()
     observer = EdgeObserver(edges)
     started = time.monotonic()
     await handle.signal(SIGNAL_ALARM, {"alarm_name": ALARM, "state": "ALARM", "reason": "bench", "source": "bench"})
@@ -112,8 +119,8 @@ async def alarm_trial(
         rolled_back=closed_at - started,
         workflow_duration=float(report["rollback"]["duration_seconds"]),
         timeline=await rollback_timeline(handle),
-        **await asyncio.to_thread(_floor_trial, floor, twin_edges),
-        temporal_minimum=await probe.react(),
+        temporal_minimum=temporal_minimum,
+        **floor_figures,
     )
 
 
